@@ -1,0 +1,121 @@
+"""Reading and validating request bodies and query strings into pydantic models.
+
+Bodies are capped (413 before anything is parsed), must be one JSON object (duplicate keys,
+NaN and Infinity included among what is refused), and are validated whole: every bad field is
+reported at once, as `details` keyed by dotted path (`videos[3].video_url`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from ..errors import InvalidJson, RequestTooLarge, UnknownField, ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+JSON_TYPES = ("application/json",)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or 400 INVALID_JSON saying what is wrong."""
+    if not raw.strip():
+        raise InvalidJson("Request body is empty; send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except UnicodeDecodeError as exc:
+        raise InvalidJson("Request body is not valid UTF-8") from exc
+    except RecursionError as exc:
+        raise InvalidJson("Request body is nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, duplicate keys, NaN, oversized integers
+        raise InvalidJson(f"Request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidJson(f"Request body must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + part
+    return path or "body"
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "Unknown field"
+    if kind == "missing":
+        return "Field required"
+    return str(error["msg"])
+
+
+def translate(exc: ValidationError, *, where: str = "body") -> ValidationFailed:
+    details: dict[str, str] = {}
+    for error in exc.errors():
+        loc = tuple(part for part in error["loc"] if part != "__root__")
+        details.setdefault(field_path(loc), _message(error))
+    if all(error["type"] == "extra_forbidden" for error in exc.errors()):
+        names = ", ".join(sorted(details))
+        return UnknownField(f"Unknown field(s) in request {where}: {names}", details=details)
+    return ValidationFailed(details=details)
+
+
+def validate(model: type[M], data: Any, context: Mapping[str, Any] | None = None) -> M:
+    try:
+        return model.model_validate(data, context=dict(context or {}))
+    except ValidationError as exc:
+        raise translate(exc) from exc
+
+
+def validate_query(model: type[M], request: Request) -> M:
+    """Query parameters (known ones only; unknown parameters are ignored) into `model`."""
+    known = model.model_fields
+    data = {name: value for name, value in request.query_params.items() if name in known}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise translate(exc, where="query") from exc
+
+
+async def json_body(
+    request: Request, model: type[M], limit: int, context: Mapping[str, Any] | None = None
+) -> tuple[M, bool]:
+    """The validated body, and whether its Content-Type was something other than JSON."""
+    data = parse_object(await read_body(request, limit))
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return validate(model, data, context), content_type not in JSON_TYPES

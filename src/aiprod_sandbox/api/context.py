@@ -1,0 +1,38 @@
+"""What one request carries through the stack: its id, its account and key, extra headers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.types import Scope
+
+from ..core.accounts import Account, ApiKey
+from ..core.sandbox import Sandbox
+
+SCOPE_KEY = "aiprod"
+
+
+@dataclass
+class RequestContext:
+    sandbox: Sandbox
+    started: float
+    request_id: str | None = None
+    account: Account | None = None
+    key: ApiKey | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def ensure_request_id(self) -> str:
+        """The request's id: from its account's own sequence once it is known, else the server's."""
+        if self.request_id is None:
+            source = self.account.ids if self.account is not None else self.sandbox.ids
+            self.request_id = source.new("req")
+        return self.request_id
+
+
+def context_of(scope: Scope) -> RequestContext:
+    ctx = scope.get(SCOPE_KEY)
+    if not isinstance(ctx, RequestContext):  # pragma: no cover - the middleware always sets it
+        raise RuntimeError("RequestContextMiddleware is not installed")
+    return ctx

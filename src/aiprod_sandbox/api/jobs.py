@@ -1,0 +1,419 @@
+"""Jobs: submit, batch, read, list, update, cancel — models and routes.
+
+`POST /pipeline/run`, `POST /pipeline/batch`, `GET /pipeline/{job_id}`, `GET /jobs`,
+`GET /jobs/{job_id}`, `PUT /jobs/{job_id}`, `DELETE /jobs/{job_id}`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
+from starlette.responses import Response
+
+from ..core.accounts import Account
+from ..core.catalog import Catalog
+from ..core.clock import iso
+from ..core.jobs import Job, JobInput
+from ..core.links import Links
+from ..errors import TierFeatureUnavailable, UnknownField
+from .operation import Call, Operation
+from .pagination import Page, PageQuery, paginate
+from .responses import json_response
+
+Status = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
+MAX_BATCH = 100
+MAX_METADATA_KEYS = 20
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(value) > 2048:
+        raise PydanticCustomError("url", "Must be an absolute http(s) URL")
+    return value
+
+
+def _catalog(info: ValidationInfo) -> Catalog:
+    context = info.context or {}
+    catalog = context.get("catalog")
+    assert isinstance(catalog, Catalog), "validate job bodies with context={'catalog': ...}"
+    return catalog
+
+
+def _check_language(value: str, info: ValidationInfo) -> str:
+    if value not in _catalog(info).languages:
+        raise PydanticCustomError("language", "Must be 2-letter code (e.g., 'en', 'fr')")
+    return value
+
+
+def _check_style(value: str, info: ValidationInfo) -> str:
+    if value not in _catalog(info).style_ids:
+        raise PydanticCustomError("style", "Invalid style: '{style}'", {"style": value})
+    return value
+
+
+def _check_preset(value: str, info: ValidationInfo) -> str:
+    if value not in _catalog(info).preset_ids:
+        raise PydanticCustomError(
+            "preset", "Unknown preset: '{preset}' (see GET /presets)", {"preset": value}
+        )
+    return value
+
+
+def _check_metadata(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > MAX_METADATA_KEYS:
+        raise PydanticCustomError("metadata", "At most 20 keys")
+    for key, item in value.items():
+        if not 1 <= len(key) <= 40:
+            raise PydanticCustomError(
+                "metadata", "Keys must be 1-40 characters: '{key}'", {"key": key[:60]}
+            )
+        if len(item) > 500:
+            raise PydanticCustomError(
+                "metadata", "Values must be at most 500 characters (key '{key}')", {"key": key}
+            )
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_check_url)]
+Language = Annotated[str, AfterValidator(_check_language)]
+MusicStyleId = Annotated[str, AfterValidator(_check_style)]
+PresetId = Annotated[str, AfterValidator(_check_preset)]
+Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
+
+_METADATA_DOC = "Up to 20 string keys (≤ 40 chars) with string values (≤ 500 chars)"
+
+
+class _JobFields(BaseModel):
+    """The per-job fields shared by a submission, a batch item and a batch's defaults."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    voice_text: str | None = Field(default=None, max_length=5000, examples=["Hello world"])
+    voice_language: Language | None = Field(
+        default=None, description="ISO 639-1 code", examples=["en"]
+    )
+    music_style: MusicStyleId | None = Field(
+        default=None, description="A style from the catalogue", examples=["orchestral"]
+    )
+    preset: PresetId | None = Field(
+        default=None, description="A preset id from GET /presets", examples=["brand_campaign"]
+    )
+    callback_url: HttpUrl | None = Field(
+        default=None,
+        description="Also receives this job's webhook events",
+        examples=["https://yourserver.com/callback"],
+    )
+    metadata: Metadata | None = Field(
+        default=None,
+        description=_METADATA_DOC,
+        examples=[{"customer_id": "cust_123", "project": "Q1_2026_Campaign"}],
+    )
+
+
+class JobSubmit(_JobFields):
+    """`POST /pipeline/run`."""
+
+    video_url: HttpUrl = Field(
+        description="Absolute http(s) URL of the input video",
+        examples=["https://example.com/video.mp4"],
+    )
+
+
+class BatchItem(_JobFields):
+    """One video of a batch: `url` or `video_url`, and any per-job field overriding the defaults."""
+
+    url: HttpUrl | None = Field(default=None, examples=["https://example.com/a.mp4"])
+    video_url: HttpUrl | None = Field(default=None)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> BatchItem:
+        if (self.url is None) == (self.video_url is None):
+            raise PydanticCustomError("url", "Give exactly one of 'url' or 'video_url'")
+        return self
+
+
+class BatchSubmit(_JobFields):
+    """`POST /pipeline/batch`: 1-100 videos; the other fields are defaults for every item."""
+
+    videos: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class JobUpdate(BaseModel):
+    """`PUT /jobs/{job_id}`: only `metadata` and `callback_url` can change."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    metadata: Metadata | None = Field(default=None, description=_METADATA_DOC)
+    callback_url: HttpUrl | None = Field(default=None)
+
+
+class JobInputOut(BaseModel):
+    video_url: str
+    voice_text: str | None
+    voice_language: str | None
+    music_style: str | None
+    preset: str | None
+    callback_url: str | None
+
+
+class JobResultOut(BaseModel):
+    video_url: str = Field(description="Signed link to the result; expires after 1 hour")
+    cost_estimate: float = Field(examples=[2.5])
+    quality_score: float = Field(examples=[0.92])
+    processing_time_seconds: int = Field(examples=[287])
+
+
+class JobErrorOut(BaseModel):
+    type: str = Field(examples=["processing_error"])
+    code: str = Field(examples=["DOWNLOAD_FAILED"])
+    message: str
+
+
+class JobOut(BaseModel):
+    """A job, as `GET /pipeline/{job_id}` shows it."""
+
+    job_id: str = Field(examples=["job_abc123def456"])
+    status: Status
+    progress: int = Field(ge=0, le=100)
+    created_at: str = Field(examples=["2026-02-04T10:30:00Z"])
+    updated_at: str
+    started_at: str | None
+    completed_at: str | None
+    estimated_duration_seconds: int = Field(examples=[300])
+    input: JobInputOut
+    metadata: dict[str, str]
+    result: JobResultOut | None
+    error: JobErrorOut | None
+
+
+class JobAccepted(BaseModel):
+    """`202 Accepted` for a submitted job."""
+
+    job_id: str = Field(examples=["job_abc123def456"])
+    status: Status = Field(examples=["PENDING"])
+    estimated_duration_seconds: int = Field(examples=[300])
+    created_at: str = Field(examples=["2026-02-04T10:30:00Z"])
+
+
+class BatchAccepted(BaseModel):
+    batch_id: str
+    jobs: list[JobAccepted]
+
+
+class JobListQuery(PageQuery):
+    sort: Literal["created_at", "-created_at", "status", "-status"] = "-created_at"
+    status: Status | None = Field(default=None, description="Only jobs in this status")
+
+
+def _time(value: float | None) -> str | None:
+    return None if value is None else iso(value)
+
+
+def job_out(job: Job, account: Account, links: Links, base_url: str) -> JobOut:
+    result = None
+    if job.result is not None:
+        result = JobResultOut(
+            video_url=links.make(base_url, account.account_id, job.job_id, account.now()),
+            cost_estimate=job.result.cost_estimate,
+            quality_score=job.result.quality_score,
+            processing_time_seconds=job.result.processing_time_seconds,
+        )
+    error = None
+    if job.error is not None:
+        error = JobErrorOut(type=job.error.type, code=job.error.code, message=job.error.message)
+    return JobOut(
+        job_id=job.job_id,
+        status=job.status.value,
+        progress=job.progress,
+        created_at=iso(job.created_at),
+        updated_at=iso(job.updated_at),
+        started_at=_time(job.started_at),
+        completed_at=_time(job.completed_at),
+        estimated_duration_seconds=job.estimated_duration_seconds,
+        input=JobInputOut(**job.input.__dict__),
+        metadata=dict(job.metadata),
+        result=result,
+        error=error,
+    )
+
+
+def _accepted(job: Job) -> JobAccepted:
+    return JobAccepted(
+        job_id=job.job_id,
+        status=job.status.value,
+        estimated_duration_seconds=job.estimated_duration_seconds,
+        created_at=iso(job.created_at),
+    )
+
+
+def _input(fields: _JobFields, video_url: str) -> JobInput:
+    return JobInput(
+        video_url=video_url,
+        voice_text=fields.voice_text,
+        voice_language=fields.voice_language,
+        music_style=fields.music_style,
+        preset=fields.preset,
+        callback_url=fields.callback_url,
+    )
+
+
+def _view(call: Call, job: Job) -> Response:
+    return json_response(job_out(job, call.account, call.sandbox.links, call.base_url))
+
+
+async def submit(call: Call) -> Response:
+    body = await call.body(JobSubmit, {"catalog": call.sandbox.catalog})
+    job = call.account.submit_job(_input(body, body.video_url), body.metadata or {})
+    return json_response(_accepted(job), 202)
+
+
+def _merged(item: BatchItem, defaults: BatchSubmit) -> tuple[JobInput, dict[str, str]]:
+    values: dict[str, Any] = {}
+    for name in _JobFields.model_fields:
+        own = getattr(item, name)
+        values[name] = own if name in item.model_fields_set else getattr(defaults, name)
+    merged = _JobFields.model_construct(**values)
+    return _input(merged, item.url or item.video_url or ""), merged.metadata or {}
+
+
+async def submit_batch(call: Call) -> Response:
+    if not call.account.limits.batch:
+        raise TierFeatureUnavailable(
+            "Your tier does not support batch processing",
+            details={"tier": f"{call.account.tier} (batch needs Pro or Enterprise)"},
+        )
+    body = await call.body(BatchSubmit, {"catalog": call.sandbox.catalog})
+    batch_id = call.account.ids.new("batch")
+    jobs = [
+        call.account.submit_job(job_input, metadata, batch_id=batch_id)
+        for job_input, metadata in (_merged(item, body) for item in body.videos)
+    ]
+    return json_response(BatchAccepted(batch_id=batch_id, jobs=[_accepted(j) for j in jobs]), 202)
+
+
+async def get_job(call: Call) -> Response:
+    return _view(call, call.account.jobs.get(call.param("job_id")))
+
+
+async def list_jobs(call: Call) -> Response:
+    query = call.query(JobListQuery)
+    jobs = call.account.jobs.listing(status=query.status, sort=query.sort)
+    items, block = paginate(jobs, query.page, query.limit)
+    account, links, base = call.account, call.sandbox.links, call.base_url
+    page = Page[JobOut](
+        items=[job_out(job, account, links, base) for job in items], pagination=block
+    )
+    return json_response(page)
+
+
+async def update_job(call: Call) -> Response:
+    try:
+        body = await call.body(JobUpdate)
+    except UnknownField as exc:
+        exc.message = "Only metadata and callback_url can be updated"
+        exc.details = {name: "Cannot be updated" for name in exc.details or {}}
+        raise
+    job = call.account.jobs.update(
+        call.param("job_id"),
+        call.account.now(),
+        metadata=body.metadata,
+        callback_url=body.callback_url,
+        set_callback="callback_url" in body.model_fields_set,
+    )
+    return _view(call, job)
+
+
+async def cancel_job(call: Call) -> Response:
+    job = call.account.jobs.cancel(
+        call.param("job_id"), "Cancelled by API request", call.account.now()
+    )
+    return _view(call, job)
+
+
+_JOB = {200: (JobOut, "The job")}
+OPERATIONS = (
+    Operation(
+        "POST",
+        "/pipeline/run",
+        submit,
+        "Submit a job",
+        "Jobs",
+        "submitJob",
+        scope="jobs:write",
+        request_model=JobSubmit,
+        responses={202: (JobAccepted, "Accepted; the job runs asynchronously")},
+        errors=(400, 401, 403, 413, 429),
+    ),
+    Operation(
+        "POST",
+        "/pipeline/batch",
+        submit_batch,
+        "Submit a batch of jobs (Pro+)",
+        "Jobs",
+        "submitBatch",
+        scope="jobs:write",
+        request_model=BatchSubmit,
+        responses={202: (BatchAccepted, "Accepted; every job runs asynchronously")},
+        errors=(400, 401, 403, 413, 429),
+    ),
+    Operation(
+        "GET",
+        "/pipeline/{job_id}",
+        get_job,
+        "Get a job's status",
+        "Jobs",
+        "getPipelineJob",
+        scope="jobs:read",
+        responses=_JOB,
+        errors=(401, 403, 404, 429),
+    ),
+    Operation(
+        "GET",
+        "/jobs",
+        list_jobs,
+        "List jobs",
+        "Jobs",
+        "listJobs",
+        scope="jobs:read",
+        query_model=JobListQuery,
+        responses={200: (Page[JobOut], "One page of jobs")},
+        errors=(400, 401, 403, 429),
+    ),
+    Operation(
+        "GET",
+        "/jobs/{job_id}",
+        get_job,
+        "Get a job",
+        "Jobs",
+        "getJob",
+        scope="jobs:read",
+        responses=_JOB,
+        errors=(401, 403, 404, 429),
+    ),
+    Operation(
+        "PUT",
+        "/jobs/{job_id}",
+        update_job,
+        "Update a job's metadata or callback_url",
+        "Jobs",
+        "updateJob",
+        scope="jobs:write",
+        request_model=JobUpdate,
+        responses=_JOB,
+        errors=(400, 401, 403, 404, 409, 413, 429),
+    ),
+    Operation(
+        "DELETE",
+        "/jobs/{job_id}",
+        cancel_job,
+        "Cancel a pending job",
+        "Jobs",
+        "cancelJob",
+        scope="jobs:write",
+        responses={200: (JobOut, "The cancelled job")},
+        errors=(401, 403, 404, 409, 429),
+    ),
+)

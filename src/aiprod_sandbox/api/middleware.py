@@ -1,0 +1,80 @@
+"""The request-context middleware (pure ASGI): request id, extra headers, journal, last resort.
+
+It gives every request a `RequestContext`, puts `X-Request-Id` (and any headers the checks
+collected, like rate-limit headers) on every response, records the request in its account's
+journal, and turns an unexpected exception into a logged 500 envelope, so one bad request
+never stops the server serving others.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..core.clock import iso, monotonic
+from ..core.sandbox import Sandbox
+from ..errors import SandboxError
+from .context import SCOPE_KEY, RequestContext
+from .responses import error_response
+
+log = logging.getLogger("aiprod_sandbox")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ctx = RequestContext(self.sandbox, monotonic())
+        scope[SCOPE_KEY] = ctx
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-Id"] = ctx.ensure_request_id()
+                for name, value in ctx.headers.items():
+                    headers[name] = value
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            log.exception(
+                "Unhandled error in %s %s (request %s)",
+                scope.get("method"),
+                scope.get("path"),
+                ctx.ensure_request_id(),
+            )
+            self.sandbox.record_error(exc)
+            if status == 0:
+                response = error_response(SandboxError(), ctx.ensure_request_id())
+                await response(scope, receive, send_with_headers)
+        finally:
+            self._journal(scope, ctx, status)
+
+    def _journal(self, scope: Scope, ctx: RequestContext, status: int) -> None:
+        account = ctx.account
+        if account is None or ctx.key is None:
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        account.journal.append(
+            {
+                "request_id": ctx.ensure_request_id(),
+                "timestamp": iso(account.now()),
+                "method": scope.get("method", ""),
+                "path": scope.get("path", ""),
+                "query": query,
+                "status": status,
+                "duration_ms": round((monotonic() - ctx.started) * 1000, 3),
+                "key": ctx.key.masked,
+            }
+        )

@@ -1,0 +1,142 @@
+"""The OpenAPI 3.1 documents, generated from the operations and the pydantic models they use.
+
+`/openapi.json` describes the guide's API; `/_sandbox/openapi.json` the sandbox's own
+extensions (tag "Sandbox"), so partner code never comes to depend on them by accident.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from .._version import __version__
+from .operation import Operation
+from .responses import ErrorEnvelope
+
+_PATH_PARAM = re.compile(r"{(\w+)}")
+_ERROR_TEXT = {
+    400: "Invalid request (validation_error)",
+    401: "Missing, malformed, unknown, live or revoked key (auth_error)",
+    403: "Tier, scope or link signature refused (permission_error)",
+    404: "Not found (not_found_error)",
+    405: "Method not allowed",
+    409: "Conflict with the resource's state (conflict_error)",
+    410: "The link has expired",
+    413: "Body larger than 1 MiB",
+    429: "Rate limited (rate_limit_error); see Retry-After",
+    500: "Unexpected error (server_error)",
+    503: "Service unavailable",
+}
+_REQUEST_ID = {
+    "description": "Id of this request (also in error bodies)",
+    "schema": {"type": "string", "pattern": "^req_"},
+}
+
+
+def _models(ops: Iterable[Operation]) -> list[tuple[type[BaseModel], JsonSchemaMode]]:
+    seen: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {
+        (ErrorEnvelope, "serialization"): None
+    }
+    for op in ops:
+        if op.request_model is not None:
+            seen[(op.request_model, "validation")] = None
+        for model, _ in op.responses.values():
+            if model is not None:
+                seen[(model, "serialization")] = None
+    return list(seen)
+
+
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PATH_PARAM.findall(op.path)
+    ]
+    if op.query_model is not None:
+        schema = op.query_model.model_json_schema()
+        required = set(schema.get("required", []))
+        for name, prop in schema.get("properties", {}).items():
+            description = prop.pop("description", None)
+            prop.pop("title", None)
+            param: dict[str, Any] = {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": prop,
+            }
+            if description:
+                param["description"] = description
+            params.append(param)
+    return params
+
+
+def build_document(ops: Iterable[Operation], *, which: Literal["api", "sandbox"]) -> dict[str, Any]:
+    chosen = [op for op in ops if op.sandbox == (which == "sandbox")]
+    refs, defs = models_json_schema(_models(chosen), ref_template="#/components/schemas/{model}")
+    error_ref = refs[(ErrorEnvelope, "serialization")]
+    paths: dict[str, dict[str, Any]] = {}
+    for op in chosen:
+        responses: dict[str, Any] = {}
+        for status, (model, text) in op.responses.items():
+            entry: dict[str, Any] = {"description": text, "headers": {"X-Request-Id": _REQUEST_ID}}
+            for name, about in op.response_headers.items():
+                entry["headers"][name] = {"description": about, "schema": {"type": "string"}}
+            if status != 304:
+                schema = (
+                    refs[(model, "serialization")]
+                    if model is not None
+                    else {"type": "string", "format": "binary"}
+                )
+                entry["content"] = {op.media_type: {"schema": schema}}
+            responses[str(status)] = entry
+        for status in sorted({*op.errors, 405, 500}):
+            responses[str(status)] = {
+                "description": _ERROR_TEXT[status],
+                "headers": {"X-Request-Id": _REQUEST_ID},
+                "content": {"application/json": {"schema": error_ref}},
+            }
+        operation: dict[str, Any] = {
+            "operationId": op.operation_id,
+            "summary": op.summary,
+            "tags": [op.tag],
+            "parameters": _parameters(op),
+            "responses": responses,
+            "security": [{"bearerAuth": []}] if op.auth else [],
+        }
+        if op.description:
+            operation["description"] = op.description
+        if op.request_model is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[(op.request_model, "validation")]}},
+            }
+        paths.setdefault(op.path, {})[op.method.lower()] = operation
+    title = "AIPROD API (sandbox)" if which == "api" else "AIPROD Sandbox control API"
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": __version__,
+            "description": (
+                "The AIPROD video-pipeline API as served by AIPROD Sandbox."
+                if which == "api"
+                else "The sandbox's own extensions under /_sandbox/ (not part of production)."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A test key: sk_test_...",
+                },
+            },
+        },
+        "tags": [{"name": tag} for tag in dict.fromkeys(op.tag for op in chosen)],
+    }

@@ -1,0 +1,123 @@
+"""An `Operation` is one endpoint: its route, the checks before its handler, and its docs.
+
+Resource modules declare their operations; `app.py` turns them into routes and `openapi.py`
+into the documents. Checks run in the contract's order: route and method (the router), then
+auth, rate limit, scope, and the handler's own tier, validation, existence and state checks.
+Due work of the account runs before the handler (so reads see the present) and after it (so
+an instant job has finished, and sent its events, before the next request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..core.accounts import Account, ApiKey
+from ..core.sandbox import Sandbox
+from ..errors import InsufficientScope, SandboxError
+from .body import json_body, validate_query
+from .context import RequestContext, context_of
+from .responses import error_response
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Call:
+    """What a handler gets: the request, its context, and the authenticated account."""
+
+    __slots__ = ("request", "ctx")
+
+    def __init__(self, request: Request, ctx: RequestContext) -> None:
+        self.request = request
+        self.ctx = ctx
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.ctx.sandbox
+
+    @property
+    def account(self) -> Account:
+        assert self.ctx.account is not None, "operation is not authenticated"
+        return self.ctx.account
+
+    @property
+    def key(self) -> ApiKey:
+        assert self.ctx.key is not None, "operation is not authenticated"
+        return self.ctx.key
+
+    def param(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    @property
+    def base_url(self) -> str:
+        public = self.sandbox.settings.public_url
+        return public if public else str(self.request.base_url).rstrip("/")
+
+    async def body(self, model: type[M], context: Mapping[str, Any] | None = None) -> M:
+        parsed, odd_type = await json_body(
+            self.request, model, self.sandbox.settings.max_body_bytes, context
+        )
+        if odd_type:
+            self.ctx.headers["X-AIPROD-Warning"] = (
+                "Request body was parsed as JSON; send Content-Type: application/json"
+            )
+        return parsed
+
+    def query(self, model: type[M]) -> M:
+        return validate_query(model, self.request)
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    operation_id: str
+    scope: str | None = None
+    auth: bool = True
+    sandbox: bool = False  # documented in the /_sandbox document, not the API's
+    request_model: type[BaseModel] | None = None
+    query_model: type[BaseModel] | None = None
+    responses: Mapping[int, tuple[type[BaseModel] | None, str]] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    description: str = ""
+    media_type: str = "application/json"
+    response_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint that runs `op` with the contract's checks around it."""
+
+    async def run(request: Request) -> Response:
+        ctx = context_of(request.scope)
+        if op.auth:
+            account, key = ctx.sandbox.accounts.authenticate(request.headers.get("authorization"))
+            ctx.account, ctx.key = account, key
+            ctx.ensure_request_id()
+            key.last_used_at = account.now()
+            account.run_due()
+            if op.scope is not None and op.scope not in key.scopes:
+                raise InsufficientScope(
+                    f"This key lacks the scope '{op.scope}' needed for {op.method} {op.path}",
+                    details={"scope": f"missing '{op.scope}'"},
+                )
+        try:
+            return await op.handler(Call(request, ctx))
+        except SandboxError as exc:
+            return error_response(exc, ctx.ensure_request_id())
+        finally:
+            if ctx.account is not None:
+                ctx.account.run_due()
+
+    run.__name__ = op.operation_id
+    return run

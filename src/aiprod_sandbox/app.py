@@ -1,0 +1,139 @@
+"""`create_app`: the Starlette application, assembled from the resource modules' operations.
+
+No module-level app or state: every call builds a fresh `Sandbox` (or uses the one given),
+so two apps in one process share nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .api import files, health, jobs, presets
+from .api.context import context_of
+from .api.middleware import RequestContextMiddleware
+from .api.openapi import build_document
+from .api.operation import Call, Operation, endpoint
+from .api.responses import JSON_TYPE, error_response
+from .core.clock import WallTime, system_time
+from .core.sandbox import Sandbox
+from .errors import MethodNotAllowed, NotFound, SandboxError
+from .settings import Settings
+
+RESOURCE_OPERATIONS: tuple[Operation, ...] = (
+    *jobs.OPERATIONS,
+    *presets.OPERATIONS,
+    *health.OPERATIONS,
+    *files.OPERATIONS,
+)
+
+
+def _document_operations(ops: Sequence[Operation]) -> tuple[Operation, ...]:
+    cache: dict[str, bytes] = {}
+
+    def serve(which: str) -> Any:
+        async def handler(call: Call) -> Response:
+            if which not in cache:
+                document = build_document(ops, which="api" if which == "api" else "sandbox")
+                cache[which] = json.dumps(document, ensure_ascii=False).encode()
+            return Response(cache[which], media_type=JSON_TYPE)
+
+        return handler
+
+    return (
+        Operation(
+            "GET",
+            "/openapi.json",
+            serve("api"),
+            "This OpenAPI document",
+            "Health",
+            "openapi",
+            auth=False,
+            responses={200: (None, "OpenAPI 3.1 document")},
+        ),
+        Operation(
+            "GET",
+            "/_sandbox/openapi.json",
+            serve("sandbox"),
+            "OpenAPI document of the /_sandbox control API",
+            "Sandbox",
+            "sandboxOpenapi",
+            auth=False,
+            sandbox=True,
+            responses={200: (None, "OpenAPI 3.1 document")},
+        ),
+    )
+
+
+async def _sandbox_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SandboxError)
+    return error_response(exc, context_of(request.scope).ensure_request_id())
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    ctx = context_of(request.scope)
+    error: SandboxError
+    if exc.status_code == 405:
+        error = MethodNotAllowed(
+            f"Method {request.method} is not allowed on {request.url.path}",
+            headers=exc.headers,
+        )
+    elif exc.status_code == 404:
+        error = NotFound(
+            f"No route {request.method} {request.url.path}; see /openapi.json",
+            code="ROUTE_NOT_FOUND",
+        )
+    else:
+        error = SandboxError(exc.detail)
+        error.status = exc.status_code
+    return error_response(error, ctx.ensure_request_id())
+
+
+def _routes(operations: Sequence[Operation]) -> list[Route]:
+    """One route per path, dispatching on the method, so a 405 lists every allowed method."""
+    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    for op in operations:
+        by_path.setdefault(op.path, {})[op.method] = endpoint(op)
+    routes = []
+    for path, handlers in by_path.items():
+        if "GET" in handlers:
+            handlers["HEAD"] = handlers["GET"]
+
+        async def dispatch(
+            request: Request,
+            handlers: dict[str, Callable[[Request], Awaitable[Response]]] = handlers,
+        ) -> Response:
+            return await handlers[request.method](request)
+
+        routes.append(Route(path, dispatch, methods=list(handlers)))
+    return routes
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    sandbox: Sandbox | None = None,
+    wall: WallTime = system_time,
+) -> Starlette:
+    """Build the sandbox's ASGI app. Pass `sandbox` to share a domain you already hold."""
+    settings = settings or (sandbox.settings if sandbox else Settings())
+    sandbox = sandbox or Sandbox(settings, wall=wall)
+    operations = RESOURCE_OPERATIONS + _document_operations(RESOURCE_OPERATIONS)
+    routes = _routes(operations)
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContextMiddleware, sandbox=sandbox)],
+        exception_handlers={SandboxError: _sandbox_error, HTTPException: _http_error},
+    )
+    app.state.sandbox = sandbox
+    app.state.operations = operations
+    return app

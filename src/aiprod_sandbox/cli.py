@@ -1,0 +1,110 @@
+"""The `aiprod-sandbox` command: `serve` (and, as they land, `listen` and `scenario`).
+
+Flags come from the one table in `settings.py`, so every flag also works as an
+`AIPROD_SANDBOX_<NAME>` variable and the two never drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ._version import __version__
+from .errors import ConfigError
+from .settings import OPTIONS, Settings
+
+EPILOG = """\
+Every flag can also be set as an environment variable: --job-timing simulated is
+AIPROD_SANDBOX_JOB_TIMING=simulated. Flags win over variables.
+
+examples:
+  aiprod-sandbox serve                         # http://127.0.0.1:8080, any sk_test_ key works
+  aiprod-sandbox serve --port 9000 --seed 7    # same seed, same ids and results every run
+  aiprod-sandbox serve --clock manual          # time moves only with POST /_sandbox/clock/advance
+"""
+
+
+def _argparse_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    convert.__name__ = getattr(parse, "__name__", "value").lstrip("_").replace("parse_", "")
+    return convert
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aiprod-sandbox",
+        description="AIPROD Sandbox: a local, stateful emulator of the AIPROD video-pipeline API.",
+    )
+    parser.add_argument("--version", action="version", version=f"aiprod-sandbox {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the sandbox API server",
+        description="Run the sandbox API server until SIGTERM or Ctrl-C.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    defaults = Settings()
+    for option in OPTIONS:
+        default = getattr(defaults, option.name, None)
+        help_text = f"{option.help} [env {option.env}]"
+        if not option.is_flag and default is not None:
+            help_text += f" (default: {default})"
+        if option.is_flag:
+            serve.add_argument(
+                option.flag,
+                dest=option.name,
+                action="store_const",
+                const=True,
+                default=None,
+                help=help_text,
+            )
+        else:
+            serve.add_argument(
+                option.flag,
+                dest=option.name,
+                type=_argparse_type(option.parse),
+                default=None,
+                metavar=option.metavar,
+                help=help_text,
+            )
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # uvicorn's own start-up chatter only at debug: `serve` prints one ready line itself.
+    quiet = logging.DEBUG if level == "debug" else logging.WARNING
+    logging.getLogger("uvicorn.error").setLevel(quiet)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "serve":
+        flags = {option.name: getattr(args, option.name) for option in OPTIONS}
+        try:
+            settings = Settings.load(flags)
+            from .server import serve  # imported here: --help and --version stay instant
+
+            return serve(settings)
+        except ConfigError as exc:
+            print(f"aiprod-sandbox: {exc}", file=sys.stderr)
+            return 2
+    parser.error(f"unknown command {args.command}")
+    return 2

@@ -1,0 +1,1 @@
+"""The domain: accounts, jobs, clock, catalogue, ids, links. Imports nothing from HTTP."""

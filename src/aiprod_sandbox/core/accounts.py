@@ -1,0 +1,275 @@
+"""Accounts and their keys: who a bearer key is, its tier, its scopes, and its own world.
+
+Every well-formed test key not seen before starts a fresh account (unless keys are strict);
+each account owns its clock, scheduler, jobs, ids, journals and settings, so parallel tests
+with different keys never meet. The registry is bounded: past `max_accounts` the account used
+longest ago is forgotten (fixture accounts never are).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import AuthError, KeyRevoked, LiveKeyInSandbox, MissingApiKey
+from ..settings import Settings
+from .catalog import Catalog, TierLimits
+from .clock import Clock, ClockMode, Due, Scheduler, WallTime, system_time
+from .ids import IdSource, derive, stream
+from .jobs import Job, JobBook, JobEvent, JobInput
+from .planner import plan_job
+
+SCOPES = (
+    "jobs:read",
+    "jobs:write",
+    "webhooks:read",
+    "webhooks:write",
+    "keys:read",
+    "keys:write",
+    "usage:read",
+)
+TEST_KEY = re.compile(r"sk_test_[A-Za-z0-9_]{16,}")
+LIVE_PREFIX = "sk_live_"
+TIER_PREFIXES = (("sk_test_free_", "free"), ("sk_test_pro_", "pro"), ("sk_test_ent_", "enterprise"))
+
+
+def mask_key(key: str) -> str:
+    """`sk_test_…abcd`: enough to tell keys apart, never enough to use one."""
+    prefix = LIVE_PREFIX if key.startswith(LIVE_PREFIX) else "sk_test_"
+    if not key.startswith(prefix) or len(key) < len(prefix) + 8:
+        return (key[:3] + "…") if key else ""
+    return f"{prefix}…{key[-4:]}"
+
+
+def tier_of_key(key: str, default: str) -> str:
+    for prefix, tier in TIER_PREFIXES:
+        if key.startswith(prefix):
+            return tier
+    return default
+
+
+@dataclass
+class ApiKey:
+    key_id: str
+    name: str
+    secret: str
+    scopes: frozenset[str]
+    created_at: float
+    last_used_at: float | None = None
+    revoked_at: float | None = None
+
+    @property
+    def masked(self) -> str:
+        return mask_key(self.secret)
+
+
+@dataclass(frozen=True)
+class Limits:
+    requests_per_minute: int | None
+    burst: int | None
+    concurrent_jobs: int
+    batch: bool
+
+    @classmethod
+    def of(cls, tier: TierLimits, overrides: dict[str, Any] | None = None) -> Limits:
+        values = tier.model_dump()
+        values.update(overrides or {})
+        return cls(**TierLimits.model_validate(values).model_dump())
+
+
+StepHandler = Callable[["Account", Due], str | None]
+
+
+@dataclass
+class Account:
+    account_id: str
+    tier: str
+    limits: Limits
+    clock: Clock
+    ids: IdSource
+    seed: int
+    job_timing: str
+    catalog: Catalog
+    max_jobs: int
+    journal_size: int
+    fixture: bool = False
+    keys: dict[str, ApiKey] = field(default_factory=dict)
+    scheduler: Scheduler = field(default_factory=Scheduler)
+    handlers: dict[str, StepHandler] = field(default_factory=dict)
+    callback_secret: str = ""
+    jobs: JobBook = field(init=False)
+    journal: deque[dict[str, Any]] = field(init=False)
+    events: deque[JobEvent] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.jobs = JobBook(
+            self.scheduler,
+            concurrency=lambda: self.limits.concurrent_jobs,
+            emit=self.events_append,
+            max_jobs=self.max_jobs,
+        )
+        self.journal = deque(maxlen=self.journal_size)
+        self.events = deque(maxlen=self.journal_size)
+        self.callback_secret = "whsec_" + self.ids.token(32)
+
+    def events_append(self, event: JobEvent) -> None:
+        self.events.append(event)
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def submit_job(
+        self,
+        job_input: JobInput,
+        metadata: dict[str, str],
+        *,
+        batch_id: str | None = None,
+    ) -> Job:
+        job_id = self.ids.new("job")
+        rng = stream(self.seed, self.account_id, job_id)
+        plan = plan_job(self.catalog, job_input, rng, simulated=self.job_timing == "simulated")
+        return self.jobs.submit(job_id, job_input, metadata, plan, self.now(), batch_id=batch_id)
+
+    def run_due(self, until: float | None = None) -> list[dict[str, Any]]:
+        """Run every step due by `until` (default: now), in time order; return what ran."""
+        limit = self.now() if until is None else until
+        ran: list[dict[str, Any]] = []
+        for due in self.scheduler.pop_due(limit):
+            if due.kind == "job":
+                what = self.jobs.run_step(due.ref, due.at)
+            else:
+                handler = self.handlers.get(due.kind)
+                what = handler(self, due) if handler else None
+            if what is not None:
+                ran.append({"at": due.at, "kind": due.kind, "ref": due.ref, "action": what})
+        return ran
+
+
+class Accounts:
+    """The registry: finds the account of a bearer key, creating it when the rules allow."""
+
+    def __init__(self, settings: Settings, catalog: Catalog, wall: WallTime = system_time) -> None:
+        self._settings = settings
+        self._catalog = catalog
+        self._wall = wall
+        self._accounts: OrderedDict[str, Account] = OrderedDict()
+        self._by_key: dict[str, tuple[str, str]] = {}  # secret -> (account_id, key_id)
+        for spec in catalog.accounts:
+            account = self._new_account(
+                spec.account_id, spec.tier, fixture=True, overrides=spec.limits
+            )
+            for fixture_key in spec.keys:
+                self.add_key(account, fixture_key.key, fixture_key.name, fixture_key.scopes)
+
+    def __iter__(self) -> Iterator[Account]:
+        return iter(list(self._accounts.values()))
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def new_clock(self) -> Clock:
+        settings = self._settings
+        mode: ClockMode = "manual" if settings.clock == "manual" else "real"
+        if mode == "real" and settings.time_scale != 1.0:
+            mode = "scaled"
+        return Clock(self._wall, mode=mode, start=settings.start_time, scale=settings.time_scale)
+
+    def _new_account(
+        self,
+        account_id: str,
+        tier: str,
+        *,
+        fixture: bool = False,
+        overrides: dict[str, Any] | None = None,
+    ) -> Account:
+        settings = self._settings
+        account = Account(
+            account_id=account_id,
+            tier=tier,
+            limits=Limits.of(self._catalog.tiers[tier], overrides),
+            clock=self.new_clock(),
+            ids=IdSource(settings.seed, account_id),
+            seed=settings.seed,
+            job_timing=settings.job_timing,
+            catalog=self._catalog,
+            max_jobs=settings.max_jobs_per_account,
+            journal_size=settings.journal_size,
+            fixture=fixture,
+        )
+        self._accounts[account_id] = account
+        self._evict()
+        return account
+
+    def _evict(self) -> None:
+        while len(self._accounts) > self._settings.max_accounts:
+            victim = next((a for a in self._accounts.values() if not a.fixture), None)
+            if victim is None:
+                return
+            self.forget(victim)
+
+    def forget(self, account: Account) -> None:
+        self._accounts.pop(account.account_id, None)
+        for key in account.keys.values():
+            self._by_key.pop(key.secret, None)
+
+    def add_key(
+        self, account: Account, secret: str, name: str, scopes: list[str] | None = None
+    ) -> ApiKey:
+        key = ApiKey(
+            key_id=account.ids.new("key", 12),
+            name=name,
+            secret=secret,
+            scopes=frozenset(SCOPES if scopes is None else scopes),
+            created_at=account.now(),
+        )
+        account.keys[key.key_id] = key
+        self._by_key[secret] = (account.account_id, key.key_id)
+        return key
+
+    def get(self, account_id: str) -> Account | None:
+        return self._accounts.get(account_id)
+
+    def lookup(self, secret: str) -> tuple[Account, ApiKey] | None:
+        found = self._by_key.get(secret)
+        if found is None:
+            return None
+        account = self._accounts[found[0]]
+        return account, account.keys[found[1]]
+
+    def authenticate(self, authorization: str | None) -> tuple[Account, ApiKey]:
+        """The account and key of an `Authorization` header, or the contract's 401."""
+        if not authorization:
+            raise MissingApiKey()
+        scheme, _, secret = authorization.strip().partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
+            raise MissingApiKey(
+                "Malformed Authorization header: send 'Authorization: Bearer sk_test_...'",
+                code="INVALID_API_KEY",
+            )
+        if secret.startswith(LIVE_PREFIX):
+            raise LiveKeyInSandbox()
+        found = self.lookup(secret)
+        if found is None:
+            if not TEST_KEY.fullmatch(secret):
+                raise AuthError(
+                    "Invalid API key: test keys look like sk_test_ followed by at least 16 "
+                    "letters, digits or underscores"
+                )
+            if self._settings.strict_keys:
+                raise AuthError("Invalid API key: unknown key (the sandbox runs with strict keys)")
+            account_id = "acct_" + format(derive(self._settings.seed, "account", secret), "x")
+            account = self._new_account(
+                account_id, tier_of_key(secret, self._settings.default_tier)
+            )
+            self.add_key(account, secret, "Default key")
+            found = self.lookup(secret)
+            assert found is not None
+        account, key = found
+        if key.revoked_at is not None:
+            raise KeyRevoked()
+        self._accounts.move_to_end(account.account_id)
+        return account, key

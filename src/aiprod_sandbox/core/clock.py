@@ -1,0 +1,164 @@
+"""Per-account clocks and the scheduler of due work.
+
+This is the only module that reads the wall clock. A `Clock` is real (wall time), manual
+(frozen until advanced) or scaled (wall time running `scale` times faster); all three are one
+formula, `now = anchor + (wall() - wall_anchor) * rate`, re-anchored on every change, so the
+time a clock shows never goes backwards. A `Scheduler` holds an account's due work in time
+order; whoever owns the account decides what each entry means.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from ..errors import ValidationFailed
+
+WallTime = Callable[[], float]
+ClockMode = Literal["real", "manual", "scaled"]
+
+
+def system_time() -> float:
+    """Wall time in Unix seconds; the default source every clock is built on."""
+    return time.time()
+
+
+def monotonic() -> float:
+    """Monotonic seconds, for measuring durations (latency), never for timestamps."""
+    return time.perf_counter()
+
+
+def iso(at: float) -> str:
+    """Unix seconds as the guide writes times: `2026-02-04T10:30:00Z`."""
+    return datetime.fromtimestamp(int(at), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> float:
+    """An ISO 8601 time with an offset or `Z` as Unix seconds; raises ValueError otherwise."""
+    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        raise ValueError("time needs a UTC offset or 'Z'")
+    return stamp.timestamp()
+
+
+class Clock:
+    """One account's clock."""
+
+    def __init__(
+        self,
+        wall: WallTime = system_time,
+        *,
+        mode: ClockMode = "real",
+        start: float | None = None,
+        scale: float = 1.0,
+    ) -> None:
+        self._wall = wall
+        self._mode: ClockMode = "real"
+        self._scale = 1.0
+        self._wall_anchor = wall()
+        self._anchor = self._wall_anchor if start is None else start
+        self._last = self._anchor
+        self.set(mode=mode, scale=scale)
+
+    @property
+    def mode(self) -> ClockMode:
+        return self._mode
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    def _rate(self) -> float:
+        if self._mode == "manual":
+            return 0.0
+        return self._scale
+
+    def now(self) -> float:
+        current = self._anchor + (self._wall() - self._wall_anchor) * self._rate()
+        if current < self._last:  # the wall clock stepped back; ours does not
+            return self._last
+        self._last = current
+        return current
+
+    def _reanchor(self, at: float) -> None:
+        self._wall_anchor = self._wall()
+        self._anchor = at
+        self._last = at
+
+    def set(
+        self, *, mode: ClockMode | None = None, now: float | None = None, scale: float | None = None
+    ) -> None:
+        """Change mode, time or scale; time only moves forward."""
+        current = self.now()
+        if now is not None and now < current:
+            raise ValidationFailed(
+                "The clock only moves forward",
+                details={"now": f"must not be before the clock's current time {iso(current)}"},
+            )
+        if scale is not None and not scale > 0:
+            raise ValidationFailed(details={"scale": "Must be a positive number"})
+        self._reanchor(current if now is None else now)
+        if mode is not None:
+            self._mode = mode
+            if mode == "real":
+                self._scale = 1.0
+        if scale is not None:
+            self._scale = scale
+            if self._mode == "real" and scale != 1.0:
+                self._mode = "scaled"
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward by `seconds` (in any mode) and return the new time."""
+        if not seconds >= 0:
+            raise ValidationFailed(details={"seconds": "Must be a number of seconds >= 0"})
+        self._reanchor(self.now() + seconds)
+        return self._anchor
+
+    def describe(self) -> dict[str, object]:
+        return {"mode": self._mode, "now": iso(self.now()), "scale": self._scale}
+
+
+@dataclass(frozen=True, order=True)
+class Due:
+    """One piece of scheduled work: what (`kind`, `ref`) and when (`at`)."""
+
+    at: float
+    seq: int
+    kind: str
+    ref: str
+
+
+class Scheduler:
+    """Due work of one account, kept in time order (ties in the order they were scheduled)."""
+
+    def __init__(self) -> None:
+        self._heap: list[Due] = []
+        self._seq = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def schedule(self, at: float, kind: str, ref: str) -> Due:
+        entry = Due(at, next(self._seq), kind, ref)
+        heapq.heappush(self._heap, entry)
+        return entry
+
+    def next_at(self) -> float | None:
+        return self._heap[0].at if self._heap else None
+
+    def pop_due(self, until: float) -> Iterator[Due]:
+        """Yield every entry due at or before `until`, in order, including ones scheduled
+        while iterating (so a step that schedules another due step runs it too)."""
+        while self._heap and self._heap[0].at <= until:
+            yield heapq.heappop(self._heap)
+
+    def clear(self) -> None:
+        self._heap.clear()
+
+    def entries(self) -> list[Due]:
+        return sorted(self._heap)

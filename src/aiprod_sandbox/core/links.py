@@ -1,0 +1,44 @@
+"""Signed, expiring links to a job's result video (itsdangerous), checked on the account's clock.
+
+A link is `{base}/_sandbox/files/{job_id}.mp4?token=…` where the token signs the account, the
+job and the expiry time. A token changed in any way is refused (403 `INVALID_SIGNATURE`); one
+whose expiry has passed on the account's clock is gone (410 `LINK_EXPIRED`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from ..errors import InvalidSignature
+
+FILES_PREFIX = "/_sandbox/files/"
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    account_id: str
+    job_id: str
+    expires_at: float
+
+
+class Links:
+    def __init__(self, secret: str, ttl_seconds: float) -> None:
+        self._serializer = URLSafeSerializer(secret, salt="aiprod-sandbox-files")
+        self.ttl_seconds = ttl_seconds
+
+    def make(self, base_url: str, account_id: str, job_id: str, issued_at: float) -> str:
+        expires = int(issued_at + self.ttl_seconds)
+        token = self._serializer.dumps([account_id, job_id, expires])
+        return f"{base_url.rstrip('/')}{FILES_PREFIX}{quote(job_id)}.mp4?token={token}"
+
+    def open(self, job_id: str, token: str) -> LinkClaims:
+        try:
+            account_id, signed_job, expires = self._serializer.loads(token)
+        except (BadSignature, ValueError, TypeError) as exc:
+            raise InvalidSignature() from exc
+        if signed_job != job_id:
+            raise InvalidSignature("The link's signature does not match this file")
+        return LinkClaims(str(account_id), str(signed_job), float(expires))

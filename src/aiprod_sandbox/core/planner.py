@@ -1,0 +1,70 @@
+"""Decides how a new job will run: its outcome (magic inputs), its timing, its score and cost.
+
+The figures are drawn from a random stream named by the seed, the account and the job id, so a
+job's result does not depend on how many other jobs were submitted before it.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+from .catalog import Catalog, Outcome
+from .jobs import JobError, JobInput, JobPlan
+
+DEFAULT_BASE_SECONDS = 180
+DEFAULT_COST_PER_MINUTE = 0.5
+
+
+def magic_name(video_url: str) -> str:
+    """The URL's file name without extension: `https://x/fail_download.mp4` → `fail_download`."""
+    return PurePosixPath(urlsplit(video_url).path).stem
+
+
+def find_outcome(catalog: Catalog, job_input: JobInput) -> Outcome | None:
+    return catalog.outcomes.get(magic_name(job_input.video_url))
+
+
+def plan_job(
+    catalog: Catalog, job_input: JobInput, rng: random.Random, *, simulated: bool
+) -> JobPlan:
+    preset = catalog.preset(job_input.preset) if job_input.preset else None
+    base = preset.base_duration_seconds if preset else DEFAULT_BASE_SECONDS
+    per_minute = preset.cost_per_minute if preset else DEFAULT_COST_PER_MINUTE
+    words = len((job_input.voice_text or "").split())
+    processing = base + words * 0.4 + rng.uniform(0, 45)
+    queue = rng.uniform(2, 8)
+    quality = round(rng.uniform(0.82, 0.98), 2)
+    cost = round(per_minute * processing / 60, 2)
+
+    outcome = find_outcome(catalog, job_input)
+    if outcome is None:
+        return JobPlan("complete", simulated, queue, processing, quality, cost)
+    if outcome.kind == "pending":
+        return JobPlan("pending", simulated, queue, processing, quality, cost)
+    if outcome.kind == "slow":
+        return JobPlan(
+            "complete",
+            True,
+            outcome.queue_seconds if outcome.queue_seconds is not None else queue,
+            outcome.processing_seconds or processing,
+            quality,
+            cost,
+        )
+    spec = outcome.error
+    error = (
+        JobError(spec.type, spec.code, spec.message)
+        if spec
+        else JobError("processing_error", "PROCESSING_FAILED", "Processing failed")
+    )
+    return JobPlan(
+        "fail",
+        simulated,
+        queue,
+        processing,
+        quality,
+        cost,
+        error=error,
+        fail_at_progress=outcome.fail_at_progress or 0,
+    )

@@ -1,0 +1,178 @@
+"""Server-wide configuration: one frozen `Settings`, built once from flags > env > defaults.
+
+Every option is declared once in `OPTIONS`; the command line (`cli.py`) derives its flags from
+that table and `Settings.load` applies the `AIPROD_SANDBOX_<NAME>` variables. Nothing else in the
+package reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+ENV_PREFIX = "AIPROD_SANDBOX_"
+TIERS = ("free", "pro", "enterprise")
+CLOCK_MODES = ("real", "manual")
+JOB_TIMINGS = ("instant", "simulated")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _parse_choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _parse_port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be 0-65535, got {port}")
+    return port
+
+
+def _parse_positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _parse_start_time(text: str) -> float:
+    stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        raise ValueError(f"start time needs a UTC offset or 'Z', got {text!r}")
+    return stamp.timestamp()
+
+
+def _parse_optional_str(text: str) -> str | None:
+    return text.strip() or None
+
+
+def _parse_path(text: str) -> Path | None:
+    return Path(text).expanduser() if text.strip() else None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its flag, its variable, how text becomes a value, and its help line."""
+
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+    metavar: str | None = None
+    is_flag: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", str, "interface to listen on (the container uses 0.0.0.0)", "HOST"),
+    Option("port", _parse_port, "TCP port (0 picks a free one)", "PORT"),
+    Option("seed", int, "seed for ids, scores and costs; same seed, same answers", "N"),
+    Option("fixtures", _parse_path, "folder of fixtures overriding the shipped ones", "DIR"),
+    Option(
+        "public_url",
+        _parse_optional_str,
+        "base URL used in result links (default: the Host the request came to)",
+        "URL",
+    ),
+    Option(
+        "strict_keys",
+        _parse_bool,
+        "accept only fixture keys and keys created through the API",
+        is_flag=True,
+    ),
+    Option("default_tier", _parse_choice(TIERS), "tier of keys without a tier prefix", "TIER"),
+    Option("log_level", _parse_choice(LOG_LEVELS), "debug, info, warning or error", "LEVEL"),
+    Option(
+        "admin_token",
+        _parse_optional_str,
+        "token (header X-AIPROD-Admin-Token) that reaches every account in /_sandbox",
+        "TOKEN",
+    ),
+    Option("clock", _parse_choice(CLOCK_MODES), "default clock of new accounts", "MODE"),
+    Option(
+        "time_scale",
+        _parse_positive_float,
+        "run the real clock N times faster (60 = a minute a second)",
+        "N",
+    ),
+    Option("start_time", _parse_start_time, "ISO 8601 time new clocks start at", "ISO8601"),
+    Option("job_timing", _parse_choice(JOB_TIMINGS), "instant or simulated job timing", "MODE"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server is configured with. Build it with `Settings.load`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    seed: int = 0
+    fixtures: Path | None = None
+    public_url: str | None = None
+    strict_keys: bool = False
+    default_tier: str = "pro"
+    log_level: str = "info"
+    admin_token: str | None = None
+    clock: str = "real"
+    time_scale: float = 1.0
+    start_time: float | None = None
+    job_timing: str = "instant"
+    # Limits that keep memory bounded; not flags, but settable by embedders and tests.
+    max_accounts: int = 10_000
+    max_jobs_per_account: int = 100_000
+    journal_size: int = 1_000
+    max_body_bytes: int = 1024 * 1024
+    link_ttl_seconds: float = 3600.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        flags: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Flags (parsed; `None` = unset) win over variables, variables over defaults."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for option in OPTIONS:
+            raw = env.get(option.env)
+            if raw is not None:
+                try:
+                    values[option.name] = option.parse(raw)
+                except ValueError as exc:
+                    raise ConfigError(f"{option.env}: {exc}") from exc
+        for name, value in (flags or {}).items():
+            if value is not None:
+                values[name] = value
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
