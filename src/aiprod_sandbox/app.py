@@ -6,9 +6,11 @@ so two apps in one process share nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Literal
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,13 +19,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api import files, health, jobs, presets
+from .api import control, files, health, jobs, presets
 from .api.context import context_of
 from .api.middleware import RequestContextMiddleware
 from .api.openapi import build_document
-from .api.operation import Call, Operation, endpoint
+from .api.operation import Call, Handler, Operation, endpoint
 from .api.responses import JSON_TYPE, error_response
-from .core.clock import WallTime, system_time
+from .core.clock import WallTime, run_every, system_time
 from .core.sandbox import Sandbox
 from .errors import MethodNotAllowed, NotFound, SandboxError
 from .settings import Settings
@@ -33,16 +35,19 @@ RESOURCE_OPERATIONS: tuple[Operation, ...] = (
     *presets.OPERATIONS,
     *health.OPERATIONS,
     *files.OPERATIONS,
+    *control.OPERATIONS,
 )
+TICK_SECONDS = 0.05
 
 
-def _document_operations(ops: Sequence[Operation]) -> tuple[Operation, ...]:
+def _document_operations() -> tuple[Operation, ...]:
+    """`/openapi.json` and `/_sandbox/openapi.json`, built on first request from every operation."""
     cache: dict[str, bytes] = {}
 
-    def serve(which: str) -> Any:
+    def serve(which: Literal["api", "sandbox"]) -> Handler:
         async def handler(call: Call) -> Response:
             if which not in cache:
-                document = build_document(ops, which="api" if which == "api" else "sandbox")
+                document = build_document(call.request.app.state.operations, which=which)
                 cache[which] = json.dumps(document, ensure_ascii=False).encode()
             return Response(cache[which], media_type=JSON_TYPE)
 
@@ -127,9 +132,21 @@ def create_app(
     """Build the sandbox's ASGI app. Pass `sandbox` to share a domain you already hold."""
     settings = settings or (sandbox.settings if sandbox else Settings())
     sandbox = sandbox or Sandbox(settings, wall=wall)
-    operations = RESOURCE_OPERATIONS + _document_operations(RESOURCE_OPERATIONS)
+    operations = RESOURCE_OPERATIONS + _document_operations()
     routes = _routes(operations)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ticker = asyncio.create_task(run_every(TICK_SECONDS, sandbox.run_all_due))
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+
     app = Starlette(
+        lifespan=lifespan,
         routes=routes,
         middleware=[Middleware(RequestContextMiddleware, sandbox=sandbox)],
         exception_handlers={SandboxError: _sandbox_error, HTTPException: _http_error},

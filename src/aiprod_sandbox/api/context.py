@@ -20,6 +20,7 @@ class RequestContext:
     request_id: str | None = None
     account: Account | None = None
     key: ApiKey | None = None
+    admin: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
 

@@ -55,7 +55,8 @@ def _check_style(value: str, info: ValidationInfo) -> str:
 
 
 def _check_preset(value: str, info: ValidationInfo) -> str:
-    if value not in _catalog(info).preset_ids:
+    presets = (info.context or {}).get("presets")
+    if value not in (presets if presets is not None else _catalog(info).preset_ids):
         raise PydanticCustomError(
             "preset", "Unknown preset: '{preset}' (see GET /presets)", {"preset": value}
         )
@@ -264,8 +265,14 @@ def _view(call: Call, job: Job) -> Response:
     return json_response(job_out(job, call.account, call.sandbox.links, call.base_url))
 
 
+def _context(call: Call) -> dict[str, Any]:
+    """What job-field validation checks against: the catalogue and the account's presets."""
+    presets = frozenset(p.id for p in call.account.preset_list)
+    return {"catalog": call.sandbox.catalog, "presets": presets}
+
+
 async def submit(call: Call) -> Response:
-    body = await call.body(JobSubmit, {"catalog": call.sandbox.catalog})
+    body = await call.body(JobSubmit, _context(call))
     job = call.account.submit_job(_input(body, body.video_url), body.metadata or {})
     return json_response(_accepted(job), 202)
 
@@ -285,7 +292,7 @@ async def submit_batch(call: Call) -> Response:
             "Your tier does not support batch processing",
             details={"tier": f"{call.account.tier} (batch needs Pro or Enterprise)"},
         )
-    body = await call.body(BatchSubmit, {"catalog": call.sandbox.catalog})
+    body = await call.body(BatchSubmit, _context(call))
     batch_id = call.account.ids.new("batch")
     jobs = [
         call.account.submit_job(job_input, metadata, batch_id=batch_id)

@@ -63,15 +63,16 @@ class RequestContextMiddleware:
 
     def _journal(self, scope: Scope, ctx: RequestContext, status: int) -> None:
         account = ctx.account
-        if account is None or ctx.key is None:
-            return
+        path = scope.get("path", "")
+        if account is None or ctx.key is None or path.startswith("/_sandbox/"):
+            return  # the journal is of the partner's API traffic, not of control calls
         query = scope.get("query_string", b"").decode("latin-1")
         account.journal.append(
             {
                 "request_id": ctx.ensure_request_id(),
                 "timestamp": iso(account.now()),
                 "method": scope.get("method", ""),
-                "path": scope.get("path", ""),
+                "path": path,
                 "query": query,
                 "status": status,
                 "duration_ms": round((monotonic() - ctx.started) * 1000, 3),

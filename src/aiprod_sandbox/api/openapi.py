@@ -85,11 +85,12 @@ def build_document(ops: Iterable[Operation], *, which: Literal["api", "sandbox"]
             for name, about in op.response_headers.items():
                 entry["headers"][name] = {"description": about, "schema": {"type": "string"}}
             if status != 304:
-                schema = (
-                    refs[(model, "serialization")]
-                    if model is not None
-                    else {"type": "string", "format": "binary"}
-                )
+                if model is not None:
+                    schema = refs[(model, "serialization")]
+                elif op.media_type == "application/json":
+                    schema = {"type": "object"}
+                else:
+                    schema = {"type": "string", "format": "binary"}
                 entry["content"] = {op.media_type: {"schema": schema}}
             responses[str(status)] = entry
         for status in sorted({*op.errors, 405, 500}):

@@ -9,6 +9,7 @@ an instant job has finished, and sent its events, before the next request).
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from starlette.responses import Response
 
 from ..core.accounts import Account, ApiKey
 from ..core.sandbox import Sandbox
-from ..errors import InsufficientScope, SandboxError
+from ..errors import AuthError, InsufficientScope, NotFound, SandboxError, ValidationFailed
 from .body import json_body, validate_query
 from .context import RequestContext, context_of
 from .responses import error_response
@@ -41,6 +42,10 @@ class Call:
         return self.ctx.sandbox
 
     @property
+    def has_account(self) -> bool:
+        return self.ctx.account is not None
+
+    @property
     def account(self) -> Account:
         assert self.ctx.account is not None, "operation is not authenticated"
         return self.ctx.account
@@ -58,9 +63,15 @@ class Call:
         public = self.sandbox.settings.public_url
         return public if public else str(self.request.base_url).rstrip("/")
 
-    async def body(self, model: type[M], context: Mapping[str, Any] | None = None) -> M:
+    async def body(
+        self,
+        model: type[M],
+        context: Mapping[str, Any] | None = None,
+        *,
+        allow_empty: bool = False,
+    ) -> M:
         parsed, odd_type = await json_body(
-            self.request, model, self.sandbox.settings.max_body_bytes, context
+            self.request, model, self.sandbox.settings.max_body_bytes, context, allow_empty
         )
         if odd_type:
             self.ctx.headers["X-AIPROD-Warning"] = (
@@ -93,6 +104,7 @@ class Operation:
     description: str = ""
     media_type: str = "application/json"
     response_headers: Mapping[str, str] = field(default_factory=dict)
+    account_optional: bool = False  # an admin call may name no account (reset of all)
 
 
 def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
@@ -100,7 +112,9 @@ def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
 
     async def run(request: Request) -> Response:
         ctx = context_of(request.scope)
-        if op.auth:
+        if op.auth and op.sandbox and _admin(request, ctx, op):
+            pass
+        elif op.auth:
             account, key = ctx.sandbox.accounts.authenticate(request.headers.get("authorization"))
             ctx.account, ctx.key = account, key
             ctx.ensure_request_id()
@@ -121,3 +135,31 @@ def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
 
     run.__name__ = op.operation_id
     return run
+
+
+def _admin(request: Request, ctx: RequestContext, op: Operation) -> bool:
+    """Control calls with `X-AIPROD-Admin-Token` reach any account (`X-AIPROD-Account`)."""
+    token = request.headers.get("x-aiprod-admin-token")
+    if token is None:
+        return False
+    expected = ctx.sandbox.settings.admin_token
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise AuthError(
+            "Invalid admin token (the server was started without --admin-token, "
+            "or with another one)"
+        )
+    ctx.admin = True
+    account_id = request.headers.get("x-aiprod-account")
+    if account_id:
+        account = ctx.sandbox.accounts.get(account_id)
+        if account is None:
+            raise NotFound(f"No account {account_id}", code="ACCOUNT_NOT_FOUND")
+        ctx.account = account
+        ctx.ensure_request_id()
+        account.run_due()
+    elif not op.account_optional:
+        raise ValidationFailed(
+            "With the admin token, name the account in X-AIPROD-Account",
+            details={"X-AIPROD-Account": "required with X-AIPROD-Admin-Token"},
+        )
+    return True

@@ -54,7 +54,7 @@ def _matches(header: str | None, etag: str) -> bool:
 async def list_presets(call: Call) -> Response:
     query = call.query(PresetListQuery)
     presets = sorted(
-        call.sandbox.catalog.presets,
+        call.account.preset_list,
         key=lambda p: p.created_at,
         reverse=query.sort == "-created_at",
     )

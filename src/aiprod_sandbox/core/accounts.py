@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import AuthError, KeyRevoked, LiveKeyInSandbox, MissingApiKey
 from ..settings import Settings
-from .catalog import Catalog, TierLimits
+from .catalog import Catalog, Preset, TierLimits
 from .clock import Clock, ClockMode, Due, Scheduler, WallTime, system_time
 from .ids import IdSource, derive, stream
 from .jobs import Job, JobBook, JobEvent, JobInput
@@ -100,6 +100,7 @@ class Account:
     scheduler: Scheduler = field(default_factory=Scheduler)
     handlers: dict[str, StepHandler] = field(default_factory=dict)
     callback_secret: str = ""
+    presets: tuple[Preset, ...] | None = None  # the account's own, in place of the catalogue's
     jobs: JobBook = field(init=False)
     journal: deque[dict[str, Any]] = field(init=False)
     events: deque[JobEvent] = field(init=False)
@@ -121,6 +122,23 @@ class Account:
     def now(self) -> float:
         return self.clock.now()
 
+    @property
+    def preset_list(self) -> tuple[Preset, ...]:
+        return self.catalog.presets if self.presets is None else self.presets
+
+    def preset(self, preset_id: str) -> Preset | None:
+        return next((p for p in self.preset_list if p.id == preset_id), None)
+
+    def reset(self, clock: Clock, job_timing: str) -> None:
+        """Forget everything the account did; keep the account and its keys."""
+        self.jobs.clear()
+        self.scheduler.clear()
+        self.journal.clear()
+        self.events.clear()
+        self.presets = None
+        self.clock = clock
+        self.job_timing = job_timing
+
     def submit_job(
         self,
         job_input: JobInput,
@@ -130,7 +148,10 @@ class Account:
     ) -> Job:
         job_id = self.ids.new("job")
         rng = stream(self.seed, self.account_id, job_id)
-        plan = plan_job(self.catalog, job_input, rng, simulated=self.job_timing == "simulated")
+        preset = self.preset(job_input.preset) if job_input.preset else None
+        plan = plan_job(
+            self.catalog, job_input, preset, rng, simulated=self.job_timing == "simulated"
+        )
         return self.jobs.submit(job_id, job_input, metadata, plan, self.now(), batch_id=batch_id)
 
     def run_due(self, until: float | None = None) -> list[dict[str, Any]]:

@@ -9,8 +9,10 @@ order; whoever owns the account decides what each entry means.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -64,6 +66,10 @@ class Clock:
         self._anchor = self._wall_anchor if start is None else start
         self._last = self._anchor
         self.set(mode=mode, scale=scale)
+
+    @property
+    def wall(self) -> WallTime:
+        return self._wall
 
     @property
     def mode(self) -> ClockMode:
@@ -162,3 +168,18 @@ class Scheduler:
 
     def entries(self) -> list[Due]:
         return sorted(self._heap)
+
+
+async def run_every(interval: float, work: Callable[[], object]) -> None:
+    """Call `work` every `interval` real seconds until cancelled (the app's ticker).
+
+    It lets time-driven work (simulated job steps, webhook retries) happen on real and
+    scaled clocks without any request arriving. An error is logged, and the ticker goes on.
+    """
+    log = logging.getLogger("aiprod_sandbox")
+    while True:
+        try:
+            work()
+        except Exception:
+            log.exception("Error while running due work")
+        await asyncio.sleep(interval)

@@ -250,7 +250,8 @@ class JobBook:
         if job.status == JobStatus.PROCESSING:
             self._active.add(job.job_id)
         if job.status == JobStatus.PENDING and job.plan.outcome != "pending":
-            self._scheduler.schedule(job.created_at + job.plan.queue_seconds, STEP_KIND, job.job_id)
+            queue = job.plan.queue_seconds if job.plan.simulated else 0.0
+            self._scheduler.schedule(job.created_at + queue, STEP_KIND, job.job_id)
         elif job.status == JobStatus.PROCESSING and job.started_at is not None:
             steps = job.plan.steps()
             if job.step < len(steps):

@@ -10,7 +10,7 @@ import random
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
-from .catalog import Catalog, Outcome
+from .catalog import Catalog, Outcome, Preset
 from .jobs import JobError, JobInput, JobPlan
 
 DEFAULT_BASE_SECONDS = 180
@@ -27,9 +27,13 @@ def find_outcome(catalog: Catalog, job_input: JobInput) -> Outcome | None:
 
 
 def plan_job(
-    catalog: Catalog, job_input: JobInput, rng: random.Random, *, simulated: bool
+    catalog: Catalog,
+    job_input: JobInput,
+    preset: Preset | None,
+    rng: random.Random,
+    *,
+    simulated: bool,
 ) -> JobPlan:
-    preset = catalog.preset(job_input.preset) if job_input.preset else None
     base = preset.base_duration_seconds if preset else DEFAULT_BASE_SECONDS
     per_minute = preset.cost_per_minute if preset else DEFAULT_COST_PER_MINUTE
     words = len((job_input.voice_text or "").split())

@@ -7,13 +7,18 @@ tests can drive it directly. Two sandboxes in one process share nothing.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
+from pydantic import ValidationError
+
+from ..errors import ConfigError
 from ..settings import Settings
-from .accounts import Accounts
+from .accounts import Account, Accounts
 from .catalog import Catalog, load_catalog
 from .clock import WallTime, system_time
 from .ids import IdSource
 from .links import Links
+from .state import import_state, state_from_fixture
 
 
 class Sandbox:
@@ -31,7 +36,46 @@ class Sandbox:
         self.ids = IdSource(settings.seed, "server")
         self.links = Links(f"aiprod-sandbox-links:{settings.seed}", settings.link_ttl_seconds)
         self.unexpected_errors: deque[BaseException] = deque(maxlen=100)
+        self._preload()
+
+    def _preload(self) -> None:
+        """Fixture accounts start with the jobs their fixture file lists."""
+        for spec in self.catalog.accounts:
+            account = self.accounts.get(spec.account_id)
+            if account is None or not spec.jobs:
+                continue
+            try:
+                document = state_from_fixture(spec.jobs)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"jobs.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                )
+                raise ConfigError(f"accounts.yaml: {spec.account_id}: {problems}") from exc
+            import_state(account, document, clock=account.clock)
+
+    def reset(self, account: Account) -> None:
+        """Clear the account's world; its clock and timing go back to the server's defaults."""
+        account.reset(self.accounts.new_clock(), self.settings.job_timing)
+
+    def run_all_due(self) -> int:
+        """Run due work of every account whose clock moves by itself; return steps run."""
+        ran = 0
+        for account in self.accounts:
+            if len(account.scheduler) and account.clock.mode != "manual":
+                ran += len(account.run_due())
+        return ran
 
     def record_error(self, exc: BaseException) -> None:
         """Keep an unexpected exception (the pytest plugin re-raises it in the test)."""
         self.unexpected_errors.append(exc)
+
+    def describe(self, account: Account) -> dict[str, Any]:
+        return {
+            "account_id": account.account_id,
+            "tier": account.tier,
+            "limits": account.limits.__dict__,
+            "callback_secret": account.callback_secret,
+            "clock": account.clock.describe(),
+            "job_timing": account.job_timing,
+            "scenario": None,
+        }

@@ -1,0 +1,336 @@
+"""The control API under `/_sandbox/`: account, reset, clock, timing, journal, transitions, state.
+
+Authenticated by any test key of the account (no scope needed), or by the admin token with
+`X-AIPROD-Account`; never rate limited; documented in `/_sandbox/openapi.json`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from ..core.clock import iso, parse_iso
+from ..core.jobs import JobError, JobStatus
+from ..core.state import StateDocument, export_state, import_state
+from ..errors import PermissionDenied, ValidationFailed
+from .jobs import JobOut, job_out
+from .operation import Call, Handler, Operation
+from .responses import json_response
+
+MAX_ADVANCE_SECONDS = 366 * 24 * 3600
+MAX_RAN_LISTED = 1000
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LimitsOut(BaseModel):
+    requests_per_minute: int | None
+    burst: int | None
+    concurrent_jobs: int
+    batch: bool
+
+
+class ClockOut(BaseModel):
+    mode: Literal["real", "manual", "scaled"]
+    now: str = Field(examples=["2026-02-04T10:30:00Z"])
+    scale: float
+
+
+class AccountOut(BaseModel):
+    account_id: str
+    tier: str
+    limits: LimitsOut
+    callback_secret: str = Field(description="Signs deliveries to job callback_url (whsec_...)")
+    clock: ClockOut
+    job_timing: Literal["instant", "simulated"]
+    scenario: str | None
+
+
+class ResetIn(_In):
+    all: bool = Field(default=False, description="Every account (needs the admin token)")
+
+
+class ResetOut(BaseModel):
+    reset: list[str]
+
+
+class ClockIn(_In):
+    mode: Literal["real", "manual", "scaled"] | None = None
+    now: str | None = Field(default=None, description="ISO 8601; only forward")
+    scale: float | None = Field(default=None, gt=0, description="Clock seconds per real second")
+
+
+class AdvanceIn(_In):
+    seconds: float = Field(ge=0, le=MAX_ADVANCE_SECONDS)
+
+
+class RanOut(BaseModel):
+    at: str
+    kind: str
+    ref: str
+    action: str
+
+
+class AdvanceOut(BaseModel):
+    clock: ClockOut
+    ran: list[RanOut] = Field(description=f"What ran, in time order (first {MAX_RAN_LISTED})")
+    ran_count: int
+
+
+class TimingIn(_In):
+    job_timing: Literal["instant", "simulated"]
+
+
+class TimingOut(BaseModel):
+    job_timing: Literal["instant", "simulated"]
+
+
+class JournalEntry(BaseModel):
+    request_id: str
+    timestamp: str
+    method: str
+    path: str
+    query: str
+    status: int
+    duration_ms: float
+    key: str = Field(description="The key, masked")
+
+
+class JournalOut(BaseModel):
+    items: list[JournalEntry]
+
+
+class JournalQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    method: str | None = Field(default=None, description="Only this method")
+    path: str | None = Field(default=None, description="Only this path, or paths under it")
+    status: int | None = Field(default=None, ge=100, le=599, description="Only this status")
+    limit: int = Field(default=100, ge=1, le=1000, description="Newest first, at most this many")
+
+
+class TransitionError(_In):
+    type: str = "processing_error"
+    code: str
+    message: str
+
+
+class TransitionIn(_In):
+    status: Literal["PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
+    progress: int | None = Field(default=None, ge=0, le=100)
+    error: TransitionError | None = None
+
+
+class ImportOut(BaseModel):
+    imported_jobs: int
+    state: StateDocument
+
+
+def _clock(call: Call) -> ClockOut:
+    return ClockOut.model_validate(call.account.clock.describe())
+
+
+def _account(call: Call) -> AccountOut:
+    return AccountOut.model_validate(call.sandbox.describe(call.account))
+
+
+async def get_account(call: Call) -> Response:
+    return json_response(_account(call))
+
+
+async def reset(call: Call) -> Response:
+    body = await call.body(ResetIn, allow_empty=True)
+    if body.all:
+        if not call.ctx.admin:
+            raise PermissionDenied("Resetting every account needs the admin token")
+        accounts = list(call.sandbox.accounts)
+    elif call.has_account:
+        accounts = [call.account]
+    else:
+        raise ValidationFailed(details={"all": "give true, or name one account"})
+    for account in accounts:
+        call.sandbox.reset(account)
+    return json_response(ResetOut(reset=[a.account_id for a in accounts]))
+
+
+async def get_clock(call: Call) -> Response:
+    return json_response(_clock(call))
+
+
+async def set_clock(call: Call) -> Response:
+    body = await call.body(ClockIn)
+    now = None
+    if body.now is not None:
+        try:
+            now = parse_iso(body.now)
+        except ValueError as exc:
+            raise ValidationFailed(details={"now": "Must be an ISO 8601 time with offset"}) from exc
+    if body.mode == "scaled" and body.scale is None and call.account.clock.mode != "scaled":
+        raise ValidationFailed(details={"scale": "Required with mode 'scaled'"})
+    call.account.clock.set(mode=body.mode, now=now, scale=body.scale)
+    call.account.run_due()
+    return json_response(_clock(call))
+
+
+async def advance(call: Call) -> Response:
+    body = await call.body(AdvanceIn)
+    account = call.account
+    account.clock.advance(body.seconds)
+    ran = account.run_due()
+    listed = [
+        RanOut(at=iso(r["at"]), kind=r["kind"], ref=r["ref"], action=r["action"])
+        for r in ran[:MAX_RAN_LISTED]
+    ]
+    return json_response(AdvanceOut(clock=_clock(call), ran=listed, ran_count=len(ran)))
+
+
+async def set_timing(call: Call) -> Response:
+    body = await call.body(TimingIn)
+    call.account.job_timing = body.job_timing
+    return json_response(TimingOut(job_timing=body.job_timing))
+
+
+async def requests(call: Call) -> Response:
+    query = call.query(JournalQuery)
+    method = query.method.upper() if query.method else None
+    items = []
+    for entry in reversed(call.account.journal):
+        if method and entry["method"] != method:
+            continue
+        if query.path and not (
+            entry["path"] == query.path or entry["path"].startswith(query.path.rstrip("/") + "/")
+        ):
+            continue
+        if query.status is not None and entry["status"] != query.status:
+            continue
+        items.append(JournalEntry.model_validate(entry))
+        if len(items) >= query.limit:
+            break
+    return json_response(JournalOut(items=items))
+
+
+async def transition(call: Call) -> Response:
+    body = await call.body(TransitionIn)
+    error = JobError(**body.error.model_dump()) if body.error else None
+    job = call.account.jobs.force(
+        call.param("job_id"),
+        JobStatus(body.status),
+        call.account.now(),
+        progress=body.progress,
+        error=error,
+    )
+    return json_response(job_out(job, call.account, call.sandbox.links, call.base_url))
+
+
+async def get_state(call: Call) -> Response:
+    return json_response(export_state(call.account))
+
+
+async def put_state(call: Call) -> Response:
+    body = await call.body(StateDocument)
+    count = import_state(call.account, body, clock=call.account.clock)
+    call.account.run_due()
+    return json_response(ImportOut(imported_jobs=count, state=export_state(call.account)))
+
+
+def _op(
+    method: str, path: str, handler: Handler, summary: str, op_id: str, **kwargs: Any
+) -> Operation:
+    kwargs.setdefault("errors", (400, 401, 404))
+    return Operation(method, path, handler, summary, "Sandbox", op_id, sandbox=True, **kwargs)
+
+
+OPERATIONS = (
+    _op(
+        "GET",
+        "/_sandbox/account",
+        get_account,
+        "This account: tier, limits, clock, timing",
+        "getAccount",
+        responses={200: (AccountOut, "The account")},
+    ),
+    _op(
+        "POST",
+        "/_sandbox/reset",
+        reset,
+        "Clear this account's world (or every account's)",
+        "reset",
+        request_model=ResetIn,
+        account_optional=True,
+        responses={200: (ResetOut, "The accounts reset")},
+    ),
+    _op(
+        "GET",
+        "/_sandbox/clock",
+        get_clock,
+        "This account's clock",
+        "getClock",
+        responses={200: (ClockOut, "The clock")},
+    ),
+    _op(
+        "POST",
+        "/_sandbox/clock",
+        set_clock,
+        "Set the clock's mode, time or scale",
+        "setClock",
+        request_model=ClockIn,
+        responses={200: (ClockOut, "The clock")},
+    ),
+    _op(
+        "POST",
+        "/_sandbox/clock/advance",
+        advance,
+        "Move the clock forward and run everything that falls due",
+        "advanceClock",
+        request_model=AdvanceIn,
+        responses={200: (AdvanceOut, "The clock and what ran")},
+    ),
+    _op(
+        "POST",
+        "/_sandbox/timing",
+        set_timing,
+        "Instant or simulated timing for new jobs",
+        "setTiming",
+        request_model=TimingIn,
+        responses={200: (TimingOut, "The timing")},
+    ),
+    _op(
+        "GET",
+        "/_sandbox/requests",
+        requests,
+        "This account's recent API requests",
+        "listRequests",
+        query_model=JournalQuery,
+        responses={200: (JournalOut, "Newest first")},
+    ),
+    _op(
+        "POST",
+        "/_sandbox/jobs/{job_id}/transition",
+        transition,
+        "Move a job along the state machine",
+        "transitionJob",
+        request_model=TransitionIn,
+        errors=(400, 401, 404, 409),
+        responses={200: (JobOut, "The job")},
+    ),
+    _op(
+        "GET",
+        "/_sandbox/state",
+        get_state,
+        "Export this account's world",
+        "exportState",
+        responses={200: (StateDocument, "The state document")},
+    ),
+    _op(
+        "PUT",
+        "/_sandbox/state",
+        put_state,
+        "Import a world into this account",
+        "importState",
+        request_model=StateDocument,
+        responses={200: (ImportOut, "What was imported")},
+    ),
+)

@@ -1,0 +1,258 @@
+"""Export and import one account's world as a JSON document (and preload it from fixtures).
+
+The document holds the account's settings (clock, job timing), its own presets (if it has
+any in place of the catalogue's), and its jobs in any state. Importing replaces what the
+account had; jobs that have not ended carry on from where they were, on the account's clock.
+Jobs given without a plan, id or times (as fixture files may) get them as a submission would.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .accounts import Account
+from .catalog import Preset
+from .clock import Clock, iso, parse_iso
+from .ids import stream
+from .jobs import Job, JobError, JobInput, JobPlan, JobResult, JobStatus
+from .planner import plan_job
+
+STATE_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StateClock(_Model):
+    mode: Literal["real", "manual", "scaled"] = "real"
+    now: str | None = Field(default=None, description="ISO 8601; default: the clock's time now")
+    scale: float = Field(default=1.0, gt=0)
+
+
+class StateSettings(_Model):
+    job_timing: Literal["instant", "simulated"] | None = None
+    clock: StateClock | None = None
+
+
+class StateJobInput(_Model):
+    video_url: str
+    voice_text: str | None = None
+    voice_language: str | None = None
+    music_style: str | None = None
+    preset: str | None = None
+    callback_url: str | None = None
+
+
+class StateJobResult(_Model):
+    cost_estimate: float
+    quality_score: float
+    processing_time_seconds: int
+
+
+class StateJobError(_Model):
+    type: str = "processing_error"
+    code: str
+    message: str
+
+
+class StatePlan(_Model):
+    outcome: Literal["complete", "fail", "pending"]
+    simulated: bool
+    queue_seconds: float = Field(ge=0)
+    processing_seconds: float = Field(ge=0)
+    quality_score: float
+    cost_estimate: float
+    progress_steps: list[int] = [30, 60, 90]
+    error: StateJobError | None = None
+    fail_at_progress: int | None = None
+
+
+class StateJob(_Model):
+    job_id: str | None = None
+    status: Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"] = "COMPLETED"
+    progress: int | None = Field(default=None, ge=0, le=100)
+    created_at: str | None = None
+    updated_at: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    input: StateJobInput
+    metadata: dict[str, str] = {}
+    result: StateJobResult | None = None
+    error: StateJobError | None = None
+    batch_id: str | None = None
+    cancel_reason: str | None = None
+    step: int | None = Field(default=None, ge=0)
+    plan: StatePlan | None = None
+
+
+class StateDocument(_Model):
+    """`GET /_sandbox/state` answers one; `PUT /_sandbox/state` takes one."""
+
+    version: Literal[1] = 1
+    account_id: str | None = None
+    tier: str | None = None
+    settings: StateSettings = StateSettings()
+    presets: list[Preset] | None = None
+    jobs: list[StateJob] = []
+
+
+def _time(value: float | None) -> str | None:
+    return None if value is None else iso(value)
+
+
+def _plan_out(plan: JobPlan) -> StatePlan:
+    error = plan.error
+    return StatePlan(
+        outcome=plan.outcome,
+        simulated=plan.simulated,
+        queue_seconds=plan.queue_seconds,
+        processing_seconds=plan.processing_seconds,
+        quality_score=plan.quality_score,
+        cost_estimate=plan.cost_estimate,
+        progress_steps=list(plan.progress_steps),
+        error=StateJobError(**error.__dict__) if error else None,
+        fail_at_progress=plan.fail_at_progress,
+    )
+
+
+def export_state(account: Account) -> StateDocument:
+    clock = account.clock
+    jobs = [
+        StateJob(
+            job_id=job.job_id,
+            status=job.status.value,
+            progress=job.progress,
+            created_at=iso(job.created_at),
+            updated_at=iso(job.updated_at),
+            started_at=_time(job.started_at),
+            completed_at=_time(job.completed_at),
+            input=StateJobInput(**job.input.__dict__),
+            metadata=dict(job.metadata),
+            result=StateJobResult(**job.result.__dict__) if job.result else None,
+            error=StateJobError(**job.error.__dict__) if job.error else None,
+            batch_id=job.batch_id,
+            cancel_reason=job.cancel_reason,
+            step=job.step,
+            plan=_plan_out(job.plan),
+        )
+        for job in account.jobs.listing(sort="created_at")
+    ]
+    return StateDocument(
+        account_id=account.account_id,
+        tier=account.tier,
+        settings=StateSettings(
+            job_timing=account.job_timing,  # type: ignore[arg-type]
+            clock=StateClock(mode=clock.mode, now=iso(clock.now()), scale=clock.scale),
+        ),
+        presets=list(account.presets) if account.presets is not None else None,
+        jobs=jobs,
+    )
+
+
+def _error(spec: StateJobError | None) -> JobError | None:
+    return JobError(spec.type, spec.code, spec.message) if spec else None
+
+
+def _job(account: Account, spec: StateJob, seq: int, now: float) -> Job:
+    job_id = spec.job_id or account.ids.new("job")
+    job_input = JobInput(**spec.input.model_dump())
+    if spec.plan is not None:
+        p = spec.plan
+        plan = JobPlan(
+            p.outcome,
+            p.simulated,
+            p.queue_seconds,
+            p.processing_seconds,
+            p.quality_score,
+            p.cost_estimate,
+            tuple(p.progress_steps),
+            _error(p.error),
+            p.fail_at_progress,
+        )
+    else:
+        rng = stream(account.seed, account.account_id, job_id)
+        preset = account.preset(job_input.preset) if job_input.preset else None
+        plan = plan_job(
+            account.catalog, job_input, preset, rng, simulated=account.job_timing == "simulated"
+        )
+    status = JobStatus(spec.status)
+    created = parse_iso(spec.created_at) if spec.created_at else now
+    started = parse_iso(spec.started_at) if spec.started_at else None
+    completed = parse_iso(spec.completed_at) if spec.completed_at else None
+    if status != JobStatus.PENDING and status != JobStatus.CANCELLED and started is None:
+        started = created
+    if status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED) and completed is None:
+        completed = max(created, started or created)
+    result = None
+    if status == JobStatus.COMPLETED:
+        result = (
+            JobResult(**spec.result.model_dump())
+            if spec.result
+            else JobResult(plan.cost_estimate, plan.quality_score, round(plan.processing_seconds))
+        )
+    error = None
+    if status == JobStatus.FAILED:
+        error = (
+            _error(spec.error)
+            or plan.error
+            or JobError("processing_error", "PROCESSING_FAILED", "Processing failed")
+        )
+    progress = spec.progress
+    if progress is None:
+        progress = 100 if status == JobStatus.COMPLETED else 0
+    return Job(
+        job_id=job_id,
+        seq=seq,
+        input=job_input,
+        metadata=dict(spec.metadata),
+        plan=plan,
+        created_at=created,
+        status=status,
+        progress=progress,
+        updated_at=parse_iso(spec.updated_at)
+        if spec.updated_at
+        else (completed or started or created),
+        started_at=started,
+        completed_at=completed,
+        result=result,
+        error=error,
+        batch_id=spec.batch_id,
+        cancel_reason=spec.cancel_reason,
+        step=spec.step if spec.step is not None else _steps_done(plan, progress),
+        timeline=[(created, "job.created")],
+    )
+
+
+def _steps_done(plan: JobPlan, progress: int) -> int:
+    return sum(
+        1
+        for _, action, value in plan.steps()
+        if action == "progress" and value is not None and value <= progress
+    )
+
+
+def import_state(account: Account, document: StateDocument, *, clock: Clock) -> int:
+    """Replace the account's jobs, presets and settings with the document's; return job count."""
+    settings = document.settings
+    if settings.clock is not None:
+        start = parse_iso(settings.clock.now) if settings.clock.now else clock.now()
+        account.clock = Clock(
+            clock.wall, mode=settings.clock.mode, start=start, scale=settings.clock.scale
+        )
+    if settings.job_timing is not None:
+        account.job_timing = settings.job_timing
+    if document.presets is not None:
+        account.presets = tuple(document.presets)
+    account.scheduler.clear()
+    account.jobs.clear()
+    now = account.now()
+    for seq, spec in enumerate(document.jobs, start=1):
+        account.jobs.restore(_job(account, spec, seq, now))
+    return len(document.jobs)
+
+
+def state_from_fixture(jobs: list[dict[str, Any]]) -> StateDocument:
+    return StateDocument.model_validate({"jobs": jobs})
