@@ -260,6 +260,7 @@ OPERATIONS = (
         "reset",
         request_model=ResetIn,
         account_optional=True,
+        errors=(400, 401, 403, 404),
         responses={200: (ResetOut, "The accounts reset")},
     ),
     _op(

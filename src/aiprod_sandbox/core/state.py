@@ -182,7 +182,19 @@ def _job(account: Account, spec: StateJob, seq: int, now: float) -> Job:
     created = parse_iso(spec.created_at) if spec.created_at else now
     started = parse_iso(spec.started_at) if spec.started_at else None
     completed = parse_iso(spec.completed_at) if spec.completed_at else None
-    if status != JobStatus.PENDING and status != JobStatus.CANCELLED and started is None:
+    progress = spec.progress
+    if progress is None:
+        progress = 100 if status == JobStatus.COMPLETED else 0
+    if status == JobStatus.PROCESSING and started is None:
+        # Given without a start time, a running job is where its progress says it is *now*,
+        # so a preloaded world starts with the job still running.
+        done = [
+            off
+            for off, action, value in plan.steps()
+            if action == "progress" and value is not None and value <= progress
+        ]
+        started = max(created, now - (done[-1] if done else 0.0))
+    if status in (JobStatus.COMPLETED, JobStatus.FAILED) and started is None:
         started = created
     if status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED) and completed is None:
         completed = max(created, started or created)
@@ -200,9 +212,6 @@ def _job(account: Account, spec: StateJob, seq: int, now: float) -> Job:
             or plan.error
             or JobError("processing_error", "PROCESSING_FAILED", "Processing failed")
         )
-    progress = spec.progress
-    if progress is None:
-        progress = 100 if status == JobStatus.COMPLETED else 0
     return Job(
         job_id=job_id,
         seq=seq,

@@ -1,0 +1,34 @@
+"""Every per-account structure is bounded: journals, jobs, and the number of accounts."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from aiprod_sandbox import Settings, create_app
+from tests.conftest import auth, new_key
+
+
+def test_journal_jobs_and_accounts_stay_within_their_bounds() -> None:
+    settings = Settings(journal_size=25, max_jobs_per_account=30, max_accounts=8)
+    app = create_app(settings)
+    key = new_key("enterprise")
+    with TestClient(app) as client:
+        job_ids = [
+            client.post(
+                "/pipeline/run", json={"video_url": f"https://e.com/{n}.mp4"}, headers=auth(key)
+            ).json()["job_id"]
+            for n in range(60)
+        ]
+        journal = client.get("/_sandbox/requests?limit=1000", headers=auth(key)).json()["items"]
+        assert len(journal) == 25
+        listed = client.get("/jobs?limit=100", headers=auth(key)).json()
+        assert listed["pagination"]["total"] == 30
+        assert [job["job_id"] for job in listed["items"]] == job_ids[::-1][:30]  # newest kept
+        assert client.get(f"/jobs/{job_ids[0]}", headers=auth(key)).status_code == 404
+        account, _ = app.state.sandbox.accounts.lookup(key)
+        assert len(account.events) <= 25
+        for _ in range(20):
+            client.get("/jobs", headers=auth(new_key()))
+        assert len(app.state.sandbox.accounts) <= 8
+        fixture = client.get("/jobs", headers=auth("sk_test_example_pro_key_0001"))
+        assert fixture.status_code == 200  # fixture accounts are never evicted
