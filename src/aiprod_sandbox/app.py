@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Literal
 
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api import control, files, health, jobs, presets
+from .api import control, deliveries, files, health, jobs, presets, webhooks
 from .api.context import context_of
 from .api.middleware import RequestContextMiddleware
 from .api.openapi import build_document
@@ -29,13 +30,16 @@ from .core.clock import WallTime, run_every, system_time
 from .core.sandbox import Sandbox
 from .errors import MethodNotAllowed, NotFound, SandboxError
 from .settings import Settings
+from .webhooks.sender import Dispatcher
 
 RESOURCE_OPERATIONS: tuple[Operation, ...] = (
     *jobs.OPERATIONS,
     *presets.OPERATIONS,
     *health.OPERATIONS,
     *files.OPERATIONS,
+    *webhooks.OPERATIONS,
     *control.OPERATIONS,
+    *deliveries.OPERATIONS,
 )
 TICK_SECONDS = 0.05
 
@@ -128,10 +132,13 @@ def create_app(
     *,
     sandbox: Sandbox | None = None,
     wall: WallTime = system_time,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
-    """Build the sandbox's ASGI app. Pass `sandbox` to share a domain you already hold."""
+    """Build the sandbox's ASGI app. Pass `sandbox` to share a domain you already hold, and
+    `webhook_transport` to send webhooks through a transport of your own (tests)."""
     settings = settings or (sandbox.settings if sandbox else Settings())
     sandbox = sandbox or Sandbox(settings, wall=wall)
+    dispatcher = Dispatcher(sandbox, transport=webhook_transport)
     operations = RESOURCE_OPERATIONS + _document_operations()
     routes = _routes(operations)
 
@@ -144,6 +151,7 @@ def create_app(
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+            await dispatcher.aclose()
 
     app = Starlette(
         lifespan=lifespan,
@@ -152,5 +160,6 @@ def create_app(
         exception_handlers={SandboxError: _sandbox_error, HTTPException: _http_error},
     )
     app.state.sandbox = sandbox
+    app.state.dispatcher = dispatcher
     app.state.operations = operations
     return app

@@ -52,6 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    listen = commands.add_parser(
+        "listen",
+        help="run a local webhook receiver that prints and verifies deliveries",
+        description="Receive webhooks on 127.0.0.1:PORT, print each delivery and whether its "
+        "signature verifies, and answer with a chosen sequence of statuses.",
+    )
+    listen.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
+    listen.add_argument("--port", type=int, default=9000, help="port (default: 9000)")
+    listen.add_argument("--secret", help="the whsec_ secret to verify signatures with")
+    listen.add_argument(
+        "--respond",
+        type=_argparse_type(_statuses),
+        default=(),
+        metavar="500,500,200",
+        help="statuses for the first deliveries, in order; 200 after them",
+    )
     defaults = Settings()
     for option in OPTIONS:
         default = getattr(defaults, option.name, None)
@@ -79,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _statuses(text: str) -> tuple[int, ...]:
+    statuses = tuple(int(part) for part in text.split(",") if part.strip())
+    if any(not 100 <= status <= 599 for status in statuses):
+        raise ValueError(f"statuses must be 100-599, got {text!r}")
+    return statuses
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(),
@@ -88,6 +111,7 @@ def configure_logging(level: str) -> None:
     # uvicorn's own start-up chatter only at debug: `serve` prints one ready line itself.
     quiet = logging.DEBUG if level == "debug" else logging.WARNING
     logging.getLogger("uvicorn.error").setLevel(quiet)
+    logging.getLogger("httpx").setLevel(quiet)  # one line per webhook attempt is too chatty
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,5 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             print(f"aiprod-sandbox: {exc}", file=sys.stderr)
             return 2
+    if args.command == "listen":
+        from .server import listen
+
+        return listen(args.host, args.port, args.secret, args.respond)
     parser.error(f"unknown command {args.command}")
     return 2

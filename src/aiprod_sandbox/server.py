@@ -10,8 +10,9 @@ import uvicorn
 
 from ._version import __version__
 from .app import create_app
-from .core.sandbox import Sandbox
+from .core.sandbox import Sandbox, local_url
 from .settings import Settings
+from .webhooks.receiver import Receiver, describe
 
 
 def example_key(sandbox: Sandbox) -> str:
@@ -21,13 +22,6 @@ def example_key(sandbox: Sandbox) -> str:
             if key.revoked_at is None and len(key.scopes) > 1:
                 return key.secret
     return "sk_test_" + sandbox.ids.token(24)
-
-
-def display_url(host: str, port: int) -> str:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
-    if ":" in shown and not shown.startswith("["):
-        shown = f"[{shown}]"
-    return f"http://{shown}:{port}"
 
 
 class _Server(uvicorn.Server):
@@ -44,7 +38,8 @@ class _Server(uvicorn.Server):
             for sock in server.sockets:
                 port = sock.getsockname()[1]
                 break
-        url = display_url(self.config.host, port)
+        self.sandbox.set_served_at(self.config.host, port)
+        url = local_url(self.config.host, port)
         print(
             f"AIPROD Sandbox {__version__} ready on {url} "
             f"(example key: {example_key(self.sandbox)}; docs: {url}/openapi.json)",
@@ -71,3 +66,23 @@ def serve(settings: Settings, argv: Sequence[str] | None = None) -> int:
     server.run()
     print("AIPROD Sandbox stopped", file=sys.stderr, flush=True)
     return 0 if server.started else 1
+
+
+def listen(host: str, port: int, secret: str | None, statuses: Sequence[int]) -> int:
+    """`aiprod-sandbox listen`: a receiver that prints every delivery until Ctrl-C."""
+    receiver = Receiver(
+        secret=secret,
+        statuses=list(statuses),
+        on_delivery=lambda item: print(describe(item), flush=True),
+    )
+    config = uvicorn.Config(
+        receiver, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    print(
+        f"AIPROD Sandbox webhook receiver listening on {local_url(host, port)}"
+        f" (signatures {'checked' if secret else 'not checked: pass --secret'})",
+        flush=True,
+    )
+    server.run()
+    return 0

@@ -64,6 +64,13 @@ def _parse_start_time(text: str) -> float:
     return stamp.timestamp()
 
 
+def _parse_delays(text: str) -> tuple[float, ...]:
+    delays = tuple(float(part) for part in text.replace(" ", "").split(",") if part)
+    if not delays or any(not d > 0 for d in delays):
+        raise ValueError(f"expected positive seconds separated by commas, got {text!r}")
+    return delays
+
+
 def _parse_optional_str(text: str) -> str | None:
     return text.strip() or None
 
@@ -125,6 +132,24 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("start_time", _parse_start_time, "ISO 8601 time new clocks start at", "ISO8601"),
     Option("job_timing", _parse_choice(JOB_TIMINGS), "instant or simulated job timing", "MODE"),
+    Option(
+        "webhook_timeout",
+        _parse_positive_float,
+        "seconds one webhook attempt may take in all (a slow-dripping receiver is cut off)",
+        "SECONDS",
+    ),
+    Option(
+        "webhook_retry_delays",
+        _parse_delays,
+        "seconds to wait after each failed attempt; attempts = delays + 1",
+        "S,S,...",
+    ),
+    Option(
+        "deny_private_webhooks",
+        _parse_bool,
+        "refuse webhook URLs that resolve to private or loopback addresses",
+        is_flag=True,
+    ),
 )
 
 
@@ -145,6 +170,13 @@ class Settings:
     time_scale: float = 1.0
     start_time: float | None = None
     job_timing: str = "instant"
+    webhook_timeout: float = 30.0
+    webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 3600.0)
+    deny_private_webhooks: bool = False
+    webhook_max_age: float = 24 * 3600.0
+    webhook_concurrency: int = 32
+    webhook_queue: int = 10_000
+    webhook_excerpt_bytes: int = 2048
     # Limits that keep memory bounded; not flags, but settable by embedders and tests.
     max_accounts: int = 10_000
     max_jobs_per_account: int = 100_000

@@ -11,10 +11,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from ..core.accounts import Account
 from ..core.clock import iso, parse_iso
+from ..core.deliveries import DELIVERY_KIND
 from ..core.jobs import JobError, JobStatus
 from ..core.state import StateDocument, export_state, import_state
 from ..errors import PermissionDenied, ValidationFailed
+from .deliveries import dispatcher
 from .jobs import JobOut, job_out
 from .operation import Call, Handler, Operation
 from .responses import json_response
@@ -178,13 +181,29 @@ async def set_clock(call: Call) -> Response:
 async def advance(call: Call) -> Response:
     body = await call.body(AdvanceIn)
     account = call.account
-    account.clock.advance(body.seconds)
-    ran = account.run_due()
+    target = account.clock.advance(body.seconds)
+    ran = await dispatcher(call).settle(account, target)
+    for entry in ran:
+        if entry["kind"] == DELIVERY_KIND:
+            entry["action"] = _outcome(account, entry["ref"], entry["action"])
     listed = [
         RanOut(at=iso(r["at"]), kind=r["kind"], ref=r["ref"], action=r["action"])
         for r in ran[:MAX_RAN_LISTED]
     ]
     return json_response(AdvanceOut(clock=_clock(call), ran=listed, ran_count=len(ran)))
+
+
+def _outcome(account: Account, delivery_id: str, action: str) -> str:
+    """`attempt 2` → `attempt 2: non_2xx 500` once the attempt has finished."""
+    delivery = account.deliveries.get(delivery_id)
+    number = action.removeprefix("attempt ")
+    if delivery is None or not number.isdigit():
+        return action
+    for attempt in delivery.attempts:
+        if attempt.attempt == int(number) and attempt.trigger != "manual":
+            result = "delivered" if attempt.ok else attempt.error
+            return f"{action}: {result} {attempt.response_status or ''}".rstrip()
+    return action
 
 
 async def set_timing(call: Call) -> Response:

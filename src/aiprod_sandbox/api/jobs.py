@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
@@ -19,6 +18,7 @@ from ..core.clock import iso
 from ..core.jobs import Job, JobInput
 from ..core.links import Links
 from ..errors import TierFeatureUnavailable, UnknownField
+from .fields import HttpUrl
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response
@@ -26,13 +26,6 @@ from .responses import json_response
 Status = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
 MAX_BATCH = 100
 MAX_METADATA_KEYS = 20
-
-
-def _check_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(value) > 2048:
-        raise PydanticCustomError("url", "Must be an absolute http(s) URL")
-    return value
 
 
 def _catalog(info: ValidationInfo) -> Catalog:
@@ -78,7 +71,6 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-HttpUrl = Annotated[str, AfterValidator(_check_url)]
 Language = Annotated[str, AfterValidator(_check_language)]
 MusicStyleId = Annotated[str, AfterValidator(_check_style)]
 PresetId = Annotated[str, AfterValidator(_check_preset)]

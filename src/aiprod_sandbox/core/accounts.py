@@ -18,9 +18,11 @@ from ..errors import AuthError, KeyRevoked, LiveKeyInSandbox, MissingApiKey
 from ..settings import Settings
 from .catalog import Catalog, Preset, TierLimits
 from .clock import Clock, ClockMode, Due, Scheduler, WallTime, system_time
+from .deliveries import DeliveryLog
 from .ids import IdSource, derive, stream
 from .jobs import Job, JobBook, JobEvent, JobInput
 from .planner import plan_job
+from .webhooks import WebhookBook
 
 SCOPES = (
     "jobs:read",
@@ -81,6 +83,7 @@ class Limits:
 
 
 StepHandler = Callable[["Account", Due], str | None]
+EventListener = Callable[["Account", JobEvent], None]
 
 
 @dataclass
@@ -98,12 +101,15 @@ class Account:
     fixture: bool = False
     keys: dict[str, ApiKey] = field(default_factory=dict)
     scheduler: Scheduler = field(default_factory=Scheduler)
-    handlers: dict[str, StepHandler] = field(default_factory=dict)
+    handlers: dict[str, StepHandler] = field(default_factory=dict)  # shared by all accounts
+    listeners: list[EventListener] = field(default_factory=list)  # shared by all accounts
     callback_secret: str = ""
     presets: tuple[Preset, ...] | None = None  # the account's own, in place of the catalogue's
     jobs: JobBook = field(init=False)
     journal: deque[dict[str, Any]] = field(init=False)
     events: deque[JobEvent] = field(init=False)
+    webhooks: WebhookBook = field(init=False)
+    deliveries: DeliveryLog = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs = JobBook(
@@ -114,10 +120,14 @@ class Account:
         )
         self.journal = deque(maxlen=self.journal_size)
         self.events = deque(maxlen=self.journal_size)
+        self.webhooks = WebhookBook()
+        self.deliveries = DeliveryLog(self.journal_size)
         self.callback_secret = "whsec_" + self.ids.token(32)
 
     def events_append(self, event: JobEvent) -> None:
         self.events.append(event)
+        for listener in self.listeners:
+            listener(self, event)
 
     def now(self) -> float:
         return self.clock.now()
@@ -135,6 +145,8 @@ class Account:
         self.scheduler.clear()
         self.journal.clear()
         self.events.clear()
+        self.webhooks.clear()
+        self.deliveries.clear()
         self.presets = None
         self.clock = clock
         self.job_timing = job_timing
@@ -178,6 +190,8 @@ class Accounts:
         self._wall = wall
         self._accounts: OrderedDict[str, Account] = OrderedDict()
         self._by_key: dict[str, tuple[str, str]] = {}  # secret -> (account_id, key_id)
+        self.handlers: dict[str, StepHandler] = {}
+        self.listeners: list[EventListener] = []
         for spec in catalog.accounts:
             account = self._new_account(
                 spec.account_id, spec.tier, fixture=True, overrides=spec.limits
@@ -219,6 +233,8 @@ class Accounts:
             max_jobs=settings.max_jobs_per_account,
             journal_size=settings.journal_size,
             fixture=fixture,
+            handlers=self.handlers,
+            listeners=self.listeners,
         )
         self._accounts[account_id] = account
         self._evict()

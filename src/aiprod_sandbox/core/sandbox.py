@@ -16,9 +16,19 @@ from ..settings import Settings
 from .accounts import Account, Accounts
 from .catalog import Catalog, load_catalog
 from .clock import WallTime, system_time
+from .deliveries import RetryPolicy
 from .ids import IdSource
+from .jobs import JobEvent
 from .links import Links
 from .state import import_state, state_from_fixture
+from .webhooks import fan_out
+
+
+def local_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
 
 class Sandbox:
@@ -36,7 +46,25 @@ class Sandbox:
         self.ids = IdSource(settings.seed, "server")
         self.links = Links(f"aiprod-sandbox-links:{settings.seed}", settings.link_ttl_seconds)
         self.unexpected_errors: deque[BaseException] = deque(maxlen=100)
+        self.retry_policy = RetryPolicy(
+            delays=settings.webhook_retry_delays,
+            max_age=settings.webhook_max_age,
+            timeout=settings.webhook_timeout,
+        )
+        self.base_url = settings.public_url or local_url(settings.host, settings.port)
+        self.accounts.listeners.append(self._on_event)
         self._preload()
+
+    def _on_event(self, account: Account, event: JobEvent) -> None:
+        link = ""
+        if event.event == "job.completed":
+            link = self.links.make(self.base_url, account.account_id, event.job_id, event.at)
+        fan_out(account, event, link)
+
+    def set_served_at(self, host: str, port: int) -> None:
+        """Where the server really listens (port 0 becomes a real port): links in webhooks."""
+        if not self.settings.public_url:
+            self.base_url = local_url(host, port)
 
     def _preload(self) -> None:
         """Fixture accounts start with the jobs their fixture file lists."""

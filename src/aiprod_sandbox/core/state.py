@@ -265,3 +265,30 @@ def import_state(account: Account, document: StateDocument, *, clock: Clock) -> 
 
 def state_from_fixture(jobs: list[dict[str, Any]]) -> StateDocument:
     return StateDocument.model_validate({"jobs": jobs})
+
+
+SYNTHETIC_STATUS = {
+    "job.started": "PROCESSING",
+    "job.progress": "PROCESSING",
+    "job.completed": "COMPLETED",
+    "job.failed": "FAILED",
+    "job.cancelled": "CANCELLED",
+}
+
+
+def synthetic_job(account: Account, event: str, fake_input: dict[str, Any]) -> Job:
+    """A job made up to carry one event (`POST /_sandbox/events` without a job): in the state
+    the event implies, with nothing left to run, so it sends that event and no other."""
+    status = SYNTHETIC_STATUS[event]
+    spec = StateJob(
+        status=status,  # type: ignore[arg-type]
+        progress=30 if event == "job.progress" else None,
+        input=StateJobInput(**fake_input),
+        metadata={"synthetic": "true"},
+        cancel_reason="Synthetic event from the sandbox" if status == "CANCELLED" else None,
+    )
+    now = account.now()
+    job = _job(account, spec, seq=len(account.jobs) + 1, now=now)
+    job.step = len(job.plan.steps())
+    account.jobs.restore(job)
+    return job

@@ -1,0 +1,230 @@
+"""Control endpoints for webhooks: the delivery log, redelivery, and events on demand.
+
+`GET /_sandbox/deliveries`, `GET /_sandbox/deliveries/{id}`,
+`POST /_sandbox/deliveries/{id}/redeliver`, `POST /_sandbox/events`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from ..core.clock import iso
+from ..core.deliveries import Attempt, Delivery
+from ..core.ids import derive
+from ..core.jobs import JobEvent
+from ..core.state import synthetic_job
+from ..errors import NotFound
+from ..webhooks.sender import Dispatcher
+from .operation import Call, Operation
+from .responses import json_response
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    trigger: Literal["scheduled", "manual", "test"]
+    scheduled_at: str
+    sent_at: str | None
+    duration_ms: float | None
+    request_headers: dict[str, str]
+    request_body: str = Field(description="The exact body sent (the same on every attempt)")
+    response_status: int = Field(description="0 when there was no response")
+    response_excerpt: str
+    error: Literal["timeout", "connect_error", "dns", "redirect", "non_2xx"] | None
+    deliberate: str | None = Field(description="Set when a scenario made it misbehave")
+
+
+class DeliveryOut(BaseModel):
+    delivery_id: str
+    webhook_id: str | None = Field(description="null: the job's callback_url")
+    url: str
+    event: str
+    job_id: str | None
+    status: Literal["pending", "delivered", "failed"]
+    test: bool
+    created_at: str
+    next_attempt_at: str | None
+    attempts: list[AttemptOut]
+    note: str | None
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryOut]
+
+
+class DeliveryQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    webhook_id: str | None = None
+    job_id: str | None = None
+    event: str | None = None
+    status: Literal["pending", "delivered", "failed"] | None = None
+    limit: int = Field(default=100, ge=1, le=1000, description="Newest first")
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    event: Literal["job.started", "job.progress", "job.completed", "job.failed", "job.cancelled"]
+    job_id: str | None = Field(default=None, description="Default: a new synthetic job")
+
+
+class EventSent(BaseModel):
+    event: str
+    job_id: str
+    delivery_ids: list[str]
+
+
+def _attempt(attempt: Attempt, body: str) -> AttemptOut:
+    return AttemptOut(
+        attempt=attempt.attempt,
+        trigger=attempt.trigger,
+        scheduled_at=iso(attempt.scheduled_at),
+        sent_at=iso(attempt.sent_at) if attempt.sent_at is not None else None,
+        duration_ms=attempt.duration_ms,
+        request_headers=attempt.request_headers,
+        request_body=body,
+        response_status=attempt.response_status,
+        response_excerpt=attempt.response_excerpt,
+        error=attempt.error,
+        deliberate=attempt.deliberate,
+    )
+
+
+def delivery_out(delivery: Delivery) -> DeliveryOut:
+    body = delivery.body.decode("utf-8", "replace")
+    return DeliveryOut(
+        delivery_id=delivery.delivery_id,
+        webhook_id=delivery.webhook_id,
+        url=delivery.url,
+        event=delivery.event,
+        job_id=delivery.job_id,
+        status=delivery.status,
+        test=delivery.test,
+        created_at=iso(delivery.created_at),
+        next_attempt_at=iso(delivery.next_attempt_at) if delivery.next_attempt_at else None,
+        attempts=[_attempt(a, body) for a in delivery.attempts],
+        note=delivery.note,
+    )
+
+
+def _delivery(call: Call) -> Delivery:
+    delivery = call.account.deliveries.get(call.param("delivery_id"))
+    if delivery is None:
+        raise NotFound("Delivery not found", code="DELIVERY_NOT_FOUND")
+    return delivery
+
+
+def dispatcher(call: Call) -> Dispatcher:
+    found = call.request.app.state.dispatcher
+    assert isinstance(found, Dispatcher)
+    return found
+
+
+async def list_deliveries(call: Call) -> Response:
+    query = call.query(DeliveryQuery)
+    items: list[DeliveryOut] = []
+    for delivery in reversed(call.account.deliveries.all()):
+        if query.webhook_id and delivery.webhook_id != query.webhook_id:
+            continue
+        if query.job_id and delivery.job_id != query.job_id:
+            continue
+        if query.event and delivery.event != query.event:
+            continue
+        if query.status and delivery.status != query.status:
+            continue
+        items.append(delivery_out(delivery))
+        if len(items) >= query.limit:
+            break
+    return json_response(DeliveryList(items=items))
+
+
+async def get_delivery(call: Call) -> Response:
+    return json_response(delivery_out(_delivery(call)))
+
+
+async def redeliver(call: Call) -> Response:
+    delivery = _delivery(call)
+    await dispatcher(call).redeliver(call.account, delivery)
+    return json_response(delivery_out(delivery))
+
+
+def _fake_input(call: Call) -> dict[str, Any]:
+    from faker import Faker  # imported on demand: it is slow to import, and rarely needed
+
+    fake = Faker()
+    fake.seed_instance(
+        derive(call.account.seed, call.account.account_id, str(len(call.account.jobs)))
+    )
+    return {
+        "video_url": f"https://{fake.domain_name()}/{fake.slug()}.mp4",
+        "voice_text": fake.sentence(nb_words=8),
+        "voice_language": "en",
+    }
+
+
+async def send_event(call: Call) -> Response:
+    body = await call.body(EventIn)
+    account = call.account
+    if body.job_id is not None:
+        job = account.jobs.get(body.job_id)
+    else:
+        job = synthetic_job(account, body.event, _fake_input(call))
+    extra = {"progress": job.progress} if body.event == "job.progress" else {}
+    before = len(account.deliveries)
+    account.events_append(JobEvent(body.event, job.job_id, account.now(), extra))
+    made = account.deliveries.all()[before:] if len(account.deliveries) > before else []
+    return json_response(
+        EventSent(event=body.event, job_id=job.job_id, delivery_ids=[d.delivery_id for d in made]),
+        202,
+    )
+
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/_sandbox/deliveries",
+        list_deliveries,
+        "The webhook delivery log",
+        "Sandbox",
+        "listDeliveries",
+        sandbox=True,
+        query_model=DeliveryQuery,
+        responses={200: (DeliveryList, "Newest first")},
+        errors=(400, 401),
+    ),
+    Operation(
+        "GET",
+        "/_sandbox/deliveries/{delivery_id}",
+        get_delivery,
+        "One delivery",
+        "Sandbox",
+        "getDelivery",
+        sandbox=True,
+        responses={200: (DeliveryOut, "The delivery")},
+        errors=(400, 401, 404),
+    ),
+    Operation(
+        "POST",
+        "/_sandbox/deliveries/{delivery_id}/redeliver",
+        redeliver,
+        "Send a delivery's stored bytes again (same id, no retries)",
+        "Sandbox",
+        "redeliver",
+        sandbox=True,
+        responses={200: (DeliveryOut, "The delivery with the new attempt")},
+        errors=(400, 401, 404),
+    ),
+    Operation(
+        "POST",
+        "/_sandbox/events",
+        send_event,
+        "Send a job event now",
+        "Sandbox",
+        "sendEvent",
+        sandbox=True,
+        request_model=EventIn,
+        responses={202: (EventSent, "The deliveries made")},
+        errors=(400, 401, 404),
+    ),
+)

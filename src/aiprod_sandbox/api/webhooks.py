@@ -1,0 +1,234 @@
+"""Webhooks: register, list, read, update, delete, test — models and routes.
+
+The `whsec_` secret is shown once, in the 201 of `POST /webhooks/register`, never again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+from starlette.responses import Response
+
+from ..core.clock import iso
+from ..core.webhooks import JOB_EVENTS, MAX_WEBHOOKS, Webhook, make_test_delivery
+from ..errors import ValidationFailed
+from ..webhooks.addresses import check_url
+from .fields import HttpUrl
+from .operation import Call, Operation
+from .pagination import Page, PageQuery, paginate
+from .responses import json_response
+
+_EVENTS_DOC = "Any of: " + ", ".join(JOB_EVENTS)
+
+
+def _check_events(value: list[str]) -> list[str]:
+    for index, name in enumerate(value):
+        if name not in JOB_EVENTS:
+            raise PydanticCustomError(
+                "event",
+                "Unknown event '{name}' (events[{index}]); one of: {known}",
+                {"name": name, "index": index, "known": ", ".join(JOB_EVENTS)},
+            )
+    return list(dict.fromkeys(value))
+
+
+EventList = Annotated[list[str], AfterValidator(_check_events)]
+
+
+class WebhookRegister(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    url: HttpUrl = Field(examples=["https://yourserver.com/aiprod-webhook"])
+    events: EventList = Field(
+        min_length=1, description=_EVENTS_DOC, examples=[["job.completed", "job.failed"]]
+    )
+    active: bool = True
+
+
+class WebhookUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    url: HttpUrl | None = None
+    events: EventList | None = Field(default=None, min_length=1, description=_EVENTS_DOC)
+    active: bool | None = None
+
+
+class WebhookOut(BaseModel):
+    webhook_id: str = Field(examples=["wh_abc123"])
+    url: str
+    events: list[str]
+    active: bool
+    created_at: str
+    updated_at: str
+
+
+class WebhookCreated(BaseModel):
+    """Like a webhook, plus its `secret` — shown only here."""
+
+    webhook_id: str = Field(examples=["wh_abc123"])
+    url: str
+    events: list[str]
+    active: bool
+    secret: str = Field(examples=["whsec_xxxxxxxxxxxxxxxx"])
+    created_at: str
+
+
+class DeliveryAccepted(BaseModel):
+    delivery_id: str
+
+
+class WebhookListQuery(PageQuery):
+    sort: Literal["created_at", "-created_at"] = "-created_at"
+
+
+def _out(webhook: Webhook) -> WebhookOut:
+    return WebhookOut(
+        webhook_id=webhook.webhook_id,
+        url=webhook.url,
+        events=list(webhook.events),
+        active=webhook.active,
+        created_at=iso(webhook.created_at),
+        updated_at=iso(webhook.updated_at),
+    )
+
+
+async def _allowed(call: Call, url: str) -> None:
+    reason = await check_url(url, call.sandbox.settings.deny_private_webhooks)
+    if reason:
+        raise ValidationFailed("This URL cannot receive webhooks", details={"url": reason})
+
+
+async def register(call: Call) -> Response:
+    body = await call.body(WebhookRegister)
+    account = call.account
+    if len(account.webhooks) >= MAX_WEBHOOKS:
+        raise ValidationFailed(details={"webhooks": f"At most {MAX_WEBHOOKS} per account"})
+    await _allowed(call, body.url)
+    now = account.now()
+    webhook = Webhook(
+        webhook_id=account.ids.new("wh"),
+        url=body.url,
+        events=tuple(body.events),
+        active=body.active,
+        secret="whsec_" + account.ids.token(32),
+        created_at=now,
+        updated_at=now,
+    )
+    account.webhooks.add(webhook)
+    created = WebhookCreated(
+        **_out(webhook).model_dump(exclude={"updated_at"}), secret=webhook.secret
+    )
+    return json_response(created, 201)
+
+
+async def list_webhooks(call: Call) -> Response:
+    query = call.query(WebhookListQuery)
+    hooks = sorted(
+        call.account.webhooks.all(), key=lambda w: w.created_at, reverse=query.sort == "-created_at"
+    )
+    items, block = paginate(hooks, query.page, query.limit)
+    return json_response(Page[WebhookOut](items=[_out(w) for w in items], pagination=block))
+
+
+async def get_webhook(call: Call) -> Response:
+    return json_response(_out(call.account.webhooks.get(call.param("webhook_id"))))
+
+
+async def update_webhook(call: Call) -> Response:
+    body = await call.body(WebhookUpdate)
+    webhook = call.account.webhooks.get(call.param("webhook_id"))
+    if body.url is not None:
+        await _allowed(call, body.url)
+        webhook.url = body.url
+    if body.events is not None:
+        webhook.events = tuple(body.events)
+    if body.active is not None:
+        webhook.active = body.active
+    webhook.updated_at = call.account.now()
+    return json_response(_out(webhook))
+
+
+async def delete_webhook(call: Call) -> Response:
+    return json_response(_out(call.account.webhooks.remove(call.param("webhook_id"))))
+
+
+async def test_webhook(call: Call) -> Response:
+    webhook = call.account.webhooks.get(call.param("webhook_id"))
+    delivery = make_test_delivery(call.account, webhook)
+    return json_response(DeliveryAccepted(delivery_id=delivery.delivery_id), 202)
+
+
+_ONE = {200: (WebhookOut, "The webhook")}
+OPERATIONS = (
+    Operation(
+        "POST",
+        "/webhooks/register",
+        register,
+        "Register a webhook",
+        "Webhooks",
+        "registerWebhook",
+        scope="webhooks:write",
+        request_model=WebhookRegister,
+        responses={201: (WebhookCreated, "Registered; store the secret")},
+        errors=(400, 401, 403, 413, 429),
+    ),
+    Operation(
+        "GET",
+        "/webhooks",
+        list_webhooks,
+        "List webhooks",
+        "Webhooks",
+        "listWebhooks",
+        scope="webhooks:read",
+        query_model=WebhookListQuery,
+        responses={200: (Page[WebhookOut], "One page of webhooks")},
+        errors=(400, 401, 403, 429),
+    ),
+    Operation(
+        "GET",
+        "/webhooks/{webhook_id}",
+        get_webhook,
+        "Get a webhook",
+        "Webhooks",
+        "getWebhook",
+        scope="webhooks:read",
+        responses=_ONE,
+        errors=(401, 403, 404, 429),
+    ),
+    Operation(
+        "PUT",
+        "/webhooks/{webhook_id}",
+        update_webhook,
+        "Update a webhook",
+        "Webhooks",
+        "updateWebhook",
+        scope="webhooks:write",
+        request_model=WebhookUpdate,
+        responses=_ONE,
+        errors=(400, 401, 403, 404, 413, 429),
+    ),
+    Operation(
+        "DELETE",
+        "/webhooks/{webhook_id}",
+        delete_webhook,
+        "Delete a webhook",
+        "Webhooks",
+        "deleteWebhook",
+        scope="webhooks:write",
+        responses={200: (WebhookOut, "The deleted webhook")},
+        errors=(401, 403, 404, 429),
+    ),
+    Operation(
+        "POST",
+        "/webhooks/{webhook_id}/test",
+        test_webhook,
+        "Send a test delivery",
+        "Webhooks",
+        "testWebhook",
+        scope="webhooks:write",
+        responses={202: (DeliveryAccepted, "The test delivery is on its way")},
+        errors=(401, 403, 404, 429),
+    ),
+)

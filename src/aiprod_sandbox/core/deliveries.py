@@ -1,0 +1,107 @@
+"""Webhook deliveries: the record of each one, its attempts, and the retry schedule.
+
+A delivery's body is serialized once, when the event happens; those exact bytes are signed,
+sent, stored and sent again on every retry and redelivery. The schedule is pure arithmetic on
+the account's clock: attempts at +0, then `delays` after each failed attempt (1 s, 5 s, 30 s,
+1 h by default: +0, +1, +6, +36, +3636), at most `len(delays) + 1` attempts, and nothing once
+`max_age` has passed since the event. Sending is the dispatcher's job (`webhooks/sender.py`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Literal
+
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+AttemptError = Literal["timeout", "connect_error", "dns", "redirect", "non_2xx"]
+Trigger = Literal["scheduled", "manual", "test"]
+MAX_ATTEMPTS_KEPT = 50
+DELIVERY_KIND = "delivery"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    delays: tuple[float, ...] = (1.0, 5.0, 30.0, 3600.0)
+    max_age: float = 24 * 3600.0
+    timeout: float = 30.0
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.delays) + 1
+
+    def next_attempt(self, event_at: float, attempt: int, attempted_at: float) -> float | None:
+        """When attempt `attempt + 1` is due after attempt `attempt` failed, or None: no more."""
+        if attempt >= self.max_attempts:
+            return None
+        due = attempted_at + self.delays[attempt - 1]
+        if due > event_at + self.max_age:
+            return None
+        return due
+
+
+@dataclass
+class Attempt:
+    attempt: int
+    trigger: Trigger
+    scheduled_at: float
+    sent_at: float | None = None
+    duration_ms: float | None = None
+    request_headers: dict[str, str] = field(default_factory=dict)
+    response_status: int = 0
+    response_excerpt: str = ""
+    error: AttemptError | None = None
+    deliberate: str | None = None  # set when a scenario made this attempt misbehave
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.sent_at is not None
+
+
+@dataclass
+class Delivery:
+    delivery_id: str
+    webhook_id: str | None  # None: the job's callback_url
+    url: str
+    event: str
+    job_id: str | None
+    body: bytes
+    created_at: float  # the event's time on the account's clock
+    test: bool = False
+    status: DeliveryStatus = "pending"
+    next_attempt_at: float | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def scheduled_count(self) -> int:
+        return sum(1 for a in self.attempts if a.trigger != "manual")
+
+
+class DeliveryLog:
+    """One account's deliveries, oldest first, bounded (finished ones are forgotten first)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._items: OrderedDict[str, Delivery] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, delivery: Delivery) -> None:
+        self._items[delivery.delivery_id] = delivery
+        while len(self._items) > self._limit:
+            victim = next(
+                (d for d in self._items.values() if d.status != "pending"),
+                next(iter(self._items.values())),
+            )
+            del self._items[victim.delivery_id]
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        return self._items.get(delivery_id)
+
+    def all(self) -> list[Delivery]:
+        return list(self._items.values())
+
+    def clear(self) -> None:
+        self._items.clear()

@@ -1,0 +1,1 @@
+"""Webhook delivery over HTTP: signing, the async dispatcher, address checks, a receiver."""

@@ -1,0 +1,283 @@
+"""The dispatcher: sends due webhook attempts over HTTP, records them, schedules retries.
+
+Owned by the app's lifespan, with one shared `httpx.AsyncClient`. The account's scheduler says
+when an attempt is due; `on_due` starts it as a task and returns at once, so no API request ever
+waits for a receiver. A semaphore bounds attempts in flight, and a queue bound defers the rest.
+First attempts to one endpoint go out in event order (each waits for the one before it on its
+lane); retries never hold back later events. A whole attempt, slow-dripping response included,
+is bounded by the timeout; only the first `excerpt_bytes` of a response are read; redirects are
+not followed. `settle` runs an account's due work and waits for its attempts, in time order,
+which is what `clock/advance` needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from typing import Any
+
+import httpx
+
+from .._version import __version__
+from ..core.accounts import Account
+from ..core.clock import Due, monotonic
+from ..core.deliveries import DELIVERY_KIND, MAX_ATTEMPTS_KEPT, Attempt, Delivery, Trigger
+from ..core.sandbox import Sandbox
+from .addresses import check_url
+from .signing import sign
+
+log = logging.getLogger("aiprod_sandbox.webhooks")
+USER_AGENT = f"AIPROD-Webhooks/1.0 (AIPROD Sandbox {__version__})"
+
+
+class _Refused(Exception):
+    """The target resolved to an address the policy refuses."""
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return True
+        text = str(seen)
+        if "Name or service not known" in text or "name resolution" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class Dispatcher:
+    def __init__(
+        self, sandbox: Sandbox, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.sandbox = sandbox
+        self.policy = sandbox.retry_policy
+        settings = sandbox.settings
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._concurrency = settings.webhook_concurrency
+        self._queue_limit = settings.webhook_queue
+        self._excerpt = settings.webhook_excerpt_bytes
+        self._deny_private = settings.deny_private_webhooks
+        self._semaphore: asyncio.Semaphore | None = None
+        self._inflight: dict[str, set[asyncio.Task[None]]] = {}
+        self._lanes: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._queued = 0
+        sandbox.accounts.handlers[DELIVERY_KIND] = self.on_due
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                transport=self._transport,
+                follow_redirects=False,
+                timeout=httpx.Timeout(self.policy.timeout),
+                limits=httpx.Limits(max_connections=self._concurrency),
+                trust_env=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        tasks = [task for tasks in self._inflight.values() for task in tasks]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def in_flight(self) -> int:
+        return self._queued
+
+    # ---- scheduling ----------------------------------------------------------------------
+    def on_due(self, account: Account, due: Due) -> str | None:
+        """The scheduler's handler for a due attempt: start it, never wait for it."""
+        delivery = account.deliveries.get(due.ref)
+        if delivery is None or delivery.status != "pending":
+            return None
+        if self._queued >= self._queue_limit:
+            # Full: try again one clock second later rather than lose the delivery.
+            later = max(due.at, account.now()) + 1.0
+            delivery.next_attempt_at = later
+            account.scheduler.schedule(later, DELIVERY_KIND, delivery.delivery_id)
+            return "deferred (dispatcher queue full)"
+        number = delivery.scheduled_count + 1
+        trigger: Trigger = "test" if delivery.test else "scheduled"
+        self._launch(account, delivery, number, due.at, trigger, in_lane=number == 1)
+        return f"attempt {number}"
+
+    def _launch(
+        self,
+        account: Account,
+        delivery: Delivery,
+        number: int,
+        at: float,
+        trigger: Trigger,
+        *,
+        in_lane: bool,
+    ) -> asyncio.Task[None]:
+        lane = (account.account_id, delivery.webhook_id or delivery.url)
+        before = self._lanes.get(lane) if in_lane else None
+        task = asyncio.get_running_loop().create_task(
+            self._attempt(account, delivery, number, at, trigger, before)
+        )
+        self._queued += 1
+        tasks = self._inflight.setdefault(account.account_id, set())
+        tasks.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._queued -= 1
+            tasks.discard(finished)
+            if not tasks:
+                self._inflight.pop(account.account_id, None)
+            if self._lanes.get(lane) is finished:
+                del self._lanes[lane]
+            if not finished.cancelled() and finished.exception() is not None:
+                error = finished.exception()
+                log.error("webhook attempt crashed", exc_info=error)
+                if error is not None:
+                    self.sandbox.record_error(error)
+
+        task.add_done_callback(done)
+        if in_lane:
+            self._lanes[lane] = task
+        return task
+
+    async def drain(self, account: Account) -> None:
+        """Wait until none of the account's attempts is in flight."""
+        while tasks := self._inflight.get(account.account_id):
+            await asyncio.wait(set(tasks))
+
+    async def settle(self, account: Account, until: float) -> list[dict[str, Any]]:
+        """Run the account's work due by `until` in time order, waiting for each instant's
+        attempts (whose failures may schedule retries still due by `until`)."""
+        ran: list[dict[str, Any]] = []
+        while True:
+            upcoming = account.scheduler.next_at()
+            if upcoming is not None and upcoming <= until:
+                ran.extend(account.run_due(until=upcoming))
+            await self.drain(account)
+            upcoming = account.scheduler.next_at()
+            if upcoming is None or upcoming > until:
+                return ran
+
+    async def redeliver(self, account: Account, delivery: Delivery) -> Attempt:
+        """Send the stored bytes again (same id, trigger `manual`, no retries); wait for it."""
+        number = len(delivery.attempts) + 1
+        task = self._launch(account, delivery, number, account.now(), "manual", in_lane=False)
+        await task
+        return delivery.attempts[-1]
+
+    # ---- one attempt ---------------------------------------------------------------------
+    def _target(self, account: Account, delivery: Delivery, trigger: Trigger) -> tuple[str, str]:
+        """(url, secret) as they are now, or raise LookupError when the delivery is void."""
+        if delivery.webhook_id is not None:
+            webhook = account.webhooks.find(delivery.webhook_id)
+            if webhook is None:
+                raise LookupError("webhook deleted; its pending retries are cancelled")
+            if not webhook.active and trigger == "scheduled":
+                raise LookupError("webhook deactivated; its pending retries are cancelled")
+            return webhook.url, webhook.secret
+        job = account.jobs.find(delivery.job_id or "")
+        if job is None or not job.input.callback_url:
+            raise LookupError("the job or its callback_url is gone; retries cancelled")
+        return job.input.callback_url, account.callback_secret
+
+    async def _attempt(
+        self,
+        account: Account,
+        delivery: Delivery,
+        number: int,
+        at: float,
+        trigger: Trigger,
+        before: asyncio.Task[None] | None,
+    ) -> None:
+        if before is not None:
+            await asyncio.wait([before])  # first attempts to one endpoint keep event order
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self._concurrency)
+        async with self._semaphore:
+            try:
+                url, secret = self._target(account, delivery, trigger)
+            except LookupError as void:
+                if trigger != "manual":
+                    delivery.status = "failed"
+                    delivery.next_attempt_at = None
+                    delivery.note = str(void)
+                return
+            delivery.url = url
+            sent_at = at if account.clock.mode == "manual" else max(at, account.now())
+            attempt = Attempt(attempt=number, trigger=trigger, scheduled_at=at, sent_at=sent_at)
+            attempt.request_headers = self._headers(delivery, secret, number, sent_at)
+            await self._send(url, delivery.body, attempt)
+        self._record(account, delivery, attempt)
+
+    def _headers(self, delivery: Delivery, secret: str, number: int, at: float) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-AIPROD-Signature": sign(secret, delivery.body),
+            "X-AIPROD-Event": delivery.event,
+            "X-AIPROD-Delivery": delivery.delivery_id,
+            "X-AIPROD-Attempt": str(number),
+            "X-AIPROD-Timestamp": str(int(at)),
+        }
+
+    async def _send(self, url: str, body: bytes, attempt: Attempt) -> None:
+        started = monotonic()
+        try:
+            async with asyncio.timeout(self.policy.timeout):
+                if self._deny_private and (reason := await check_url(url, True)):
+                    raise _Refused(reason)
+                async with self._http().stream(
+                    "POST", url, content=body, headers=attempt.request_headers
+                ) as response:
+                    attempt.response_status = response.status_code
+                    excerpt = bytearray()
+                    async for chunk in response.aiter_raw():
+                        excerpt += chunk
+                        if len(excerpt) >= self._excerpt:
+                            break
+                    attempt.response_excerpt = bytes(excerpt[: self._excerpt]).decode(
+                        "utf-8", "replace"
+                    )
+            status = attempt.response_status
+            if 300 <= status < 400:
+                attempt.error = "redirect"
+            elif not 200 <= status < 300:
+                attempt.error = "non_2xx"
+        except TimeoutError:
+            attempt.error = "timeout"
+        except _Refused as refused:
+            attempt.error = "connect_error"
+            attempt.response_excerpt = str(refused)
+        except httpx.HTTPError as exc:
+            attempt.error = "dns" if _is_dns_failure(exc) else "connect_error"
+            attempt.response_excerpt = str(exc)[:200]
+        attempt.duration_ms = round((monotonic() - started) * 1000, 3)
+
+    def _record(self, account: Account, delivery: Delivery, attempt: Attempt) -> None:
+        delivery.attempts.append(attempt)
+        del delivery.attempts[:-MAX_ATTEMPTS_KEPT]
+        if attempt.ok:  # a successful redelivery also settles a delivery still being retried
+            delivery.status = "delivered"
+            delivery.next_attempt_at = None
+            return
+        if attempt.trigger == "manual":
+            return
+        following = None
+        if attempt.trigger == "scheduled":
+            following = self.policy.next_attempt(
+                delivery.created_at, attempt.attempt, attempt.scheduled_at
+            )
+        if following is None:
+            delivery.status = "failed"
+            delivery.next_attempt_at = None
+        else:
+            delivery.next_attempt_at = following
+            account.scheduler.schedule(following, DELIVERY_KIND, delivery.delivery_id)
