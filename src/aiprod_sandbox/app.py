@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api import control, deliveries, files, health, jobs, presets, webhooks
+from .api import control, deliveries, files, health, jobs, keys, presets, usage, webhooks
 from .api.context import context_of
 from .api.middleware import RequestContextMiddleware
 from .api.openapi import build_document
@@ -38,6 +38,8 @@ RESOURCE_OPERATIONS: tuple[Operation, ...] = (
     *health.OPERATIONS,
     *files.OPERATIONS,
     *webhooks.OPERATIONS,
+    *keys.OPERATIONS,
+    *usage.OPERATIONS,
     *control.OPERATIONS,
     *deliveries.OPERATIONS,
 )

@@ -20,7 +20,15 @@ from starlette.responses import Response
 
 from ..core.accounts import Account, ApiKey
 from ..core.sandbox import Sandbox
-from ..errors import AuthError, InsufficientScope, NotFound, SandboxError, ValidationFailed
+from ..errors import (
+    AuthError,
+    InsufficientScope,
+    KeyRevoked,
+    NotFound,
+    RateLimited,
+    SandboxError,
+    ValidationFailed,
+)
 from .body import json_body, validate_query
 from .context import RequestContext, context_of
 from .responses import error_response
@@ -115,16 +123,7 @@ def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
         if op.auth and op.sandbox and _admin(request, ctx, op):
             pass
         elif op.auth:
-            account, key = ctx.sandbox.accounts.authenticate(request.headers.get("authorization"))
-            ctx.account, ctx.key = account, key
-            ctx.ensure_request_id()
-            key.last_used_at = account.now()
-            account.run_due()
-            if op.scope is not None and op.scope not in key.scopes:
-                raise InsufficientScope(
-                    f"This key lacks the scope '{op.scope}' needed for {op.method} {op.path}",
-                    details={"scope": f"missing '{op.scope}'"},
-                )
+            _check_key(request, ctx, op)
         try:
             return await op.handler(Call(request, ctx))
         except SandboxError as exc:
@@ -135,6 +134,34 @@ def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
 
     run.__name__ = op.operation_id
     return run
+
+
+def _check_key(request: Request, ctx: RequestContext, op: Operation) -> None:
+    """Auth, then (API calls only) rate limit, then scope — the contract's order — auditing
+    refusals and the first use of a key each day."""
+    account, key = ctx.sandbox.accounts.identify(request.headers.get("authorization"))
+    ctx.account, ctx.key = account, key
+    request_id = ctx.ensure_request_id()
+    now = account.now()
+    if key.revoked_at is not None:
+        account.audit.record("key.denied", key.key_id, key.masked, request_id, now)
+        raise KeyRevoked()
+    key.last_used_at = now
+    account.run_due()
+    if op.sandbox:
+        return  # control calls: any key of the account, never counted or limited
+    account.usage.count(now)
+    decision = account.bucket.take(now)
+    ctx.headers.update(decision.headers())
+    if not decision.allowed:
+        raise RateLimited(decision.retry_after)  # the guide's body: "Rate limit exceeded"
+    if op.scope is not None and op.scope not in key.scopes:
+        account.audit.record("key.denied", key.key_id, key.masked, request_id, now)
+        raise InsufficientScope(
+            f"This key lacks the scope '{op.scope}' needed for {op.method} {op.path}",
+            details={"scope": f"missing '{op.scope}'"},
+        )
+    account.audit.used(key.key_id, key.masked, request_id, now)
 
 
 def _admin(request: Request, ctx: RequestContext, op: Operation) -> bool:

@@ -22,6 +22,8 @@ from .deliveries import DeliveryLog
 from .ids import IdSource, derive, stream
 from .jobs import Job, JobBook, JobEvent, JobInput
 from .planner import plan_job
+from .ratelimit import TokenBucket
+from .usage import AuditLog, Usage
 from .webhooks import WebhookBook
 
 SCOPES = (
@@ -110,6 +112,9 @@ class Account:
     events: deque[JobEvent] = field(init=False)
     webhooks: WebhookBook = field(init=False)
     deliveries: DeliveryLog = field(init=False)
+    bucket: TokenBucket = field(init=False)
+    usage: Usage = field(default_factory=Usage)
+    audit: AuditLog = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs = JobBook(
@@ -122,6 +127,8 @@ class Account:
         self.events = deque(maxlen=self.journal_size)
         self.webhooks = WebhookBook()
         self.deliveries = DeliveryLog(self.journal_size)
+        self.bucket = self.new_bucket()
+        self.audit = AuditLog(self.journal_size)
         self.callback_secret = "whsec_" + self.ids.token(32)
 
     def events_append(self, event: JobEvent) -> None:
@@ -131,6 +138,9 @@ class Account:
 
     def now(self) -> float:
         return self.clock.now()
+
+    def new_bucket(self) -> TokenBucket:
+        return TokenBucket(self.limits.requests_per_minute, self.limits.burst, self.now())
 
     @property
     def preset_list(self) -> tuple[Preset, ...]:
@@ -150,6 +160,9 @@ class Account:
         self.presets = None
         self.clock = clock
         self.job_timing = job_timing
+        self.bucket = self.new_bucket()
+        self.usage = Usage()
+        self.audit.clear()
 
     def submit_job(
         self,
@@ -266,6 +279,10 @@ class Accounts:
         self._by_key[secret] = (account.account_id, key.key_id)
         return key
 
+    def create_key(self, account: Account, name: str, scopes: list[str] | None) -> ApiKey:
+        """A new key of the account (`POST /keys`): same account, same tier."""
+        return self.add_key(account, "sk_test_" + account.ids.token(32), name, scopes)
+
     def get(self, account_id: str) -> Account | None:
         return self._accounts.get(account_id)
 
@@ -278,6 +295,13 @@ class Accounts:
 
     def authenticate(self, authorization: str | None) -> tuple[Account, ApiKey]:
         """The account and key of an `Authorization` header, or the contract's 401."""
+        account, key = self.identify(authorization)
+        if key.revoked_at is not None:
+            raise KeyRevoked()
+        return account, key
+
+    def identify(self, authorization: str | None) -> tuple[Account, ApiKey]:
+        """Like `authenticate`, but a revoked key is returned (the caller audits, then refuses)."""
         if not authorization:
             raise MissingApiKey()
         scheme, _, secret = authorization.strip().partition(" ")
@@ -306,7 +330,5 @@ class Accounts:
             found = self.lookup(secret)
             assert found is not None
         account, key = found
-        if key.revoked_at is not None:
-            raise KeyRevoked()
         self._accounts.move_to_end(account.account_id)
         return account, key

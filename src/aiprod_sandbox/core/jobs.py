@@ -130,6 +130,7 @@ class Job:
     batch_id: str | None = None
     cancel_reason: str | None = None
     step: int = 0
+    expected_wait: float = 0.0  # estimated wait for a free slot, at submission
     timeline: list[tuple[float, str]] = field(default_factory=list)
 
     @property
@@ -138,7 +139,7 @@ class Job:
 
     @property
     def estimated_duration_seconds(self) -> int:
-        return self.plan.estimated_duration_seconds
+        return round(self.plan.queue_seconds + self.plan.processing_seconds + self.expected_wait)
 
 
 def check_transition(job: Job, target: JobStatus) -> None:
@@ -168,6 +169,8 @@ class JobBook:
         self._jobs: dict[str, Job] = {}
         self._waiting: deque[str] = deque()
         self._active: set[str] = set()  # PROCESSING now
+        self._queued = 0  # PENDING jobs that will start (not the ones that stay pending)
+        self._last_ready = float("-inf")
         self._seq = 0
 
     # ---- reading -------------------------------------------------------------------------
@@ -233,15 +236,29 @@ class JobBook:
             created_at=at,
             updated_at=at,
             batch_id=batch_id,
+            expected_wait=self._expected_wait(plan),
         )
         job.timeline.append((at, "job.created"))
         self._jobs[job_id] = job
         if plan.outcome != "pending":
-            self._scheduler.schedule(
-                at + (plan.queue_seconds if plan.simulated else 0.0), STEP_KIND, job_id
-            )
+            self._queued += 1
+            # Queue times vary, but jobs reach the front in submission order.
+            ready = max(at + (plan.queue_seconds if plan.simulated else 0.0), self._last_ready)
+            self._last_ready = ready
+            self._scheduler.schedule(ready, STEP_KIND, job_id)
         self._evict()
         return job
+
+    def _expected_wait(self, plan: JobPlan) -> float:
+        """How long a new job will wait for a free slot, if every slot and the queue ahead of
+        it take about as long as it does (only simulated timing ever waits)."""
+        if not plan.simulated or plan.outcome == "pending":
+            return 0.0
+        slots = self._concurrency()
+        ahead = len(self._active) + self._queued
+        if ahead < slots:
+            return 0.0
+        return -(-(ahead - slots + 1) // slots) * plan.processing_seconds
 
     def restore(self, job: Job) -> None:
         """Put back a job from fixtures or an exported state, scheduling what it has left to do."""
@@ -250,6 +267,7 @@ class JobBook:
         if job.status == JobStatus.PROCESSING:
             self._active.add(job.job_id)
         if job.status == JobStatus.PENDING and job.plan.outcome != "pending":
+            self._queued += 1
             queue = job.plan.queue_seconds if job.plan.simulated else 0.0
             self._scheduler.schedule(job.created_at + queue, STEP_KIND, job.job_id)
         elif job.status == JobStatus.PROCESSING and job.started_at is not None:
@@ -274,6 +292,8 @@ class JobBook:
             )
         if job_id in self._waiting:
             self._waiting.remove(job_id)
+        if job.plan.outcome != "pending":
+            self._queued -= 1
         job.status = JobStatus.CANCELLED
         job.cancel_reason = reason
         job.completed_at = at
@@ -346,6 +366,8 @@ class JobBook:
         return f"{action}" if action != "progress" else f"progress {value}"
 
     def _start(self, job: Job, at: float) -> None:
+        if job.plan.outcome != "pending":
+            self._queued -= 1
         job.status = JobStatus.PROCESSING
         self._active.add(job.job_id)
         job.started_at = at
@@ -425,3 +447,4 @@ class JobBook:
         self._jobs.clear()
         self._waiting.clear()
         self._active.clear()
+        self._queued = 0

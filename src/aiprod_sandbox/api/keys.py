@@ -1,0 +1,206 @@
+"""API keys: list, create, revoke; and the key audit log (`GET /audit/keys`).
+
+The full key is shown once, in the 201 of `POST /keys`. Rotation, as the guide recommends:
+create a new key, switch your application to it, revoke the old one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+from starlette.responses import Response
+
+from ..core.accounts import SCOPES, ApiKey
+from ..core.clock import iso
+from ..errors import NotFound, ValidationFailed
+from .operation import Call, Operation
+from .pagination import Page, PageQuery, paginate
+from .responses import json_response
+
+MAX_KEYS = 100
+
+
+def _check_scopes(value: list[str]) -> list[str]:
+    for index, scope in enumerate(value):
+        if scope not in SCOPES:
+            raise PydanticCustomError(
+                "scope",
+                "Unknown scope '{scope}' (scopes[{index}]); one of: {known}",
+                {"scope": scope, "index": index, "known": ", ".join(SCOPES)},
+            )
+    return list(dict.fromkeys(value))
+
+
+ScopeList = Annotated[list[str], AfterValidator(_check_scopes)]
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(min_length=1, max_length=100, examples=["My Mobile App"])
+    scopes: ScopeList | None = Field(
+        default=None,
+        description="Default: every scope. Any of: " + ", ".join(SCOPES),
+        examples=[["jobs:read", "jobs:write"]],
+    )
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    name: str
+    masked: str = Field(examples=["sk_test_…abcd"])
+    scopes: list[str]
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+class KeyCreated(BaseModel):
+    """The new key — `key` is shown only here."""
+
+    key_id: str
+    name: str
+    key: str = Field(examples=["sk_test_4f9x…"])
+    masked: str
+    scopes: list[str]
+    created_at: str
+
+
+class AuditEntry(BaseModel):
+    event_id: str
+    event: Literal["key.created", "key.revoked", "key.used", "key.denied"]
+    key_id: str
+    masked_key: str
+    request_id: str | None
+    timestamp: str
+
+
+class SortQuery(PageQuery):
+    sort: Literal["created_at", "-created_at"] = "-created_at"
+
+
+def _time(value: float | None) -> str | None:
+    return None if value is None else iso(value)
+
+
+def key_out(key: ApiKey) -> KeyOut:
+    return KeyOut(
+        key_id=key.key_id,
+        name=key.name,
+        masked=key.masked,
+        scopes=[scope for scope in SCOPES if scope in key.scopes],
+        created_at=iso(key.created_at),
+        last_used_at=_time(key.last_used_at),
+        revoked_at=_time(key.revoked_at),
+    )
+
+
+async def list_keys(call: Call) -> Response:
+    query = call.query(SortQuery)
+    keys = sorted(
+        call.account.keys.values(), key=lambda k: k.created_at, reverse=query.sort == "-created_at"
+    )
+    items, block = paginate(keys, query.page, query.limit)
+    return json_response(Page[KeyOut](items=[key_out(k) for k in items], pagination=block))
+
+
+async def create_key(call: Call) -> Response:
+    body = await call.body(KeyCreate)
+    account = call.account
+    if len(account.keys) >= MAX_KEYS:
+        raise ValidationFailed(details={"keys": f"At most {MAX_KEYS} keys per account"})
+    key = call.sandbox.accounts.create_key(account, body.name, body.scopes)
+    account.audit.record(
+        "key.created", key.key_id, key.masked, call.ctx.ensure_request_id(), account.now()
+    )
+    created = KeyCreated(
+        key_id=key.key_id,
+        name=key.name,
+        key=key.secret,
+        masked=key.masked,
+        scopes=key_out(key).scopes,
+        created_at=iso(key.created_at),
+    )
+    return json_response(created, 201)
+
+
+async def revoke_key(call: Call) -> Response:
+    account = call.account
+    key = account.keys.get(call.param("key_id"))
+    if key is None:
+        raise NotFound("Key not found", code="KEY_NOT_FOUND")
+    if key.revoked_at is None:
+        key.revoked_at = account.now()
+        account.audit.record(
+            "key.revoked", key.key_id, key.masked, call.ctx.ensure_request_id(), key.revoked_at
+        )
+    return json_response(key_out(key))
+
+
+async def audit(call: Call) -> Response:
+    query = call.query(SortQuery)
+    entries = list(call.account.audit.items)
+    if query.sort == "-created_at":
+        entries.reverse()
+    items, block = paginate(entries, query.page, query.limit)
+    return json_response(
+        Page[AuditEntry](
+            items=[
+                AuditEntry.model_validate({k: v for k, v in e.items() if k != "_at"}) for e in items
+            ],
+            pagination=block,
+        )
+    )
+
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/keys",
+        list_keys,
+        "List API keys (masked)",
+        "Keys",
+        "listKeys",
+        scope="keys:read",
+        query_model=SortQuery,
+        responses={200: (Page[KeyOut], "One page of keys")},
+        errors=(400, 401, 403, 429),
+    ),
+    Operation(
+        "POST",
+        "/keys",
+        create_key,
+        "Create an API key",
+        "Keys",
+        "createKey",
+        scope="keys:write",
+        request_model=KeyCreate,
+        responses={201: (KeyCreated, "Created; the full key is shown only now")},
+        errors=(400, 401, 403, 413, 429),
+    ),
+    Operation(
+        "DELETE",
+        "/keys/{key_id}",
+        revoke_key,
+        "Revoke an API key",
+        "Keys",
+        "revokeKey",
+        scope="keys:write",
+        responses={200: (KeyOut, "The revoked key")},
+        errors=(401, 403, 404, 429),
+    ),
+    Operation(
+        "GET",
+        "/audit/keys",
+        audit,
+        "Key audit log",
+        "Keys",
+        "auditKeys",
+        scope="keys:read",
+        query_model=SortQuery,
+        responses={200: (Page[AuditEntry], "One page of key events")},
+        errors=(400, 401, 403, 429),
+    ),
+)

@@ -1,0 +1,78 @@
+"""The per-account token bucket, on the account's clock.
+
+Capacity is the tier's burst; tokens refill at `requests_per_minute / 60` per second; each
+allowed request takes one token and a refused one takes none. A tier with no limit is never
+refused and reports `UNLIMITED` in its headers, so clients that `int()` them keep working.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+UNLIMITED = 1_000_000
+_EPSILON = 1e-9  # float slack, so a request sent exactly at Retry-After passes
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int  # X-RateLimit-Limit: requests per minute
+    remaining: int  # X-RateLimit-Remaining: whole tokens left after this request
+    reset: int  # X-RateLimit-Reset: Unix seconds when the bucket is full again
+    retry_after: int  # whole seconds until a request would pass (0 when allowed)
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset),
+        }
+
+
+class TokenBucket:
+    def __init__(self, per_minute: int | None, burst: int | None, now: float) -> None:
+        self.per_minute = per_minute
+        self.capacity = float(burst if burst is not None else per_minute or 0)
+        self.rate = (per_minute or 0) / 60.0
+        self.tokens = self.capacity
+        self.updated = now
+
+    @property
+    def unlimited(self) -> bool:
+        return self.per_minute is None
+
+    def _refill(self, now: float) -> None:
+        if now > self.updated:
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+
+    def peek(self, now: float) -> Decision:
+        """The headers' figures now, taking no token."""
+        return self._decision(True, now)
+
+    def take(self, now: float) -> Decision:
+        if self.unlimited:
+            return self._decision(True, now)
+        self._refill(now)
+        if self.tokens + _EPSILON >= 1.0:
+            self.tokens = max(0.0, self.tokens - 1.0)
+            return self._decision(True, now)
+        return self._decision(False, now)
+
+    def _decision(self, allowed: bool, now: float) -> Decision:
+        if self.unlimited:
+            return Decision(True, UNLIMITED, UNLIMITED, math.ceil(now), 0)
+        self._refill(now)
+        remaining = math.floor(self.tokens + _EPSILON)
+        full_in = (self.capacity - self.tokens) / self.rate
+        retry = 0
+        if not allowed:
+            retry = max(1, math.ceil((1.0 - self.tokens) / self.rate - _EPSILON))
+        return Decision(
+            allowed=allowed,
+            limit=self.per_minute or 0,
+            remaining=remaining,
+            reset=math.ceil(now + full_in - _EPSILON),
+            retry_after=retry,
+        )
