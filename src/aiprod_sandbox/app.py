@@ -161,6 +161,7 @@ def create_app(
         middleware=[Middleware(RequestContextMiddleware, sandbox=sandbox)],
         exception_handlers={SandboxError: _sandbox_error, HTTPException: _http_error},
     )
+    app.router.redirect_slashes = False  # `/jobs/` is not a route: 404, not a 307 to `/jobs`
     app.state.sandbox = sandbox
     app.state.dispatcher = dispatcher
     app.state.operations = operations

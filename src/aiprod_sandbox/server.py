@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 
 import uvicorn
 
@@ -24,7 +25,18 @@ def example_key(sandbox: Sandbox) -> str:
     return "sk_test_" + sandbox.ids.token(24)
 
 
-class _Server(uvicorn.Server):
+class _QuietExit(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; we have shut down
+    cleanly by then, so the process exits 0 instead of dying by the signal."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
+
+
+class _Server(_QuietExit):
     def __init__(self, config: uvicorn.Config, sandbox: Sandbox) -> None:
         super().__init__(config)
         self.sandbox = sandbox
@@ -78,7 +90,7 @@ def listen(host: str, port: int, secret: str | None, statuses: Sequence[int]) ->
     config = uvicorn.Config(
         receiver, host=host, port=port, log_config=None, access_log=False, lifespan="off"
     )
-    server = uvicorn.Server(config)
+    server = _QuietExit(config)
     print(
         f"AIPROD Sandbox webhook receiver listening on {local_url(host, port)}"
         f" (signatures {'checked' if secret else 'not checked: pass --secret'})",

@@ -8,6 +8,7 @@ package reads the environment.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ def _parse_choice(choices: tuple[str, ...]) -> Callable[[str], str]:
 
 
 def _parse_port(text: str) -> int:
+    if not text.strip().isdigit():
+        raise ValueError(f"port must be a whole number 0-65535, got {text!r}")
     port = int(text)
     if not 0 <= port <= 65535:
         raise ValueError(f"port must be 0-65535, got {port}")
@@ -52,13 +55,16 @@ def _parse_port(text: str) -> int:
 
 def _parse_positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"must be a positive number, got {text!r}")
     return value
 
 
 def _parse_start_time(text: str) -> float:
-    stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    try:
+        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 time ({exc}): {text!r}") from exc
     if stamp.tzinfo is None:
         raise ValueError(f"start time needs a UTC offset or 'Z', got {text!r}")
     return stamp.timestamp()
@@ -193,9 +199,10 @@ class Settings:
     ) -> Settings:
         """Flags (parsed; `None` = unset) win over variables, variables over defaults."""
         env = os.environ if environ is None else environ
+        given = {name for name, value in (flags or {}).items() if value is not None}
         values: dict[str, Any] = {}
         for option in OPTIONS:
-            raw = env.get(option.env)
+            raw = None if option.name in given else env.get(option.env)
             if raw is not None:
                 try:
                     values[option.name] = option.parse(raw)

@@ -69,6 +69,20 @@ class SandboxProcess:
     example_key: str
     stderr_file: IO[str]
     stdout_reader: threading.Thread
+    stdout_lines: queue.Queue[str | None]
+
+    def later_stdout(self) -> list[str]:
+        """Lines printed to stdout after the ready line (complete once the process exited)."""
+        self.stdout_reader.join(timeout=STOP_TIMEOUT)
+        printed = []
+        while True:
+            try:
+                line = self.stdout_lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                printed.append(line)
+        return printed
 
     def stderr(self) -> str:
         self.stderr_file.flush()
@@ -155,6 +169,7 @@ def launch(
         example_key=match["key"],
         stderr_file=stderr_file,
         stdout_reader=reader,
+        stdout_lines=lines,
     )
 
 

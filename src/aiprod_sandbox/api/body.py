@@ -8,6 +8,7 @@ reported at once, as `details` keyed by dotted path (`videos[3].video_url`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from ..errors import InvalidJson, RequestTooLarge, UnknownField, ValidationFaile
 
 M = TypeVar("M", bound=BaseModel)
 JSON_TYPES = ("application/json",)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -62,6 +64,11 @@ def parse_object(raw: bytes) -> dict[str, Any]:
         raise InvalidJson(f"Request body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise InvalidJson(f"Request body must be a JSON object, not {type(data).__name__}")
+    if _SURROGATE_ESCAPE.search(text):
+        try:  # `\ud800` alone decodes to text no one can encode again: refuse it here
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidJson("Request body has an unpaired UTF-16 surrogate escape") from exc
     return data
 
 
@@ -72,7 +79,7 @@ def field_path(loc: tuple[int | str, ...]) -> str:
             path += f"[{part}]"
         else:
             path += ("." if path else "") + part
-    return path or "body"
+    return path if loc else "body"
 
 
 def _message(error: Mapping[str, Any]) -> str:

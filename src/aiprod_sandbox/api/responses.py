@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from ..errors import RateLimited, SandboxError
@@ -14,16 +15,26 @@ from ..errors import RateLimited, SandboxError
 JSON_TYPE = "application/json"
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class ErrorBody(BaseModel):
     type: str = Field(examples=["validation_error"])
     message: str = Field(examples=["Invalid input"])
     code: str = Field(examples=["INVALID_PARAMETER"])
-    details: dict[str, str] | None = Field(
+    # Left out of the body when empty, so the document shows them as optional, never null.
+    details: dict[str, str] | SkipJsonSchema[None] = Field(
         default=None,
+        description="Each offending field (dotted path) and what is wrong with it",
         examples=[{"voice_language": "Must be 2-letter code (e.g., 'en', 'fr')"}],
-        json_schema_extra={"type": "object", "additionalProperties": {"type": "string"}},
+        json_schema_extra=_no_default,
     )
-    retry_after: int | None = Field(default=None, json_schema_extra={"type": "integer"})
+    retry_after: int | SkipJsonSchema[None] = Field(
+        default=None,
+        description="On 429: whole seconds until a request would pass (= Retry-After)",
+        json_schema_extra=_no_default,
+    )
     request_id: str = Field(examples=["req_3k9x2m4p8q7r1s5t"])
 
 

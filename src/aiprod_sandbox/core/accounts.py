@@ -43,8 +43,12 @@ TIER_PREFIXES = (("sk_test_free_", "free"), ("sk_test_pro_", "pro"), ("sk_test_e
 def mask_key(key: str) -> str:
     """`sk_test_…abcd`: enough to tell keys apart, never enough to use one."""
     prefix = LIVE_PREFIX if key.startswith(LIVE_PREFIX) else "sk_test_"
-    if not key.startswith(prefix) or len(key) < len(prefix) + 8:
-        return (key[:3] + "…") if key else ""
+    if not key:
+        return ""
+    if len(key) < 12:
+        return "…"
+    if not key.startswith(prefix):
+        return f"…{key[-4:]}"
     return f"{prefix}…{key[-4:]}"
 
 
@@ -250,12 +254,15 @@ class Accounts:
             listeners=self.listeners,
         )
         self._accounts[account_id] = account
-        self._evict()
+        self._evict(keep=account_id)
         return account
 
-    def _evict(self) -> None:
+    def _evict(self, keep: str) -> None:
         while len(self._accounts) > self._settings.max_accounts:
-            victim = next((a for a in self._accounts.values() if not a.fixture), None)
+            victim = next(
+                (a for a in self._accounts.values() if not a.fixture and a.account_id != keep),
+                None,
+            )
             if victim is None:
                 return
             self.forget(victim)
@@ -307,9 +314,8 @@ class Accounts:
         scheme, _, secret = authorization.strip().partition(" ")
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret:
-            raise MissingApiKey(
-                "Malformed Authorization header: send 'Authorization: Bearer sk_test_...'",
-                code="INVALID_API_KEY",
+            raise AuthError(
+                "Malformed Authorization header: send 'Authorization: Bearer sk_test_...'"
             )
         if secret.startswith(LIVE_PREFIX):
             raise LiveKeyInSandbox()

@@ -13,6 +13,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -101,12 +102,14 @@ class Clock:
     ) -> None:
         """Change mode, time or scale; time only moves forward."""
         current = self.now()
+        if now is not None and not math.isfinite(now):
+            raise ValidationFailed(details={"now": "Must be a finite time"})
         if now is not None and now < current:
             raise ValidationFailed(
                 "The clock only moves forward",
                 details={"now": f"must not be before the clock's current time {iso(current)}"},
             )
-        if scale is not None and not scale > 0:
+        if scale is not None and not (scale > 0 and math.isfinite(scale)):
             raise ValidationFailed(details={"scale": "Must be a positive number"})
         self._reanchor(current if now is None else now)
         if mode is not None:
@@ -120,7 +123,7 @@ class Clock:
 
     def advance(self, seconds: float) -> float:
         """Move the clock forward by `seconds` (in any mode) and return the new time."""
-        if not seconds >= 0:
+        if not (seconds >= 0 and math.isfinite(seconds)):
             raise ValidationFailed(details={"seconds": "Must be a number of seconds >= 0"})
         self._reanchor(self.now() + seconds)
         return self._anchor

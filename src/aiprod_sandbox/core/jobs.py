@@ -95,7 +95,8 @@ class JobPlan:
                     break
             steps.append((scale * value / 100, "progress", value))
         if self.outcome == "fail":
-            reached = self.fail_at_progress or 0
+            # Fails a little after the last step reached (after all of them when unset).
+            reached = steps[-1][2] or 0 if steps else 0
             steps.append((scale * min(reached + 10, 99) / 100, "fail", None))
         else:
             steps.append((scale, "complete", None))
@@ -131,6 +132,7 @@ class Job:
     cancel_reason: str | None = None
     step: int = 0
     expected_wait: float = 0.0  # estimated wait for a free slot, at submission
+    next_due: float | None = None  # when its one live scheduler entry falls due
     timeline: list[tuple[float, str]] = field(default_factory=list)
 
     @property
@@ -242,10 +244,11 @@ class JobBook:
         self._jobs[job_id] = job
         if plan.outcome != "pending":
             self._queued += 1
-            # Queue times vary, but jobs reach the front in submission order.
-            ready = max(at + (plan.queue_seconds if plan.simulated else 0.0), self._last_ready)
-            self._last_ready = ready
-            self._scheduler.schedule(ready, STEP_KIND, job_id)
+            ready = at
+            if plan.simulated:  # queue times vary, but jobs reach the front in submission order
+                ready = max(at + plan.queue_seconds, self._last_ready)
+                self._last_ready = ready
+            self._schedule(job, ready)
         self._evict()
         return job
 
@@ -269,11 +272,11 @@ class JobBook:
         if job.status == JobStatus.PENDING and job.plan.outcome != "pending":
             self._queued += 1
             queue = job.plan.queue_seconds if job.plan.simulated else 0.0
-            self._scheduler.schedule(job.created_at + queue, STEP_KIND, job.job_id)
+            self._schedule(job, job.created_at + queue)
         elif job.status == JobStatus.PROCESSING and job.started_at is not None:
             steps = job.plan.steps()
             if job.step < len(steps):
-                self._scheduler.schedule(job.started_at + steps[job.step][0], STEP_KIND, job.job_id)
+                self._schedule(job, job.started_at + steps[job.step][0])
 
     def _evict(self) -> None:
         """Keep at most `max_jobs` jobs, forgetting the oldest that have ended."""
@@ -328,8 +331,9 @@ class JobBook:
     def run_step(self, job_id: str, due: float) -> str | None:
         """Run the job's step that fell due at `due`; returns what happened, or None if stale."""
         job = self._jobs.get(job_id)
-        if job is None or job.ended:
-            return None
+        if job is None or job.ended or job.next_due != due:
+            return None  # gone, ended, or an entry a forced transition made stale
+        job.next_due = None
         if job.status == JobStatus.PENDING:
             if self.processing >= self._concurrency():
                 self._waiting.append(job_id)
@@ -342,8 +346,9 @@ class JobBook:
         _, action, value = steps[job.step]
         job.step += 1
         if action == "progress" and value is not None:
-            job.progress = value
-            self._record(job, due, "job.progress", {"progress": value})
+            if value > job.progress:  # a forced progress may already be past this step
+                job.progress = value
+                self._record(job, due, "job.progress", {"progress": value})
         elif action == "complete":
             job.status = JobStatus.COMPLETED
             job.progress = 100
@@ -378,7 +383,11 @@ class JobBook:
     def _schedule_next(self, job: Job) -> None:
         assert job.started_at is not None
         offset = job.plan.steps()[job.step][0]
-        self._scheduler.schedule(job.started_at + offset, STEP_KIND, job.job_id)
+        self._schedule(job, job.started_at + offset)
+
+    def _schedule(self, job: Job, at: float) -> None:
+        job.next_due = at
+        self._scheduler.schedule(at, STEP_KIND, job.job_id)
 
     def _free_slot(self, ended: Job, at: float) -> None:
         self._active.discard(ended.job_id)

@@ -39,6 +39,10 @@ class Links:
             account_id, signed_job, expires = self._serializer.loads(token)
         except (BadSignature, ValueError, TypeError) as exc:
             raise InvalidSignature() from exc
+        if self._serializer.dumps([account_id, signed_job, expires]) != token:
+            # base64 decoding forgives the unused bits of the last character: only the
+            # canonical token is the one we issued.
+            raise InvalidSignature()
         if signed_job != job_id:
             raise InvalidSignature("The link's signature does not match this file")
         return LinkClaims(str(account_id), str(signed_job), float(expires))

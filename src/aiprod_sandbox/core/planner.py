@@ -48,13 +48,14 @@ def plan_job(
     if outcome.kind == "pending":
         return JobPlan("pending", simulated, queue, processing, quality, cost)
     if outcome.kind == "slow":
+        slow = outcome.processing_seconds or processing
         return JobPlan(
             "complete",
             True,
             outcome.queue_seconds if outcome.queue_seconds is not None else queue,
-            outcome.processing_seconds or processing,
+            slow,
             quality,
-            cost,
+            round(per_minute * slow / 60, 2),  # the cost of the time it really runs
         )
     spec = outcome.error
     error = (

@@ -1,0 +1,119 @@
+"""Signed result links: round trip, and any tampering or reuse for another job is refused."""
+
+from __future__ import annotations
+
+import string
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aiprod_sandbox.core.links import FILES_PREFIX, Links
+from aiprod_sandbox.errors import InvalidSignature
+
+TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_."
+LINKS = Links("aiprod-sandbox-links:7", ttl_seconds=3600)
+
+
+def token_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["token"][0]
+
+
+def issued(job_id: str = "job_abc123", issued_at: float = 1_000.0) -> str:
+    return token_of(LINKS.make("http://127.0.0.1:8080", "acct_a", job_id, issued_at))
+
+
+def test_make_builds_a_files_link() -> None:
+    url = LINKS.make("https://sandbox.example/", "acct_a", "job_abc123", 1_000.0)
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc) == ("https", "sandbox.example")
+    assert parts.path == f"{FILES_PREFIX}job_abc123.mp4"
+    assert token_of(url)
+
+
+def test_open_returns_what_make_signed() -> None:
+    claims = LINKS.open("job_abc123", issued("job_abc123", 1_000.4))
+    assert claims.account_id == "acct_a"
+    assert claims.job_id == "job_abc123"
+    assert claims.expires_at == 4_600.0  # issued + one hour, whole seconds
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.text(min_size=1, max_size=30),
+    st.text(min_size=1, max_size=30),
+    st.floats(0, 4e9, allow_nan=False),
+)
+def test_round_trip_for_any_ids(account_id: str, job_id: str, issued_at: float) -> None:
+    url = LINKS.make("http://h", account_id, job_id, issued_at)
+    assert urlsplit(url).path == FILES_PREFIX + quote(job_id) + ".mp4"
+    claims = LINKS.open(job_id, token_of(url))
+    assert (claims.account_id, claims.job_id) == (account_id, job_id)
+    assert claims.expires_at == int(issued_at + 3600)
+
+
+def _changes(token: str, position: int) -> list[str]:
+    return [
+        token[:position] + other + token[position + 1 :]
+        for other in TOKEN_ALPHABET
+        if other != token[position]
+    ]
+
+
+def _accepted(job_id: str, candidates: list[str]) -> list[str]:
+    accepted = []
+    for candidate in candidates:
+        try:
+            LINKS.open(job_id, candidate)
+        except InvalidSignature:
+            continue
+        accepted.append(candidate)
+    return accepted
+
+
+def test_any_single_character_change_but_the_last_is_refused() -> None:
+    token = issued()
+    for position in range(len(token) - 1):
+        assert _accepted("job_abc123", _changes(token, position)) == [], position
+
+
+def test_a_change_to_the_last_character_is_refused_too() -> None:
+    for job_id in ("job_abc123", "job_other", "job_third"):
+        token = issued(job_id)
+        assert _accepted(job_id, _changes(token, len(token) - 1)) == []
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-1],
+        lambda t: t + "A",
+        lambda t: t.split(".")[0],
+        lambda t: "",
+        lambda t: "not-a-token",
+        lambda t: t.swapcase(),
+    ],
+    ids=["truncated", "extended", "no-signature", "empty", "garbage", "swapcase"],
+)
+def test_mangled_tokens_are_refused(mangle) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidSignature) as caught:
+        LINKS.open("job_abc123", mangle(issued()))
+    assert (caught.value.status, caught.value.code) == (403, "INVALID_SIGNATURE")
+
+
+def test_a_token_for_another_job_is_refused() -> None:
+    with pytest.raises(InvalidSignature):
+        LINKS.open("job_other", issued("job_abc123"))
+
+
+def test_a_token_signed_with_another_secret_is_refused() -> None:
+    other = Links("aiprod-sandbox-links:8", ttl_seconds=3600)
+    token = token_of(other.make("http://h", "acct_a", "job_abc123", 1_000.0))
+    with pytest.raises(InvalidSignature):
+        LINKS.open("job_abc123", token)
+
+
+def test_the_same_link_is_issued_for_the_same_inputs() -> None:
+    assert issued() == issued()
+    assert issued(issued_at=1_000.0) != issued(issued_at=2_000.0)
