@@ -20,7 +20,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api import control, deliveries, files, health, jobs, keys, presets, usage, webhooks
+from .api import (
+    control,
+    deliveries,
+    files,
+    health,
+    jobs,
+    keys,
+    presets,
+    scenarios,
+    usage,
+    webhooks,
+)
 from .api.context import context_of
 from .api.middleware import RequestContextMiddleware
 from .api.openapi import build_document
@@ -42,6 +53,7 @@ RESOURCE_OPERATIONS: tuple[Operation, ...] = (
     *usage.OPERATIONS,
     *control.OPERATIONS,
     *deliveries.OPERATIONS,
+    *scenarios.OPERATIONS,
 )
 TICK_SECONDS = 0.05
 

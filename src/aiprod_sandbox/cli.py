@@ -68,13 +68,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="500,500,200",
         help="statuses for the first deliveries, in order; 200 after them",
     )
+    scenario = commands.add_parser(
+        "scenario",
+        help="list, validate and describe scenario files",
+        description="Scenario files script failures: see `scenario schema` for the format.",
+    )
+    actions = scenario.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="the shipped scenarios and what each one does")
+    actions.add_parser("schema", help="print the JSON Schema of scenario files")
+    check = actions.add_parser("validate", help="check files; every error with file:line: field")
+    check.add_argument("files", nargs="+", metavar="FILE")
     defaults = Settings()
     for option in OPTIONS:
         default = getattr(defaults, option.name, None)
         help_text = f"{option.help} [env {option.env}]"
         if not option.is_flag and default is not None:
             help_text += f" (default: {default})"
-        if option.is_flag:
+        if option.repeat:
+            serve.add_argument(
+                option.flag,
+                dest=option.name,
+                action="append",
+                default=None,
+                metavar=option.metavar,
+                help=help_text,
+            )
+        elif option.is_flag:
             serve.add_argument(
                 option.flag,
                 dest=option.name,
@@ -95,6 +114,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _scenario(action: str, files: list[str]) -> int:
+    from pathlib import Path
+
+    from .core.scenarios import ScenarioError, library, load_file
+    from .core.scenarios.loader import schema_text
+
+    if action == "schema":
+        print(schema_text(), end="")
+        return 0
+    if action == "list":
+        for name, found in library().items():
+            print(f"{name}\n    {found.description}")
+            if found.advice:
+                print(f"    tests: {found.advice}")
+        return 0
+    failed = 0
+    for file in files:
+        try:
+            found = load_file(Path(file))
+        except ScenarioError as exc:
+            failed += 1
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+        else:
+            print(f"{file}: ok ({found.name})")
+    return 1 if failed else 0
+
+
 def _statuses(text: str) -> tuple[int, ...]:
     statuses = tuple(int(part) for part in text.split(",") if part.strip())
     if any(not 100 <= status <= 599 for status in statuses):
@@ -112,6 +159,13 @@ def configure_logging(level: str) -> None:
     quiet = logging.DEBUG if level == "debug" else logging.WARNING
     logging.getLogger("uvicorn.error").setLevel(quiet)
     logging.getLogger("httpx").setLevel(quiet)  # one line per webhook attempt is too chatty
+    logging.getLogger("uvicorn.error").addFilter(_not_a_scripted_drop)
+
+
+def _not_a_scripted_drop(record: logging.LogRecord) -> bool:
+    """A scenario's dropped connection is on purpose: uvicorn need not report it as a crash."""
+    error = record.exc_info[1] if record.exc_info else None
+    return type(error).__name__ != "DropConnection"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             print(f"aiprod-sandbox: {exc}", file=sys.stderr)
             return 2
+    if args.command == "scenario":
+        return _scenario(args.action, getattr(args, "files", []))
     if args.command == "listen":
         from .server import listen
 

@@ -94,6 +94,7 @@ class Option:
     help: str
     metavar: str | None = None
     is_flag: bool = False
+    repeat: bool = False  # a flag given many times; the variable separates values with commas
 
     @property
     def flag(self) -> str:
@@ -151,6 +152,13 @@ OPTIONS: tuple[Option, ...] = (
         "S,S,...",
     ),
     Option(
+        "scenario",
+        str,
+        "switch a scenario on for every account (a library name or a YAML file); repeatable",
+        "NAME_OR_FILE",
+        repeat=True,
+    ),
+    Option(
         "deny_private_webhooks",
         _parse_bool,
         "refuse webhook URLs that resolve to private or loopback addresses",
@@ -179,6 +187,7 @@ class Settings:
     webhook_timeout: float = 30.0
     webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 3600.0)
     deny_private_webhooks: bool = False
+    scenario: tuple[str, ...] = ()
     webhook_max_age: float = 24 * 3600.0
     webhook_concurrency: int = 32
     webhook_queue: int = 10_000
@@ -205,12 +214,16 @@ class Settings:
             raw = None if option.name in given else env.get(option.env)
             if raw is not None:
                 try:
+                    if option.repeat:
+                        parts = [part.strip() for part in raw.split(",") if part.strip()]
+                        values[option.name] = tuple(option.parse(part) for part in parts)
+                        continue
                     values[option.name] = option.parse(raw)
                 except ValueError as exc:
                     raise ConfigError(f"{option.env}: {exc}") from exc
         for name, value in (flags or {}).items():
             if value is not None:
-                values[name] = value
+                values[name] = tuple(value) if isinstance(value, list) else value
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:

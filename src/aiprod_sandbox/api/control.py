@@ -50,7 +50,8 @@ class AccountOut(BaseModel):
     callback_secret: str = Field(description="Signs deliveries to job callback_url (whsec_...)")
     clock: ClockOut
     job_timing: Literal["instant", "simulated"]
-    scenario: str | None
+    scenario: str | None = Field(description="This account's own scenario")
+    server_scenarios: list[str] = Field(description="Scenarios on for every account (serve)")
 
 
 class ResetIn(_In):
@@ -101,6 +102,8 @@ class JournalEntry(BaseModel):
     status: int
     duration_ms: float
     key: str = Field(description="The key, masked")
+    scenarios: list[str] = Field(description="Scenarios active for the account then")
+    rules: list[str] = Field(description="Scenario rules that fired on it")
 
 
 class JournalOut(BaseModel):

@@ -17,6 +17,7 @@ from ..core.clock import iso, monotonic
 from ..core.sandbox import Sandbox
 from ..errors import SandboxError
 from .context import SCOPE_KEY, RequestContext
+from .faults import DropConnection
 from .responses import error_response
 
 log = logging.getLogger("aiprod_sandbox")
@@ -47,6 +48,8 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except DropConnection:
+            raise  # on purpose: the server cuts the connection
         except Exception as exc:
             log.exception(
                 "Unhandled error in %s %s (request %s)",
@@ -77,5 +80,7 @@ class RequestContextMiddleware:
                 "status": status,
                 "duration_ms": round((monotonic() - ctx.started) * 1000, 3),
                 "key": ctx.key.masked,
+                "scenarios": account.scenarios.names(),
+                "rules": ctx.notes.get("rules", []),
             }
         )

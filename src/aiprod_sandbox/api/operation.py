@@ -29,6 +29,7 @@ from ..errors import (
     SandboxError,
     ValidationFailed,
 )
+from . import faults
 from .body import json_body, validate_query
 from .context import RequestContext, context_of
 from .responses import error_response
@@ -122,8 +123,8 @@ def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
         ctx = context_of(request.scope)
         if op.auth and op.sandbox and _admin(request, ctx, op):
             pass
-        elif op.auth:
-            _check_key(request, ctx, op)
+        elif op.auth and (scripted := await _check_key(request, ctx, op)) is not None:
+            return scripted
         try:
             return await op.handler(Call(request, ctx))
         except SandboxError as exc:
@@ -136,9 +137,10 @@ def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
     return run
 
 
-def _check_key(request: Request, ctx: RequestContext, op: Operation) -> None:
-    """Auth, then (API calls only) rate limit, then scope — the contract's order — auditing
-    refusals and the first use of a key each day."""
+async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Response | None:
+    """Auth, then (API calls only) scenario rules, rate limit, then scope — the contract's
+    order — auditing refusals and the first use of a key each day. Returns a scenario's
+    scripted answer, if one fires."""
     account, key = ctx.sandbox.accounts.identify(request.headers.get("authorization"))
     ctx.account, ctx.key = account, key
     request_id = ctx.ensure_request_id()
@@ -149,8 +151,10 @@ def _check_key(request: Request, ctx: RequestContext, op: Operation) -> None:
     key.last_used_at = now
     account.run_due()
     if op.sandbox:
-        return  # control calls: any key of the account, never counted or limited
+        return None  # control calls: any key of the account, never counted or limited
     account.usage.count(now)
+    if account.scenarios.any and (scripted := await faults.apply(request, ctx)) is not None:
+        return scripted
     decision = account.bucket.take(now)
     ctx.headers.update(decision.headers())
     if not decision.allowed:
@@ -162,6 +166,7 @@ def _check_key(request: Request, ctx: RequestContext, op: Operation) -> None:
             details={"scope": f"missing '{op.scope}'"},
         )
     account.audit.used(key.key_id, key.masked, request_id, now)
+    return None
 
 
 def _admin(request: Request, ctx: RequestContext, op: Operation) -> bool:

@@ -23,6 +23,7 @@ from .ids import IdSource, derive, stream
 from .jobs import Job, JobBook, JobEvent, JobInput
 from .planner import plan_job
 from .ratelimit import TokenBucket
+from .scenarios import Scenario, ScenarioState
 from .usage import AuditLog, Usage
 from .webhooks import WebhookBook
 
@@ -119,6 +120,10 @@ class Account:
     bucket: TokenBucket = field(init=False)
     usage: Usage = field(default_factory=Usage)
     audit: AuditLog = field(init=False)
+    limit_overrides: dict[str, Any] | None = None
+    server_scenarios: list[Scenario] = field(default_factory=list)  # shared by all accounts
+    scenarios: ScenarioState = field(init=False)
+    base_tier: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs = JobBook(
@@ -133,6 +138,10 @@ class Account:
         self.deliveries = DeliveryLog(self.journal_size)
         self.bucket = self.new_bucket()
         self.audit = AuditLog(self.journal_size)
+        self.base_tier = self.tier
+        self.scenarios = ScenarioState(
+            self.seed, self.account_id, self.server_scenarios, self.now()
+        )
         self.callback_secret = "whsec_" + self.ids.token(32)
 
     def events_append(self, event: JobEvent) -> None:
@@ -142,6 +151,23 @@ class Account:
 
     def now(self) -> float:
         return self.clock.now()
+
+    def set_tier(self, tier: str) -> None:
+        """Take a tier's limits (a scenario may do this); the bucket starts full. A fixture's
+        own limit overrides apply to its own tier only."""
+        self.tier = tier
+        overrides = self.limit_overrides if tier == self.base_tier else None
+        self.limits = Limits.of(self.catalog.tiers[tier], overrides)
+        self.bucket = self.new_bucket()
+
+    def use_scenario(self, scenario: Scenario | None) -> None:
+        """Switch the account's own scenario on (or off, with None) and apply its settings."""
+        self.scenarios.activate(scenario, self.now())
+        self.set_tier(scenario.tier if scenario and scenario.tier else self.base_tier)
+        if scenario is not None and scenario.clock is not None:
+            self.clock.set(mode=scenario.clock)
+        if scenario is not None and scenario.job_timing is not None:
+            self.job_timing = scenario.job_timing
 
     def new_bucket(self) -> TokenBucket:
         return TokenBucket(self.limits.requests_per_minute, self.limits.burst, self.now())
@@ -164,9 +190,10 @@ class Account:
         self.presets = None
         self.clock = clock
         self.job_timing = job_timing
-        self.bucket = self.new_bucket()
         self.usage = Usage()
         self.audit.clear()
+        self.scenarios.reset(self.now())
+        self.set_tier(self.base_tier)
 
     def submit_job(
         self,
@@ -178,8 +205,16 @@ class Account:
         job_id = self.ids.new("job")
         rng = stream(self.seed, self.account_id, job_id)
         preset = self.preset(job_input.preset) if job_input.preset else None
+        rule = (
+            self.scenarios.job_rule(job_input.__dict__, self.now()) if self.scenarios.any else None
+        )
         plan = plan_job(
-            self.catalog, job_input, preset, rng, simulated=self.job_timing == "simulated"
+            self.catalog,
+            job_input,
+            preset,
+            rng,
+            simulated=self.job_timing == "simulated",
+            rule=rule,
         )
         return self.jobs.submit(job_id, job_input, metadata, plan, self.now(), batch_id=batch_id)
 
@@ -201,7 +236,13 @@ class Account:
 class Accounts:
     """The registry: finds the account of a bearer key, creating it when the rules allow."""
 
-    def __init__(self, settings: Settings, catalog: Catalog, wall: WallTime = system_time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        wall: WallTime = system_time,
+        scenarios: list[Scenario] | None = None,
+    ) -> None:
         self._settings = settings
         self._catalog = catalog
         self._wall = wall
@@ -209,6 +250,7 @@ class Accounts:
         self._by_key: dict[str, tuple[str, str]] = {}  # secret -> (account_id, key_id)
         self.handlers: dict[str, StepHandler] = {}
         self.listeners: list[EventListener] = []
+        self.server_scenarios: list[Scenario] = list(scenarios or [])
         for spec in catalog.accounts:
             account = self._new_account(
                 spec.account_id, spec.tier, fixture=True, overrides=spec.limits
@@ -242,6 +284,7 @@ class Accounts:
             account_id=account_id,
             tier=tier,
             limits=Limits.of(self._catalog.tiers[tier], overrides),
+            limit_overrides=overrides,
             clock=self.new_clock(),
             ids=IdSource(settings.seed, account_id),
             seed=settings.seed,
@@ -252,7 +295,16 @@ class Accounts:
             fixture=fixture,
             handlers=self.handlers,
             listeners=self.listeners,
+            server_scenarios=self.server_scenarios,
         )
+        for scenario in self.server_scenarios:  # server-wide settings apply to new accounts
+            if scenario.tier:
+                account.base_tier = scenario.tier
+                account.set_tier(scenario.tier)
+            if scenario.clock:
+                account.clock.set(mode=scenario.clock)
+            if scenario.job_timing:
+                account.job_timing = scenario.job_timing
         self._accounts[account_id] = account
         self._evict(keep=account_id)
         return account

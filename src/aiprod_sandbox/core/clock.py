@@ -173,6 +173,11 @@ class Scheduler:
         return sorted(self._heap)
 
 
+async def sleep(seconds: float) -> None:
+    """Wait real seconds (a scenario's slow response); the one sleep outside the ticker."""
+    await asyncio.sleep(seconds)
+
+
 async def run_every(interval: float, work: Callable[[], object]) -> None:
     """Call `work` every `interval` real seconds until cancelled (the app's ticker).
 

@@ -72,10 +72,11 @@ class Delivery:
     next_attempt_at: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
     note: str | None = None
+    held: str | None = None  # held back on purpose by a scenario; the next attempt says why
 
     @property
     def scheduled_count(self) -> int:
-        return sum(1 for a in self.attempts if a.trigger != "manual")
+        return len({a.attempt for a in self.attempts if a.trigger != "manual"})
 
 
 class DeliveryLog:

@@ -11,7 +11,8 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from .catalog import Catalog, Outcome, Preset
-from .jobs import JobError, JobInput, JobPlan
+from .jobs import PROGRESS_STEPS, JobError, JobInput, JobPlan
+from .scenarios.models import JobRule
 
 DEFAULT_BASE_SECONDS = 180
 DEFAULT_COST_PER_MINUTE = 0.5
@@ -33,30 +34,29 @@ def plan_job(
     rng: random.Random,
     *,
     simulated: bool,
+    rule: JobRule | None = None,
 ) -> JobPlan:
+    """The job's plan: a scenario's job rule first, then magic inputs, else a completion."""
     base = preset.base_duration_seconds if preset else DEFAULT_BASE_SECONDS
     per_minute = preset.cost_per_minute if preset else DEFAULT_COST_PER_MINUTE
     words = len((job_input.voice_text or "").split())
     processing = base + words * 0.4 + rng.uniform(0, 45)
     queue = rng.uniform(2, 8)
     quality = round(rng.uniform(0.82, 0.98), 2)
-    cost = round(per_minute * processing / 60, 2)
 
+    if rule is not None:
+        return _from_rule(rule, simulated, queue, processing, quality, per_minute)
     outcome = find_outcome(catalog, job_input)
-    if outcome is None:
+    if outcome is not None and outcome.kind == "slow":
+        simulated = True
+        processing = outcome.processing_seconds or processing
+        if outcome.queue_seconds is not None:
+            queue = outcome.queue_seconds
+    cost = round(per_minute * processing / 60, 2)  # the cost of the time it really runs
+    if outcome is None or outcome.kind == "slow":
         return JobPlan("complete", simulated, queue, processing, quality, cost)
     if outcome.kind == "pending":
         return JobPlan("pending", simulated, queue, processing, quality, cost)
-    if outcome.kind == "slow":
-        slow = outcome.processing_seconds or processing
-        return JobPlan(
-            "complete",
-            True,
-            outcome.queue_seconds if outcome.queue_seconds is not None else queue,
-            slow,
-            quality,
-            round(per_minute * slow / 60, 2),  # the cost of the time it really runs
-        )
     spec = outcome.error
     error = (
         JobError(spec.type, spec.code, spec.message)
@@ -72,4 +72,38 @@ def plan_job(
         cost,
         error=error,
         fail_at_progress=outcome.fail_at_progress or 0,
+    )
+
+
+def _from_rule(
+    rule: JobRule,
+    simulated: bool,
+    queue: float,
+    processing: float,
+    quality: float,
+    per_minute: float,
+) -> JobPlan:
+    if rule.timing is not None:
+        simulated = rule.timing == "simulated"
+    queue = rule.queue_seconds if rule.queue_seconds is not None else queue
+    processing = rule.processing_seconds or processing
+    steps = tuple(rule.progress_steps) if rule.progress_steps is not None else PROGRESS_STEPS
+    error = None
+    if rule.outcome == "fail":
+        spec = rule.error
+        error = JobError(
+            (spec.type if spec else None) or "processing_error",
+            (spec.code if spec else None) or "PROCESSING_FAILED",
+            (spec.message if spec else None) or "Processing failed (scenario)",
+        )
+    return JobPlan(
+        rule.outcome,
+        simulated,
+        queue,
+        processing,
+        quality,
+        round(per_minute * processing / 60, 2),
+        steps,
+        error,
+        rule.fail_at_progress,
     )

@@ -20,6 +20,7 @@ from .deliveries import RetryPolicy
 from .ids import IdSource
 from .jobs import JobEvent
 from .links import Links
+from .scenarios import Scenario, library, resolve
 from .state import import_state, state_from_fixture
 from .webhooks import fan_out
 
@@ -42,7 +43,9 @@ class Sandbox:
         self.settings = settings
         self.catalog = catalog if catalog is not None else load_catalog(settings.fixtures)
         self.wall = wall
-        self.accounts = Accounts(settings, self.catalog, wall)
+        self._library: dict[str, Scenario] | None = None
+        server_scenarios = [resolve(name, self.scenario_library) for name in settings.scenario]
+        self.accounts = Accounts(settings, self.catalog, wall, server_scenarios)
         self.ids = IdSource(settings.seed, "server")
         self.links = Links(f"aiprod-sandbox-links:{settings.seed}", settings.link_ttl_seconds)
         self.unexpected_errors: deque[BaseException] = deque(maxlen=100)
@@ -54,6 +57,13 @@ class Sandbox:
         self.base_url = settings.public_url or local_url(settings.host, settings.port)
         self.accounts.listeners.append(self._on_event)
         self._preload()
+
+    @property
+    def scenario_library(self) -> dict[str, Scenario]:
+        """The shipped scenarios, read on first use (start-up does not pay for them)."""
+        if self._library is None:
+            self._library = library()
+        return self._library
 
     def _on_event(self, account: Account, event: JobEvent) -> None:
         link = ""
@@ -105,5 +115,6 @@ class Sandbox:
             "callback_secret": account.callback_secret,
             "clock": account.clock.describe(),
             "job_timing": account.job_timing,
-            "scenario": None,
+            "scenario": account.scenarios.own.name if account.scenarios.own else None,
+            "server_scenarios": [s.name for s in account.scenarios.server],
         }

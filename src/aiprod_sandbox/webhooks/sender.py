@@ -30,6 +30,7 @@ from .signing import sign
 
 log = logging.getLogger("aiprod_sandbox.webhooks")
 USER_AGENT = f"AIPROD-Webhooks/1.0 (AIPROD Sandbox {__version__})"
+WRONG_SECRET = "whsec_deliberately_wrong_secret_for_testing"  # bad_signature scenarios
 
 
 class _Refused(Exception):
@@ -212,10 +213,55 @@ class Dispatcher:
                 return
             delivery.url = url
             sent_at = at if account.clock.mode == "manual" else max(at, account.now())
+            action = self._misbehaviour(account, delivery, url, trigger, sent_at)
+            if action in ("delay", "out_of_order"):
+                return  # held back and rescheduled; the lane moves on without it
             attempt = Attempt(attempt=number, trigger=trigger, scheduled_at=at, sent_at=sent_at)
+            if delivery.held:
+                attempt.deliberate, delivery.held = delivery.held, None
+            if action == "bad_signature":
+                secret = WRONG_SECRET
             attempt.request_headers = self._headers(delivery, secret, number, sent_at)
-            await self._send(url, delivery.body, attempt)
+            if action == "drop":
+                attempt.deliberate = "drop"
+                attempt.error = "timeout"  # lost on the way: the sender hears nothing back
+                attempt.duration_ms = 0.0
+            else:
+                attempt.deliberate = attempt.deliberate or action
+                await self._send(url, delivery.body, attempt)
+            if action == "duplicate":
+                twin = Attempt(
+                    attempt=number,
+                    trigger=trigger,
+                    scheduled_at=at,
+                    sent_at=sent_at,
+                    request_headers=attempt.request_headers,
+                    deliberate="duplicate",
+                )
+                await self._send(url, delivery.body, twin)
+                delivery.attempts.append(twin)
         self._record(account, delivery, attempt)
+
+    def _misbehaviour(
+        self, account: Account, delivery: Delivery, url: str, trigger: Trigger, at: float
+    ) -> str | None:
+        """What a scenario's webhook rule makes this attempt do (None: behave)."""
+        if trigger == "manual" or delivery.held or not account.scenarios.any:
+            return None
+        found = account.scenarios.webhook_rule(delivery.event, delivery.webhook_id, url, at)
+        if found is None:
+            return None
+        scenario, rule = found
+        if rule.action in ("delay", "out_of_order"):
+            later = at + rule.delay_seconds
+            delivery.held = rule.action
+            delivery.next_attempt_at = later
+            delivery.note = (
+                f"held back {rule.delay_seconds:g} s on purpose ({rule.action}, "
+                f"scenario {scenario.name})"
+            )
+            account.scheduler.schedule(later, DELIVERY_KIND, delivery.delivery_id)
+        return rule.action
 
     def _headers(self, delivery: Delivery, secret: str, number: int, at: float) -> dict[str, str]:
         return {

@@ -1,0 +1,127 @@
+"""Scenario request rules at the HTTP surface: delays, extra headers, chosen answers, drops.
+
+Run right after auth (rules may match on the key and tier) and before the rate limit, so a
+scripted 429 storm or 503 outage answers as production would when it is overloaded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from ..core.clock import sleep
+from ..core.scenarios import RequestRule, Scenario
+from ..errors import RateLimited, SandboxError
+from .context import RequestContext
+from .responses import JSON_TYPE, error_response
+
+DEFAULT_ERRORS: dict[int, tuple[str, str, str]] = {
+    400: ("validation_error", "INVALID_PARAMETER", "Invalid input"),
+    401: ("auth_error", "INVALID_API_KEY", "Invalid API key"),
+    403: ("permission_error", "PERMISSION_DENIED", "Insufficient permissions"),
+    404: ("not_found_error", "ROUTE_NOT_FOUND", "Not found"),
+    409: ("conflict_error", "INVALID_TRANSITION", "Conflict with the resource's current state"),
+    429: ("rate_limit_error", "RATE_LIMIT_EXCEEDED", "Rate limit exceeded"),
+    500: ("server_error", "INTERNAL_ERROR", "Internal server error"),
+    502: ("server_error", "BAD_GATEWAY", "Bad gateway"),
+    503: ("service_unavailable_error", "SERVICE_UNAVAILABLE", "Service unavailable, retry later"),
+    504: ("server_error", "GATEWAY_TIMEOUT", "Gateway timeout"),
+}
+
+
+class DropConnection(Exception):
+    """Raised after a response has started, so the server cuts the connection mid-answer."""
+
+
+class DroppedResponse(Response):
+    """Starts an answer that never finishes: the client sees the connection drop."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start: Message = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")],
+        }
+        await send(start)
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
+        raise DropConnection("dropped on purpose by a scenario")
+
+
+def label(scenario: Scenario, rule: RequestRule) -> str:
+    return f"{scenario.name}:{rule.name or f'requests[{scenario.requests.index(rule)}]'}"
+
+
+def _answer(rule: RequestRule, request_id: str) -> Response:
+    respond = rule.respond
+    status = respond.status or 500
+    if respond.body is not None:
+        body = json.dumps(respond.body, ensure_ascii=False).encode()
+        return Response(body, status, media_type=JSON_TYPE)
+    kind, code, message = DEFAULT_ERRORS.get(
+        status, ("server_error", "INTERNAL_ERROR", "Scripted error")
+    )
+    spec = respond.error
+    error: SandboxError
+    if status == 429:
+        error = RateLimited(respond.retry_after if respond.retry_after is not None else 60)
+    else:
+        error = SandboxError()
+    error.status = status
+    error.type = (spec.type if spec else None) or kind
+    error.code = (spec.code if spec else None) or code
+    error.message = (spec.message if spec else None) or message
+    return error_response(error, request_id)
+
+
+async def _body(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length", "")
+    if request.method not in ("POST", "PUT", "PATCH") or (
+        declared.isdigit() and int(declared) > limit
+    ):
+        return None
+    try:
+        return json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+async def apply(request: Request, ctx: RequestContext) -> Response | None:
+    """Run the account's request rules on this call; an answer when one of them gives it."""
+    account, key = ctx.account, ctx.key
+    if account is None or key is None or not account.scenarios.any:
+        return None
+    needs_body = any(
+        rule.match.body
+        for scenario in ([account.scenarios.own] if account.scenarios.own else [])
+        + account.scenarios.server
+        for rule in scenario.requests
+    )
+    fired = account.scenarios.request_rules(
+        account.now(),
+        method=request.method,
+        path=request.url.path,
+        query=dict(request.query_params),
+        headers=request.headers,
+        body=await _body(request, ctx.sandbox.settings.max_body_bytes) if needs_body else None,
+        tier=account.tier,
+        key=key.secret,
+    )
+    if not fired:
+        return None
+    ctx.notes["rules"] = [label(scenario, rule) for scenario, rule in fired]
+    for _, rule in fired:
+        respond = rule.respond
+        if respond.delay:
+            await sleep(respond.delay)
+        ctx.headers.update(respond.headers)
+        if respond.retry_after is not None:
+            ctx.headers["Retry-After"] = str(respond.retry_after)
+        if respond.drop:
+            return DroppedResponse()
+        if respond.status is not None:
+            return _answer(rule, ctx.ensure_request_id())
+    return None

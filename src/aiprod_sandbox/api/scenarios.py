@@ -1,0 +1,139 @@
+"""Scenario control: `GET /_sandbox/scenarios`, `GET|PUT|DELETE /_sandbox/scenario`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from ..core.scenarios import ScenarioError
+from ..core.scenarios.loader import load_data
+from ..errors import ValidationFailed
+from .operation import Call, Operation
+from .responses import json_response
+
+
+class ScenarioSummary(BaseModel):
+    name: str
+    description: str
+    advice: str | None
+    active: bool = Field(description="On for this account (its own, or server-wide)")
+
+
+class ScenarioList(BaseModel):
+    items: list[ScenarioSummary]
+
+
+class ScenarioIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, description="A scenario from GET /_sandbox/scenarios")
+    scenario: dict[str, Any] | None = Field(default=None, description="An inline scenario")
+
+
+class ScenarioOut(BaseModel):
+    scenario: str | None = Field(description="This account's own scenario")
+    server_scenarios: list[str]
+
+
+def _out(call: Call) -> ScenarioOut:
+    state = call.account.scenarios
+    return ScenarioOut(
+        scenario=state.own.name if state.own else None,
+        server_scenarios=[s.name for s in state.server],
+    )
+
+
+async def list_scenarios(call: Call) -> Response:
+    active = set(call.account.scenarios.names())
+    items = [
+        ScenarioSummary(
+            name=s.name, description=s.description, advice=s.advice, active=s.name in active
+        )
+        for s in call.sandbox.scenario_library.values()
+    ]
+    return json_response(ScenarioList(items=items))
+
+
+async def get_scenario(call: Call) -> Response:
+    return json_response(_out(call))
+
+
+async def put_scenario(call: Call) -> Response:
+    body = await call.body(ScenarioIn)
+    if (body.name is None) == (body.scenario is None):
+        raise ValidationFailed(details={"name": "Give exactly one of 'name' or 'scenario'"})
+    if body.name is not None:
+        scenario = call.sandbox.scenario_library.get(body.name)
+        if scenario is None:
+            known = ", ".join(sorted(call.sandbox.scenario_library))
+            raise ValidationFailed(
+                f"No scenario named '{body.name}'",
+                details={"name": f"Unknown scenario '{body.name}'; known: {known}"},
+            )
+    else:
+        try:
+            scenario = load_data(body.scenario, "scenario")
+        except ScenarioError as exc:
+            details = {}
+            for problem in exc.problems:  # "scenario:0: field: message"
+                _, _, rest = problem.partition(": ")
+                field, _, message = rest.partition(": ")
+                details["scenario." + field if field != "(file)" else "scenario"] = message
+            raise ValidationFailed("The inline scenario is not valid", details=details) from exc
+    call.account.use_scenario(scenario)
+    return json_response(_out(call))
+
+
+async def delete_scenario(call: Call) -> Response:
+    call.account.use_scenario(None)
+    return json_response(_out(call))
+
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/_sandbox/scenarios",
+        list_scenarios,
+        "The shipped scenarios",
+        "Sandbox",
+        "listScenarios",
+        sandbox=True,
+        responses={200: (ScenarioList, "The library")},
+        errors=(400, 401),
+    ),
+    Operation(
+        "GET",
+        "/_sandbox/scenario",
+        get_scenario,
+        "This account's scenario",
+        "Sandbox",
+        "getScenario",
+        sandbox=True,
+        responses={200: (ScenarioOut, "Active scenarios")},
+        errors=(400, 401),
+    ),
+    Operation(
+        "PUT",
+        "/_sandbox/scenario",
+        put_scenario,
+        "Switch a scenario on for this account",
+        "Sandbox",
+        "putScenario",
+        sandbox=True,
+        request_model=ScenarioIn,
+        responses={200: (ScenarioOut, "Active scenarios")},
+        errors=(400, 401),
+    ),
+    Operation(
+        "DELETE",
+        "/_sandbox/scenario",
+        delete_scenario,
+        "Switch this account's scenario off",
+        "Sandbox",
+        "deleteScenario",
+        sandbox=True,
+        responses={200: (ScenarioOut, "Active scenarios")},
+        errors=(400, 401),
+    ),
+)

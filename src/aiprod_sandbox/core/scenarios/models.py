@@ -1,0 +1,201 @@
+"""The scenario file format, as pydantic models (the JSON Schema is generated from them).
+
+A scenario scripts what production can do to an integration: answer chosen requests with an
+error, a delay or a dropped connection; make jobs fail or take their time; make the webhook
+sender misbehave. Every rule has a `match` (which calls it applies to) and a `when` (which of
+those calls: nth, first N, every Nth, after N, a seeded probability, a window of the account's
+clock); `times` caps how often it fires. Rules are tried in order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Method = Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+Tier = Literal["free", "pro", "enterprise"]
+EventName = Literal[
+    "job.started",
+    "job.progress",
+    "job.completed",
+    "job.failed",
+    "job.cancelled",
+    "webhook.test",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class Window(_Strict):
+    """Seconds of the account's clock since the scenario was switched on: [start, end)."""
+
+    start: float = Field(default=0, ge=0)
+    end: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("window.end must be after window.start: no call could be chosen")
+        return self
+
+
+class When(_Strict):
+    """Which of the matching calls the rule applies to; every condition given must hold."""
+
+    nth: int | None = Field(default=None, ge=1, description="only the Nth matching call")
+    first: int | None = Field(default=None, ge=1, description="the first N matching calls")
+    every: int | None = Field(default=None, ge=1, description="every Nth matching call")
+    after: int | None = Field(default=None, ge=0, description="calls after the first N")
+    probability: float | None = Field(
+        default=None, gt=0, le=1, description="chance per call, from the seeded random source"
+    )
+    window: Window | None = None
+
+    @model_validator(mode="after")
+    def _possible(self) -> When:
+        if self.nth is not None and self.first is not None and self.nth > self.first:
+            raise ValueError(f"nth {self.nth} is never among the first {self.first} calls")
+        if self.nth is not None and self.after is not None and self.nth <= self.after:
+            raise ValueError(f"nth {self.nth} is never after call {self.after}")
+        if self.first is not None and self.after is not None and self.first <= self.after:
+            raise ValueError(f"the first {self.first} calls are never after call {self.after}")
+        if self.nth is not None and self.every is not None and self.nth % self.every:
+            raise ValueError(f"call {self.nth} is never a multiple of every {self.every}")
+        return self
+
+
+class RequestMatch(_Strict):
+    method: list[Method] | None = Field(default=None, description="one method or a list")
+    path: str | None = Field(default=None, description="glob: /pipeline/*, /jobs/*")
+    query: dict[str, str] | None = Field(default=None, description="parameters that must equal")
+    headers: dict[str, str] | None = Field(default=None, description="headers that must equal")
+    body: dict[str, Any] | None = Field(
+        default=None, description="body fields (dotted paths) that must equal"
+    )
+    tier: list[Tier] | None = None
+    key: str | None = Field(default=None, description="the full test key, or its last 4 chars")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for name in ("method", "tier"):
+                if name in data:
+                    data[name] = _one_or_many(data[name])
+            if isinstance(data.get("method"), list):
+                data["method"] = [str(m).upper() for m in data["method"]]
+        return data
+
+
+class ErrorSpec(_Strict):
+    type: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class Respond(_Strict):
+    status: int | None = Field(default=None, ge=200, le=599)
+    error: ErrorSpec | None = Field(default=None, description="envelope fields to use")
+    body: dict[str, Any] | None = Field(default=None, description="a custom JSON body instead")
+    headers: dict[str, str] = {}
+    retry_after: int | None = Field(default=None, ge=0)
+    delay: float | None = Field(default=None, ge=0, le=120, description="real seconds")
+    drop: bool = Field(default=False, description="close the connection without an answer")
+
+    @model_validator(mode="after")
+    def _sane(self) -> Respond:
+        if self.drop and (self.status is not None or self.body is not None):
+            raise ValueError("drop answers nothing: give no status or body with it")
+        if (self.error is not None or self.body is not None) and self.status is None:
+            raise ValueError("an error or body needs a status")
+        if not (self.status or self.drop or self.delay or self.headers):
+            raise ValueError("respond must give a status, a delay, headers or drop")
+        return self
+
+
+class RequestRule(_Strict):
+    name: str | None = None
+    match: RequestMatch = RequestMatch()
+    when: When = When()
+    times: int | None = Field(default=None, ge=1, description="fire at most this many times")
+    respond: Respond
+
+
+class JobMatch(_Strict):
+    """Job input fields (globs on text); `video_url: "*fail*"`."""
+
+    video_url: str | None = None
+    voice_text: str | None = None
+    voice_language: str | None = None
+    music_style: str | None = None
+    preset: str | None = None
+
+
+class JobRule(_Strict):
+    name: str | None = None
+    match: JobMatch = JobMatch()
+    when: When = When()
+    times: int | None = Field(default=None, ge=1)
+    outcome: Literal["complete", "fail", "pending"] = "complete"
+    error: ErrorSpec | None = None
+    fail_at_progress: int | None = Field(default=None, ge=0, le=100)
+    timing: Literal["instant", "simulated"] | None = None
+    queue_seconds: float | None = Field(default=None, ge=0)
+    processing_seconds: float | None = Field(default=None, gt=0)
+    progress_steps: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _steps(self) -> JobRule:
+        steps = self.progress_steps
+        if steps is not None and (
+            steps != sorted(set(steps)) or any(not 0 < s < 100 for s in steps)
+        ):
+            raise ValueError("progress_steps must be increasing values between 1 and 99")
+        if self.outcome != "fail" and (self.error or self.fail_at_progress is not None):
+            raise ValueError("error and fail_at_progress go with outcome: fail")
+        return self
+
+
+class WebhookMatch(_Strict):
+    event: list[EventName] | None = None
+    endpoint: str | None = Field(
+        default=None, description="a webhook id, a URL glob, or 'callback' for callback_url"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "event" in data:
+            data = {**data, "event": _one_or_many(data["event"])}
+        return data
+
+
+class WebhookRule(_Strict):
+    name: str | None = None
+    match: WebhookMatch = WebhookMatch()
+    when: When = When()
+    times: int | None = Field(default=None, ge=1)
+    action: Literal["bad_signature", "duplicate", "out_of_order", "delay", "drop"]
+    delay_seconds: float = Field(default=30, ge=0, description="clock seconds (delay)")
+
+
+class Scenario(_Strict):
+    """One scenario file."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str
+    advice: str | None = Field(default=None, description="the guide's advice it tests")
+    tier: Tier | None = Field(default=None, description="the account takes this tier's limits")
+    clock: Literal["real", "manual"] | None = None
+    job_timing: Literal["instant", "simulated"] | None = None
+    requests: list[RequestRule] = []
+    jobs: list[JobRule] = []
+    webhooks: list[WebhookRule] = []
