@@ -1,0 +1,125 @@
+"""A fresh sandbox account for one test: its key, a ready client, and the control API.
+
+def test_job_completes(aiprod_account):
+    job = aiprod_account.client.post("/pipeline/run", json={...}).json()
+    aiprod_account.clock.advance(600)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class Clock:
+    """The account's clock, through `/_sandbox/clock`."""
+
+    client: httpx.Client
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        """Move the clock and run everything due (jobs, deliveries, retries); what ran."""
+        return dict(_ok(self.client.post("/_sandbox/clock/advance", json={"seconds": seconds})))
+
+    def set(self, **fields: Any) -> dict[str, Any]:
+        """`mode` (real, manual, scaled), `now` (ISO 8601) and/or `scale`."""
+        return dict(_ok(self.client.post("/_sandbox/clock", json=fields)))
+
+    def now(self) -> str:
+        return str(_ok(self.client.get("/_sandbox/clock"))["now"])
+
+
+def _ok(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise AssertionError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text}"
+        )
+    return response.json()
+
+
+class SandboxAccount:
+    """An isolated account: nothing another test does can be seen here."""
+
+    def __init__(self, base_url: str, key: str, transport: httpx.BaseTransport) -> None:
+        self.base_url = base_url
+        self.key = key
+        self.headers = {"Authorization": f"Bearer {key}"}
+        self.client = httpx.Client(
+            base_url=base_url,
+            headers=self.headers,
+            transport=transport,
+            timeout=30,
+            trust_env=False,
+        )
+        self.clock = Clock(self.client)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # ---- the control API -----------------------------------------------------------------
+    @property
+    def info(self) -> dict[str, Any]:
+        """`GET /_sandbox/account`: id, tier, limits, callback secret, clock, timing."""
+        return dict(_ok(self.client.get("/_sandbox/account")))
+
+    def use_scenario(self, name: str | None = None, **inline: Any) -> dict[str, Any]:
+        """Switch a scenario on: a library name, or an inline one (`name=..., requests=[...]`)."""
+        body = {"scenario": inline} if inline else {"name": name}
+        return dict(_ok(self.client.put("/_sandbox/scenario", json=body)))
+
+    def clear_scenario(self) -> None:
+        _ok(self.client.delete("/_sandbox/scenario"))
+
+    def set_timing(self, job_timing: str) -> None:
+        _ok(self.client.post("/_sandbox/timing", json={"job_timing": job_timing}))
+
+    def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+        """The webhook delivery log, newest first (filters: webhook_id, job_id, event, status)."""
+        return list(_ok(self.client.get("/_sandbox/deliveries", params=filters))["items"])
+
+    def requests(self, **filters: Any) -> list[dict[str, Any]]:
+        """The account's request journal, newest first (filters: method, path, status)."""
+        return list(_ok(self.client.get("/_sandbox/requests", params=filters))["items"])
+
+    def reset(self) -> None:
+        """Forget every job, webhook and delivery; clock and timing back to defaults."""
+        _ok(self.client.post("/_sandbox/reset"))
+
+    def transition(self, job_id: str, status: str, **fields: Any) -> dict[str, Any]:
+        return dict(
+            _ok(
+                self.client.post(
+                    f"/_sandbox/jobs/{job_id}/transition", json={"status": status, **fields}
+                )
+            )
+        )
+
+    # ---- conveniences for the API --------------------------------------------------------
+    def submit(self, **job: Any) -> dict[str, Any]:
+        """`POST /pipeline/run` (video_url defaults to an example); the 202 body."""
+        job.setdefault("video_url", "https://example.com/video.mp4")
+        response = self.client.post("/pipeline/run", json=job)
+        if response.status_code != 202:
+            raise AssertionError(
+                f"POST /pipeline/run answered {response.status_code}: {response.text}"
+            )
+        return dict(response.json())
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return dict(_ok(self.client.get(f"/pipeline/{job_id}")))
+
+    def register_webhook(self, url: str, events: list[str] | None = None) -> dict[str, Any]:
+        body = {
+            "url": url,
+            "events": events
+            or ["job.started", "job.progress", "job.completed", "job.failed", "job.cancelled"],
+        }
+        response = self.client.post("/webhooks/register", json=body)
+        if response.status_code != 201:
+            raise AssertionError(
+                f"webhook registration answered {response.status_code}: {response.text}"
+            )
+        return dict(response.json())

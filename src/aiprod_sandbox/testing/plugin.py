@@ -1,0 +1,156 @@
+"""The pytest plugin (entry point `pytest11`): fixtures only.
+
+    aiprod_sandbox     session: the server (in this process, or --aiprod-sandbox-url)
+    aiprod_account     function: a fresh, isolated account with a ready httpx client
+    aiprod_receiver    function: a loopback webhook receiver of this test's own
+
+Configure a test with `@pytest.mark.aiprod_sandbox(tier=, scenario=, clock=, job_timing=,
+inprocess=)`. Turn the plugin off with `-p no:aiprod_sandbox`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Generator, Iterator
+from typing import Any
+
+import pytest
+
+from ..settings import Settings
+from .account import SandboxAccount
+from .receiver import ReceiverHandle, ReceiverServer
+from .server import ExternalSandbox, ThreadedSandbox
+
+URL_VARIABLE = "AIPROD_SANDBOX_URL"
+RECEIVER_HOST_VARIABLE = "AIPROD_SANDBOX_RECEIVER_HOST"
+TIER_PREFIX = {"free": "free_", "pro": "pro_", "enterprise": "ent_"}
+MARKER_FIELDS = ("tier", "scenario", "clock", "job_timing", "inprocess")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("aiprod_sandbox", "AIPROD Sandbox")
+    group.addoption(
+        "--aiprod-sandbox-url",
+        default=None,
+        help=f"use the sandbox running at this URL (e.g. a container) instead of starting one "
+        f"in this process [env {URL_VARIABLE}]",
+    )
+    group.addoption(
+        "--aiprod-sandbox-seed",
+        type=int,
+        default=0,
+        help="seed of the in-process sandbox (ids, scores, costs)",
+    )
+    group.addoption(
+        "--aiprod-receiver-host",
+        default=None,
+        help=f"host the sandbox reaches the webhook receiver at (default 127.0.0.1; e.g. "
+        f"host.docker.internal for a container) [env {RECEIVER_HOST_VARIABLE}]",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "aiprod_sandbox(tier='pro', scenario=None, clock=None, job_timing=None, "
+        "inprocess=False): configure the test's aiprod_account",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Re-raise, in the test that caused it, an exception the in-process server hit."""
+    result = yield
+    server = item.funcargs.get("aiprod_sandbox") if hasattr(item, "funcargs") else None
+    if isinstance(server, ThreadedSandbox):
+        errors = server.new_errors()
+        if errors:
+            raise errors[0]
+    return result
+
+
+@pytest.fixture(scope="session")
+def aiprod_sandbox(request: pytest.FixtureRequest) -> Iterator[ThreadedSandbox | ExternalSandbox]:
+    """The session's sandbox: started once in this process, or the one at the given URL."""
+    url = request.config.getoption("--aiprod-sandbox-url") or os.environ.get(URL_VARIABLE)
+    server: ThreadedSandbox | ExternalSandbox
+    if url:
+        server = ExternalSandbox(url)
+    else:
+        seed = request.config.getoption("--aiprod-sandbox-seed")
+        server = ThreadedSandbox(Settings(seed=seed))
+    server.start()
+    yield server
+    server.stop()
+
+
+def _key(nodeid: str, tier: str, worker: str) -> str:
+    """A key of the test's own: stable for the test, different for every test and worker."""
+    digest = hashlib.sha256(f"{worker}:{nodeid}".encode()).hexdigest()[:24]
+    return f"sk_test_{TIER_PREFIX[tier]}{digest}"
+
+
+def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("aiprod_sandbox"))):
+        unknown = set(marker.kwargs) - set(MARKER_FIELDS)
+        if unknown or marker.args:
+            raise pytest.UsageError(
+                f"@pytest.mark.aiprod_sandbox takes only keywords {', '.join(MARKER_FIELDS)}; "
+                f"got {sorted(unknown) or marker.args}"
+            )
+        options.update(marker.kwargs)
+    tier = options.get("tier", "pro")
+    if tier not in TIER_PREFIX:
+        raise pytest.UsageError(f"aiprod_sandbox(tier={tier!r}): one of {sorted(TIER_PREFIX)}")
+    return options
+
+
+@pytest.fixture
+def aiprod_account(
+    request: pytest.FixtureRequest, aiprod_sandbox: ThreadedSandbox | ExternalSandbox
+) -> Iterator[SandboxAccount]:
+    """A fresh account on the session's sandbox, configured by the test's marker."""
+    options = _options(request)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    key = _key(request.node.nodeid, options.get("tier", "pro"), worker)
+    inprocess = bool(options.get("inprocess")) and isinstance(aiprod_sandbox, ThreadedSandbox)
+    transport = aiprod_sandbox.transport() if inprocess else None
+    base_url = "http://sandbox.inprocess" if inprocess else aiprod_sandbox.base_url
+    account = SandboxAccount(base_url, key, transport or _socket_transport())
+    account.reset()  # a rerun against a long-lived sandbox starts clean too
+    if options.get("clock"):
+        account.clock.set(mode=options["clock"])
+    if options.get("job_timing"):
+        account.set_timing(options["job_timing"])
+    if options.get("scenario"):
+        account.use_scenario(options["scenario"])
+    yield account
+    account.close()
+
+
+def _socket_transport() -> Any:
+    import httpx
+
+    return httpx.HTTPTransport()
+
+
+@pytest.fixture(scope="session")
+def _aiprod_receiver_server(request: pytest.FixtureRequest) -> Iterator[ReceiverServer]:
+    host = (
+        request.config.getoption("--aiprod-receiver-host")
+        or os.environ.get(RECEIVER_HOST_VARIABLE)
+        or "127.0.0.1"
+    )
+    server = ReceiverServer(advertised_host=host).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aiprod_receiver(_aiprod_receiver_server: ReceiverServer) -> Iterator[ReceiverHandle]:
+    """A webhook receiver of this test's own: `url`, `secret`, `respond_with`, `wait_for`."""
+    handle = _aiprod_receiver_server.handle()
+    yield handle
+    handle.close()
