@@ -68,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="500,500,200",
         help="statuses for the first deliveries, in order; 200 after them",
     )
+    health = commands.add_parser(
+        "health",
+        help="exit 0 when the sandbox here answers GET /health (the container's HEALTHCHECK)",
+        description="Check GET /health of the sandbox on this machine; exit 0 if healthy.",
+    )
+    health.add_argument("--url", default=None,
+                        help="base URL (default: http://127.0.0.1:$AIPROD_SANDBOX_PORT or 8080)")
+    health.add_argument("--timeout", type=float, default=2.0, help="seconds (default 2)")
     scenario = commands.add_parser(
         "scenario",
         help="list, validate and describe scenario files",
@@ -112,6 +120,25 @@ def build_parser() -> argparse.ArgumentParser:
                 help=help_text,
             )
     return parser
+
+
+def _health(url: str | None, timeout: float) -> int:
+    import json
+    import urllib.request
+
+    try:
+        base = url or f"http://127.0.0.1:{Settings.load().port}"
+    except ConfigError as exc:
+        print(f"unhealthy: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with urllib.request.urlopen(f"{base.rstrip('/')}/health", timeout=timeout) as answer:
+            healthy = answer.status == 200 and json.load(answer).get("status") == "ok"
+    except (OSError, ValueError) as exc:
+        print(f"unhealthy: {base}: {exc}", file=sys.stderr)
+        return 1
+    print(f"healthy: {base}" if healthy else f"unhealthy: {base}")
+    return 0 if healthy else 1
 
 
 def _scenario(action: str, files: list[str]) -> int:
@@ -184,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             print(f"aiprod-sandbox: {exc}", file=sys.stderr)
             return 2
+    if args.command == "health":
+        return _health(args.url, args.timeout)
     if args.command == "scenario":
         return _scenario(args.action, getattr(args, "files", []))
     if args.command == "listen":
