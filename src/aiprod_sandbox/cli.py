@@ -73,8 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 when the sandbox here answers GET /health (the container's HEALTHCHECK)",
         description="Check GET /health of the sandbox on this machine; exit 0 if healthy.",
     )
-    health.add_argument("--url", default=None,
-                        help="base URL (default: http://127.0.0.1:$AIPROD_SANDBOX_PORT or 8080)")
+    health.add_argument(
+        "--url",
+        default=None,
+        help="base URL (default: http://127.0.0.1:$AIPROD_SANDBOX_PORT or 8080)",
+    )
     health.add_argument("--timeout", type=float, default=2.0, help="seconds (default 2)")
     scenario = commands.add_parser(
         "scenario",

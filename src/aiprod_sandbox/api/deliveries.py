@@ -171,9 +171,9 @@ async def send_event(call: Call) -> Response:
     else:
         job = synthetic_job(account, body.event, _fake_input(call))
     extra = {"progress": job.progress} if body.event == "job.progress" else {}
-    before = len(account.deliveries)
+    before = account.deliveries.added
     account.events_append(JobEvent(body.event, job.job_id, account.now(), extra))
-    made = account.deliveries.all()[before:] if len(account.deliveries) > before else []
+    made = account.deliveries.newest(account.deliveries.added - before)
     return json_response(
         EventSent(event=body.event, job_id=job.job_id, delivery_ids=[d.delivery_id for d in made]),
         202,

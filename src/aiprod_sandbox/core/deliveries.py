@@ -85,18 +85,25 @@ class DeliveryLog:
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._items: OrderedDict[str, Delivery] = OrderedDict()
+        self.added = 0  # ever added: `newest(added_now - added_before)` is what came since
 
     def __len__(self) -> int:
         return len(self._items)
 
     def add(self, delivery: Delivery) -> None:
         self._items[delivery.delivery_id] = delivery
+        self.added += 1
         while len(self._items) > self._limit:
             victim = next(
                 (d for d in self._items.values() if d.status != "pending"),
                 next(iter(self._items.values())),
             )
             del self._items[victim.delivery_id]
+
+    def newest(self, count: int) -> list[Delivery]:
+        """The last `count` deliveries added (fewer if the bound forgot some)."""
+        items = list(self._items.values())
+        return items[len(items) - min(count, len(items)) :]
 
     def get(self, delivery_id: str) -> Delivery | None:
         return self._items.get(delivery_id)
@@ -106,3 +113,4 @@ class DeliveryLog:
 
     def clear(self) -> None:
         self._items.clear()
+        self.added = 0

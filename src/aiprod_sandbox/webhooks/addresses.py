@@ -20,10 +20,12 @@ def refusal(address: IPAddress, deny_private: bool) -> str | None:
         return "cloud metadata addresses are never allowed"
     if address.is_link_local:
         return "link-local addresses (169.254.0.0/16, fe80::/10) are never allowed"
+    if address.is_private or address.is_loopback:  # ::1 is "reserved" too: decide here
+        if deny_private:
+            return "private and loopback addresses are refused (--deny-private-webhooks)"
+        return None
     if address.is_multicast or address.is_unspecified or address.is_reserved:
         return "not a unicast address"
-    if deny_private and (address.is_private or address.is_loopback):
-        return "private and loopback addresses are refused (--deny-private-webhooks)"
     return None
 
 

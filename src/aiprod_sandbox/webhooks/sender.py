@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections import deque
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from ..core.accounts import Account
 from ..core.clock import Due, monotonic
 from ..core.deliveries import DELIVERY_KIND, MAX_ATTEMPTS_KEPT, Attempt, Delivery, Trigger
 from ..core.sandbox import Sandbox
+from ..errors import NotFound
 from .addresses import check_url
 from .signing import sign
 
@@ -66,6 +68,7 @@ class Dispatcher:
         self._inflight: dict[str, set[asyncio.Task[None]]] = {}
         self._lanes: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._queued = 0
+        self._deferred: deque[tuple[Account, Delivery, int, float, Trigger]] = deque()
         sandbox.accounts.handlers[DELIVERY_KIND] = self.on_due
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -101,16 +104,20 @@ class Dispatcher:
         delivery = account.deliveries.get(due.ref)
         if delivery is None or delivery.status != "pending":
             return None
-        if self._queued >= self._queue_limit:
-            # Full: try again one clock second later rather than lose the delivery.
-            later = max(due.at, account.now()) + 1.0
-            delivery.next_attempt_at = later
-            account.scheduler.schedule(later, DELIVERY_KIND, delivery.delivery_id)
-            return "deferred (dispatcher queue full)"
         number = delivery.scheduled_count + 1
         trigger: Trigger = "test" if delivery.test else "scheduled"
+        if self._queued >= self._queue_limit or self._deferred:
+            # Full: wait in line (in order, at the time it fell due) for a free place.
+            self._deferred.append((account, delivery, number, due.at, trigger))
+            return f"attempt {number} (waiting: dispatcher queue full)"
         self._launch(account, delivery, number, due.at, trigger, in_lane=number == 1)
         return f"attempt {number}"
+
+    def _release(self) -> None:
+        """Start waiting attempts, oldest first, while there is room."""
+        while self._deferred and self._queued < self._queue_limit:
+            account, delivery, number, at, trigger = self._deferred.popleft()
+            self._launch(account, delivery, number, at, trigger, in_lane=number == 1)
 
     def _launch(
         self,
@@ -133,6 +140,7 @@ class Dispatcher:
 
         def done(finished: asyncio.Task[None]) -> None:
             self._queued -= 1
+            self._release()
             tasks.discard(finished)
             if not tasks:
                 self._inflight.pop(account.account_id, None)
@@ -150,9 +158,19 @@ class Dispatcher:
         return task
 
     async def drain(self, account: Account) -> None:
-        """Wait until none of the account's attempts is in flight."""
-        while tasks := self._inflight.get(account.account_id):
-            await asyncio.wait(set(tasks))
+        """Wait until none of the account's attempts is in flight or waiting for a place."""
+        while True:
+            mine = self._inflight.get(account.account_id)
+            if mine:
+                await asyncio.wait(set(mine))
+            elif any(entry[0] is account for entry in self._deferred):
+                others = {task for tasks in self._inflight.values() for task in tasks}
+                if others:
+                    await asyncio.wait(others, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    self._release()
+            else:
+                return
 
     async def settle(self, account: Account, until: float) -> list[dict[str, Any]]:
         """Run the account's work due by `until` in time order, waiting for each instant's
@@ -169,6 +187,10 @@ class Dispatcher:
 
     async def redeliver(self, account: Account, delivery: Delivery) -> Attempt:
         """Send the stored bytes again (same id, trigger `manual`, no retries); wait for it."""
+        try:
+            self._target(account, delivery, "manual")
+        except LookupError as gone:
+            raise NotFound(f"Nothing to redeliver to: {gone}", code="WEBHOOK_NOT_FOUND") from gone
         number = len(delivery.attempts) + 1
         task = self._launch(account, delivery, number, account.now(), "manual", in_lane=False)
         await task
@@ -297,7 +319,7 @@ class Dispatcher:
                 attempt.error = "redirect"
             elif not 200 <= status < 300:
                 attempt.error = "non_2xx"
-        except TimeoutError:
+        except (TimeoutError, httpx.TimeoutException):
             attempt.error = "timeout"
         except _Refused as refused:
             attempt.error = "connect_error"
