@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -148,18 +147,26 @@ def test_refused_requests_take_no_token() -> None:
     assert bucket.take(6.0).allowed
 
 
-@pytest.mark.parametrize("now", [0.0, 0.5, float(START), START + 0.25])
-def test_unlimited_is_never_refused_and_reports_a_million(now: float) -> None:
-    bucket = TokenBucket(None, None, now)
+@settings(max_examples=200, deadline=None)
+@given(
+    base_ms=st.one_of(st.integers(0, 10**8), st.just(START * 1000)),
+    steps=st.lists(gaps, min_size=1, max_size=300),
+)
+def test_unlimited_is_never_refused_and_reports_a_million(base_ms: int, steps: list[int]) -> None:
+    bucket = TokenBucket(None, None, base_ms / 1000)
     assert bucket.unlimited
-    for index in range(5000):
-        decision = bucket.take(now + index / 1000)
-        assert decision == Decision(True, UNLIMITED, UNLIMITED, math.ceil(now + index / 1000), 0)
-    assert decision.headers() == {
-        "X-RateLimit-Limit": "1000000",
-        "X-RateLimit-Remaining": "1000000",
-        "X-RateLimit-Reset": str(math.ceil(now + 4.999)),
-    }
+    at_ms = base_ms
+    for gap in steps:
+        at_ms += gap
+        at = at_ms / 1000
+        decision = bucket.take(at)
+        # Always full: Reset is now, rounded up to a whole second.
+        assert decision == Decision(True, UNLIMITED, UNLIMITED, math.ceil(Fraction(at_ms, 1000)), 0)
+        assert decision.headers() == {
+            "X-RateLimit-Limit": "1000000",
+            "X-RateLimit-Remaining": "1000000",
+            "X-RateLimit-Reset": str(decision.reset),
+        }
 
 
 def test_peek_takes_no_token() -> None:

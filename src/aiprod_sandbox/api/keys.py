@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from ..core.accounts import SCOPES, ApiKey
 from ..core.clock import iso
-from ..errors import NotFound, ValidationFailed
+from ..errors import InsufficientScope, NotFound, ValidationFailed
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response
@@ -99,9 +99,11 @@ def key_out(key: ApiKey) -> KeyOut:
 
 async def list_keys(call: Call) -> Response:
     query = call.query(SortQuery)
-    keys = sorted(
-        call.account.keys.values(), key=lambda k: k.created_at, reverse=query.sort == "-created_at"
-    )
+    newest_first = query.sort == "-created_at"
+    keys = list(call.account.keys.values())  # creation order
+    if newest_first:
+        keys.reverse()  # so that keys created at the same time list newest first too
+    keys.sort(key=lambda k: k.created_at, reverse=newest_first)
     items, block = paginate(keys, query.page, query.limit)
     return json_response(Page[KeyOut](items=[key_out(k) for k in items], pagination=block))
 
@@ -111,7 +113,15 @@ async def create_key(call: Call) -> Response:
     account = call.account
     if len(account.keys) >= MAX_KEYS:
         raise ValidationFailed(details={"keys": f"At most {MAX_KEYS} keys per account"})
-    key = call.sandbox.accounts.create_key(account, body.name, body.scopes)
+    granted = [scope for scope in SCOPES if scope in call.key.scopes]
+    wanted = body.scopes if body.scopes is not None else granted
+    beyond = [scope for scope in wanted if scope not in call.key.scopes]
+    if beyond:  # a key cannot mint a key stronger than itself
+        raise InsufficientScope(
+            f"This key cannot grant scopes it does not have: {', '.join(beyond)}",
+            details={"scopes": f"not held by this key: {', '.join(beyond)}"},
+        )
+    key = call.sandbox.accounts.create_key(account, body.name, wanted)
     account.audit.record(
         "key.created", key.key_id, key.masked, call.ctx.ensure_request_id(), account.now()
     )

@@ -230,6 +230,8 @@ class Account:
                 what = handler(self, due) if handler else None
             if what is not None:
                 ran.append({"at": due.at, "kind": due.kind, "ref": due.ref, "action": what})
+            for at, job_id in self.jobs.take_started_from_queue():
+                ran.append({"at": at, "kind": "job", "ref": job_id, "action": "job.started"})
         return ran
 
 

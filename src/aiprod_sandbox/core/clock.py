@@ -60,13 +60,16 @@ class Clock:
         start: float | None = None,
         scale: float = 1.0,
     ) -> None:
+        if not (scale > 0 and math.isfinite(scale)):
+            raise ValidationFailed(details={"scale": "Must be a positive number"})
         self._wall = wall
-        self._mode: ClockMode = "real"
-        self._scale = 1.0
-        self._wall_anchor = wall()
+        self._wall_anchor = wall()  # read once: the clock stands exactly on `start`
         self._anchor = self._wall_anchor if start is None else start
         self._last = self._anchor
-        self.set(mode=mode, scale=scale)
+        self._mode: ClockMode = mode
+        self._scale = 1.0 if mode == "real" else scale
+        if mode == "real" and scale != 1.0:
+            self._mode, self._scale = "scaled", scale
 
     @property
     def wall(self) -> WallTime:

@@ -173,6 +173,7 @@ class JobBook:
         self._active: set[str] = set()  # PROCESSING now
         self._queued = 0  # PENDING jobs that will start (not the ones that stay pending)
         self._last_ready = float("-inf")
+        self.started_from_queue: list[tuple[float, str]] = []
         self._seq = 0
 
     # ---- reading -------------------------------------------------------------------------
@@ -395,6 +396,12 @@ class JobBook:
             job = self._jobs.get(self._waiting.popleft())
             if job is not None and job.status == JobStatus.PENDING:
                 self._start(job, at)
+                self.started_from_queue.append((at, job.job_id))
+
+    def take_started_from_queue(self) -> list[tuple[float, str]]:
+        """Jobs a finishing job let start (so `clock/advance` can list them too)."""
+        started, self.started_from_queue = self.started_from_queue, []
+        return started
 
     def force(
         self,
