@@ -21,6 +21,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .api import (
+    advice,
+    console,
     control,
     deliveries,
     files,
@@ -54,6 +56,8 @@ RESOURCE_OPERATIONS: tuple[Operation, ...] = (
     *control.OPERATIONS,
     *deliveries.OPERATIONS,
     *scenarios.OPERATIONS,
+    *advice.OPERATIONS,
+    *console.OPERATIONS,
 )
 TICK_SECONDS = 0.05
 

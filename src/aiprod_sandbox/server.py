@@ -76,6 +76,15 @@ def serve(settings: Settings, argv: Sequence[str] | None = None) -> int:
     )
     server = _Server(config, sandbox)
     server.run()
+    advice = sandbox.advice_summary()
+    if advice:
+        print(
+            f"Integration advice ({len(advice)} finding(s); GET /_sandbox/advice for the "
+            "evidence):",
+            file=sys.stderr,
+        )
+        for line in advice:
+            print("  " + line, file=sys.stderr)
     print("AIPROD Sandbox stopped", file=sys.stderr, flush=True)
     return 0 if server.started else 1
 

@@ -135,9 +135,9 @@ def test_instant_plan_runs_every_step_at_the_submit_time() -> None:
     assert [event for _, event in job.timeline] == [
         "job.created",
         "job.started",
-        "job.progress",
-        "job.progress",
-        "job.progress",
+        "job.progress 30",
+        "job.progress 60",
+        "job.progress 90",
         "job.completed",
     ]
     assert len(book.scheduler) == 0

@@ -119,17 +119,6 @@ def validate_query(model: type[M], request: Request) -> M:
         raise translate(exc, where="query") from exc
 
 
-async def json_body(
-    request: Request,
-    model: type[M],
-    limit: int,
-    context: Mapping[str, Any] | None = None,
-    allow_empty: bool = False,
-) -> tuple[M, bool]:
-    """The validated body, and whether its Content-Type was something other than JSON."""
-    raw = await read_body(request, limit)
-    if allow_empty and not raw.strip():
-        return validate(model, {}, context), False
-    data = parse_object(raw)
+def declared_json(request: Request) -> bool:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return validate(model, data, context), content_type not in JSON_TYPES
+    return content_type in JSON_TYPES

@@ -104,6 +104,10 @@ class JournalEntry(BaseModel):
     key: str = Field(description="The key, masked")
     scenarios: list[str] = Field(description="Scenarios active for the account then")
     rules: list[str] = Field(description="Scenario rules that fired on it")
+    user_agent: str | None
+    conditional: bool = Field(description="Sent with If-None-Match")
+    body_sha: str | None = Field(description="Short hash of the body (same body, same hash)")
+    retry_after: int | None = Field(description="Retry-After of the answer, if any")
 
 
 class JournalOut(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.clock import iso, monotonic
@@ -44,6 +44,7 @@ class RequestContextMiddleware:
                 headers["X-Request-Id"] = ctx.ensure_request_id()
                 for name, value in ctx.headers.items():
                     headers[name] = value
+                ctx.notes["retry_after"] = headers.get("retry-after")
             await send(message)
 
         try:
@@ -70,10 +71,14 @@ class RequestContextMiddleware:
         if account is None or ctx.key is None or path.startswith("/_sandbox/"):
             return  # the journal is of the partner's API traffic, not of control calls
         query = scope.get("query_string", b"").decode("latin-1")
+        request_headers = Headers(scope=scope)
+        retry_after = ctx.notes.get("retry_after")
+        now = account.now()
         account.journal.append(
             {
                 "request_id": ctx.ensure_request_id(),
-                "timestamp": iso(account.now()),
+                "timestamp": iso(now),
+                "at": now,
                 "method": scope.get("method", ""),
                 "path": path,
                 "query": query,
@@ -82,5 +87,9 @@ class RequestContextMiddleware:
                 "key": ctx.key.masked,
                 "scenarios": account.scenarios.names(),
                 "rules": ctx.notes.get("rules", []),
+                "user_agent": request_headers.get("user-agent"),
+                "conditional": "if-none-match" in request_headers,
+                "body_sha": ctx.notes.get("body_sha"),
+                "retry_after": int(retry_after) if retry_after and retry_after.isdigit() else None,
             }
         )

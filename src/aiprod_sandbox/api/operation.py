@@ -9,6 +9,7 @@ an instant job has finished, and sent its events, before the next request).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,13 +25,14 @@ from ..errors import (
     AuthError,
     InsufficientScope,
     KeyRevoked,
+    LiveKeyInSandbox,
     NotFound,
     RateLimited,
     SandboxError,
     ValidationFailed,
 )
 from . import faults
-from .body import json_body, validate_query
+from .body import declared_json, parse_object, read_body, validate, validate_query
 from .context import RequestContext, context_of
 from .responses import error_response
 
@@ -79,14 +81,16 @@ class Call:
         *,
         allow_empty: bool = False,
     ) -> M:
-        parsed, odd_type = await json_body(
-            self.request, model, self.sandbox.settings.max_body_bytes, context, allow_empty
-        )
-        if odd_type:
+        raw = await read_body(self.request, self.sandbox.settings.max_body_bytes)
+        self.ctx.notes["body_sha"] = hashlib.sha256(raw).hexdigest()[:16]  # for the advisor
+        if allow_empty and not raw.strip():
+            return validate(model, {}, context)
+        data = parse_object(raw)
+        if not declared_json(self.request):
             self.ctx.headers["X-AIPROD-Warning"] = (
                 "Request body was parsed as JSON; send Content-Type: application/json"
             )
-        return parsed
+        return validate(model, data, context)
 
     def query(self, model: type[M]) -> M:
         return validate_query(model, self.request)
@@ -141,7 +145,11 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
     """Auth, then (API calls only) scenario rules, rate limit, then scope — the contract's
     order — auditing refusals and the first use of a key each day. Returns a scenario's
     scripted answer, if one fires."""
-    account, key = ctx.sandbox.accounts.identify(request.headers.get("authorization"))
+    try:
+        account, key = ctx.sandbox.accounts.identify(request.headers.get("authorization"))
+    except LiveKeyInSandbox:
+        ctx.sandbox.live_key_requests.append(ctx.ensure_request_id())  # for the advisor
+        raise
     ctx.account, ctx.key = account, key
     request_id = ctx.ensure_request_id()
     now = account.now()

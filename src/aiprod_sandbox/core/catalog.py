@@ -77,6 +77,17 @@ class FixtureAccount(_Strict):
     webhooks: list[dict[str, Any]] = []
 
 
+class AdviceRule(_Strict):
+    title: str
+    guide: str
+    why: str
+    fix: str
+
+
+class _AdviceFile(_Strict):
+    rules: dict[str, AdviceRule]
+
+
 class _PresetsFile(_Strict):
     presets: list[Preset]
 
@@ -112,6 +123,7 @@ class Catalog:
     outcomes: Mapping[str, Outcome]
     accounts: tuple[FixtureAccount, ...]
     sample_video: bytes
+    advice: Mapping[str, AdviceRule]
 
     def preset(self, preset_id: str) -> Preset | None:
         for preset in self.presets:
@@ -171,6 +183,7 @@ def load_catalog(override: Path | None = None) -> Catalog:
     tiers = _model(folders, "tiers.yaml", _TiersFile).tiers
     outcomes = _model(folders, "outcomes.yaml", _OutcomesFile).outcomes
     accounts = _model(folders, "accounts.yaml", _AccountsFile).accounts
+    advice = _model(folders, "advice.yaml", _AdviceFile).rules
     missing = {"free", "pro", "enterprise"} - set(tiers)
     if missing:
         raise ConfigError(f"tiers.yaml: missing tiers {sorted(missing)}")
@@ -198,4 +211,5 @@ def load_catalog(override: Path | None = None) -> Catalog:
         outcomes=dict(outcomes),
         accounts=tuple(accounts),
         sample_video=video_path.read_bytes(),
+        advice=dict(advice),
     )

@@ -456,7 +456,8 @@ class JobBook:
 
     def _record(self, job: Job, at: float, event: str, extra: dict[str, Any]) -> None:
         job.updated_at = at
-        job.timeline.append((at, event))
+        shown = f"{event} {extra['progress']}" if "progress" in extra else event
+        job.timeline.append((at, shown))
         self._emit(JobEvent(event, job.job_id, at, extra))
 
     def clear(self) -> None:

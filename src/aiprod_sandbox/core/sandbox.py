@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from ..errors import ConfigError
 from ..settings import Settings
 from .accounts import Account, Accounts
+from .advisor import Facts, advise
 from .catalog import Catalog, load_catalog
 from .clock import WallTime, system_time
 from .deliveries import RetryPolicy
@@ -49,6 +50,7 @@ class Sandbox:
         self.ids = IdSource(settings.seed, "server")
         self.links = Links(f"aiprod-sandbox-links:{settings.seed}", settings.link_ttl_seconds)
         self.unexpected_errors: deque[BaseException] = deque(maxlen=100)
+        self.live_key_requests: deque[str] = deque(maxlen=settings.journal_size)
         self.retry_policy = RetryPolicy(
             delays=settings.webhook_retry_delays,
             max_age=settings.webhook_max_age,
@@ -102,6 +104,36 @@ class Sandbox:
             if len(account.scheduler) and account.clock.mode != "manual":
                 ran += len(account.run_due())
         return ran
+
+    def advice(self, account: Account) -> list[dict[str, Any]]:
+        """The advisor's findings for the account (see `core/advisor.py`)."""
+        ends = {"job.completed", "job.failed"}
+        facts = Facts(
+            journal=list(account.journal),
+            webhook_times=[
+                w.created_at for w in account.webhooks.all() if w.active and ends & set(w.events)
+            ],
+            callback_jobs=frozenset(j.job_id for j in account.jobs if j.input.callback_url),
+            bad_signature_accepted=[
+                d.delivery_id
+                for d in account.deliveries.all()
+                for a in d.attempts
+                if a.deliberate == "bad_signature" and a.ok
+            ],
+            live_key_requests=list(self.live_key_requests),
+        )
+        return advise(facts, self.catalog.advice)
+
+    def advice_summary(self) -> list[str]:
+        """One line per finding of every account, for `serve` to print when it stops."""
+        lines = []
+        for account in self.accounts:
+            for finding in self.advice(account):
+                lines.append(
+                    f"{account.account_id}: {finding['rule']} ×{finding['count']}: "
+                    f"{finding['title']} — fix: {finding['fix']}"
+                )
+        return lines
 
     def record_error(self, exc: BaseException) -> None:
         """Keep an unexpected exception (the pytest plugin re-raises it in the test)."""

@@ -43,6 +43,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seed of the in-process sandbox (ids, scores, costs)",
     )
     group.addoption(
+        "--aiprod-sandbox-advice",
+        action="store_true",
+        default=False,
+        help="print the integration advisor's findings for the session's accounts at the end",
+    )
+    group.addoption(
         "--aiprod-receiver-host",
         default=None,
         help=f"host the sandbox reaches the webhook receiver at (default 127.0.0.1; e.g. "
@@ -56,6 +62,39 @@ def pytest_configure(config: pytest.Config) -> None:
         "aiprod_sandbox(tier='pro', scenario=None, clock=None, job_timing=None, "
         "inprocess=False): configure the test's aiprod_account",
     )
+
+
+_SERVER = pytest.StashKey[ThreadedSandbox | ExternalSandbox]()
+_KEYS = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """With --aiprod-sandbox-advice: what the advisor found in this session's accounts."""
+    if not config.getoption("--aiprod-sandbox-advice") or _SERVER not in config.stash:
+        return
+    server = config.stash[_SERVER]
+    terminalreporter.section("AIPROD Sandbox integration advice")
+    lines: list[str] = []
+    if isinstance(server, ThreadedSandbox):
+        lines = server.sandbox.advice_summary()
+    else:
+        import httpx
+
+        keys: list[str] = config.stash.get(_KEYS, [])
+        for key in dict.fromkeys(keys):
+            answer = httpx.get(
+                f"{server.base_url}/_sandbox/advice",
+                trust_env=False,
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=10,
+            )
+            for finding in answer.json().get("items", []) if answer.status_code == 200 else []:
+                lines.append(
+                    f"{finding['rule']} ×{finding['count']}: {finding['title']} — "
+                    f"fix: {finding['fix']}"
+                )
+    for line in lines or ["no findings"]:
+        terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -81,6 +120,7 @@ def aiprod_sandbox(request: pytest.FixtureRequest) -> Iterator[ThreadedSandbox |
         seed = request.config.getoption("--aiprod-sandbox-seed")
         server = ThreadedSandbox(Settings(seed=seed))
     server.start()
+    request.config.stash[_SERVER] = server
     yield server
     server.stop()
 
@@ -119,6 +159,7 @@ def aiprod_account(
     transport = aiprod_sandbox.transport() if inprocess else None
     base_url = "http://sandbox.inprocess" if inprocess else aiprod_sandbox.base_url
     account = SandboxAccount(base_url, key, transport or _socket_transport())
+    request.config.stash.setdefault(_KEYS, []).append(key)
     account.reset()  # a rerun against a long-lived sandbox starts clean too
     if options.get("clock"):
         account.clock.set(mode=options["clock"])

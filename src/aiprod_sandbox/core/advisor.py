@@ -1,0 +1,188 @@
+"""The integration advisor: the guide's Best Practices and Error Handling, checked against
+what an account actually did (its request journal, webhooks and delivery log).
+
+Each check is a pure function returning the evidence (request or delivery ids) of one rule;
+the rule's title, the guide's reasoning and the fix are data, in `fixtures/advice.yaml`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .catalog import AdviceRule
+
+Entry = Mapping[str, Any]
+JOB_READ = re.compile(r"^/(?:pipeline|jobs)/(job_[A-Za-z0-9_]+)$")
+POLL_GAP_SECONDS = 5.0  # reads of one job closer than this are "more often than needed"
+POLL_MAX_READS = 10  # the guide: "1 request vs. 10+"
+DUPLICATE_WINDOW = 10.0
+RETRY_4XX_WINDOW = 300.0
+PRESETS_WINDOW = 3600.0
+MAX_USER_AGENTS = 3
+MAX_EVIDENCE = 20
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the checks look at, all from one account."""
+
+    journal: Sequence[Entry]  # oldest first; entries have `at` (clock seconds)
+    webhook_times: Sequence[float]  # when webhooks subscribing to job ends were registered
+    callback_jobs: frozenset[str]  # jobs with a callback_url
+    bad_signature_accepted: Sequence[str]  # delivery ids answered 2xx despite a bad signature
+    live_key_requests: Sequence[str]  # request ids, server-wide
+
+
+def _job_reads(journal: Sequence[Entry]) -> dict[str, list[Entry]]:
+    reads: dict[str, list[Entry]] = defaultdict(list)
+    for entry in journal:
+        match = JOB_READ.match(entry["path"])
+        if entry["method"] == "GET" and match and entry["status"] == 200:
+            reads[match.group(1)].append(entry)
+    return reads
+
+
+def poll_after_webhook(facts: Facts) -> list[str]:
+    first_hook = min(facts.webhook_times, default=None)
+    evidence: list[str] = []
+    for job_id, reads in _job_reads(facts.journal).items():
+        for entry in reads:
+            if job_id in facts.callback_jobs or (
+                first_hook is not None and entry["at"] >= first_hook
+            ):
+                evidence.append(entry["request_id"])
+    return evidence
+
+
+def poll_too_often(facts: Facts) -> list[str]:
+    evidence: list[str] = []
+    for reads in _job_reads(facts.journal).values():
+        quick = [
+            b
+            for a, b in zip(reads, reads[1:], strict=False)
+            if b["at"] - a["at"] < POLL_GAP_SECONDS
+        ]
+        if len(quick) >= 2 or len(reads) > POLL_MAX_READS:
+            evidence.extend(e["request_id"] for e in (quick or reads[POLL_MAX_READS:]))
+    return evidence
+
+
+def retry_before_retry_after(facts: Facts) -> list[str]:
+    evidence: list[str] = []
+    blocked_until: float | None = None
+    for entry in facts.journal:
+        if blocked_until is not None and entry["at"] < blocked_until:
+            evidence.append(entry["request_id"])
+        if entry["status"] == 429 and entry.get("retry_after"):
+            blocked_until = entry["at"] + entry["retry_after"]
+    return evidence
+
+
+def _signature(entry: Entry) -> tuple[Any, ...]:
+    return entry["method"], entry["path"], entry["query"], entry.get("body_sha")
+
+
+def retry_4xx(facts: Facts) -> list[str]:
+    evidence: list[str] = []
+    failed: dict[tuple[Any, ...], float] = {}
+    for entry in facts.journal:
+        key = _signature(entry)
+        if key in failed and entry["at"] - failed[key] <= RETRY_4XX_WINDOW:
+            evidence.append(entry["request_id"])
+        if 400 <= entry["status"] < 500 and entry["status"] != 429:
+            failed[key] = entry["at"]
+        else:
+            failed.pop(key, None)
+    return evidence
+
+
+def duplicate_submission(facts: Facts) -> list[str]:
+    evidence: list[str] = []
+    accepted: dict[str, float] = {}
+    for entry in facts.journal:
+        if entry["method"] != "POST" or entry["path"] != "/pipeline/run":
+            continue
+        if entry["status"] != 202 or not entry.get("body_sha"):
+            continue
+        seen = accepted.get(entry["body_sha"])
+        if seen is not None and entry["at"] - seen <= DUPLICATE_WINDOW:
+            evidence.append(entry["request_id"])
+        accepted[entry["body_sha"]] = entry["at"]
+    return evidence
+
+
+def presets_no_cache(facts: Facts) -> list[str]:
+    fetches = [
+        e
+        for e in facts.journal
+        if e["method"] == "GET" and e["path"] == "/presets" and not e.get("conditional")
+    ]
+    return [
+        b["request_id"]
+        for a, b in zip(fetches, fetches[1:], strict=False)
+        if b["at"] - a["at"] <= PRESETS_WINDOW
+    ]
+
+
+def unverified_webhook(facts: Facts) -> list[str]:
+    return list(facts.bad_signature_accepted)
+
+
+def many_client_identities(facts: Facts) -> list[str]:
+    agents: dict[str, dict[str, str]] = defaultdict(dict)
+    for entry in facts.journal:
+        agent = entry.get("user_agent") or ""
+        agents[entry["key"]].setdefault(agent, entry["request_id"])
+    return [
+        request_id
+        for seen in agents.values()
+        if len(seen) > MAX_USER_AGENTS
+        for request_id in seen.values()
+    ]
+
+
+def live_key_attempts(facts: Facts) -> list[str]:
+    return list(facts.live_key_requests)
+
+
+CHECKS: dict[str, Callable[[Facts], list[str]]] = {
+    "poll-after-webhook": poll_after_webhook,
+    "poll-too-often": poll_too_often,
+    "retry-before-retry-after": retry_before_retry_after,
+    "retry-4xx": retry_4xx,
+    "duplicate-submission": duplicate_submission,
+    "presets-no-cache": presets_no_cache,
+    "unverified-webhook": unverified_webhook,
+    "many-client-identities": many_client_identities,
+    "live-key-attempts": live_key_attempts,
+}
+
+
+def advise(facts: Facts, rules: Mapping[str, AdviceRule]) -> list[dict[str, Any]]:
+    """Every rule with evidence, as findings: id, title, guide, why, fix, evidence, count."""
+    findings = []
+    for rule_id, check in CHECKS.items():
+        evidence = check(facts)
+        if not evidence:
+            continue
+        text = rules[rule_id]
+        findings.append(
+            {
+                "rule": rule_id,
+                "title": text.title,
+                "guide": text.guide,
+                "why": text.why,
+                "fix": text.fix,
+                "count": len(evidence),
+                "evidence": _unique(evidence)[:MAX_EVIDENCE],
+            }
+        )
+    return findings
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
