@@ -58,6 +58,10 @@ def label(scenario: Scenario, rule: RequestRule) -> str:
 def _answer(rule: RequestRule, request_id: str) -> Response:
     respond = rule.respond
     status = respond.status or 500
+    if status in (204, 304):
+        return Response(status_code=status)  # these carry no body
+    if status < 400 and respond.body is None:
+        return Response(b"{}", status, media_type=JSON_TYPE)
     if respond.body is not None:
         body = json.dumps(respond.body, ensure_ascii=False).encode()
         return Response(body, status, media_type=JSON_TYPE)

@@ -50,6 +50,7 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         except DropConnection:
+            status = 0  # the journal says: no answer
             raise  # on purpose: the server cuts the connection
         except Exception as exc:
             log.exception(

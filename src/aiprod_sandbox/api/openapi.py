@@ -93,9 +93,16 @@ def build_document(ops: Iterable[Operation], *, which: Literal["api", "sandbox"]
                     schema = {"type": "string", "format": "binary"}
                 entry["content"] = {op.media_type: {"schema": schema}}
             responses[str(status)] = entry
-        for status in sorted({*op.errors, 405, 500}):
+        always = {405, 500} | ({503} if op.auth and not op.sandbox else set())
+        for status in sorted({*op.errors, *always}):
             responses[str(status)] = {
                 "description": _ERROR_TEXT[status],
+                "headers": {"X-Request-Id": _REQUEST_ID},
+                "content": {"application/json": {"schema": error_ref}},
+            }
+        if op.auth and not op.sandbox:  # a scenario may script any status
+            responses["default"] = {
+                "description": "Any other status a scenario scripts, in the error envelope",
                 "headers": {"X-Request-Id": _REQUEST_ID},
                 "content": {"application/json": {"schema": error_ref}},
             }

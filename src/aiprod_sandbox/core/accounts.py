@@ -124,6 +124,7 @@ class Account:
     server_scenarios: list[Scenario] = field(default_factory=list)  # shared by all accounts
     scenarios: ScenarioState = field(init=False)
     base_tier: str = field(init=False)
+    _before_scenario: tuple[str, ClockMode] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.jobs = JobBook(
@@ -161,13 +162,21 @@ class Account:
         self.bucket = self.new_bucket()
 
     def use_scenario(self, scenario: Scenario | None) -> None:
-        """Switch the account's own scenario on (or off, with None) and apply its settings."""
+        """Switch the account's own scenario on (or off, with None) and apply its settings;
+        switching it off gives back the tier, clock mode and timing it had before."""
+        if self._before_scenario is not None:
+            self.job_timing, mode = self._before_scenario
+            self._before_scenario = None
+            if self.clock.mode != mode:
+                self.clock.set(mode=mode)
         self.scenarios.activate(scenario, self.now())
         self.set_tier(scenario.tier if scenario and scenario.tier else self.base_tier)
-        if scenario is not None and scenario.clock is not None:
-            self.clock.set(mode=scenario.clock)
-        if scenario is not None and scenario.job_timing is not None:
-            self.job_timing = scenario.job_timing
+        if scenario is not None and (scenario.clock or scenario.job_timing):
+            self._before_scenario = (self.job_timing, self.clock.mode)
+            if scenario.clock is not None:
+                self.clock.set(mode=scenario.clock)
+            if scenario.job_timing is not None:
+                self.job_timing = scenario.job_timing
 
     def new_bucket(self) -> TokenBucket:
         return TokenBucket(self.limits.requests_per_minute, self.limits.burst, self.now())
@@ -193,6 +202,7 @@ class Account:
         self.usage = Usage()
         self.audit.clear()
         self.scenarios.reset(self.now())
+        self._before_scenario = None
         self.set_tier(self.base_tier)
 
     def submit_job(
@@ -299,7 +309,14 @@ class Accounts:
             listeners=self.listeners,
             server_scenarios=self.server_scenarios,
         )
-        for scenario in self.server_scenarios:  # server-wide settings apply to new accounts
+        self.apply_server_scenarios(account)
+        self._accounts[account_id] = account
+        self._evict(keep=account_id)
+        return account
+
+    def apply_server_scenarios(self, account: Account) -> None:
+        """`serve --scenario` settings (tier, clock mode, timing) on a new or reset account."""
+        for scenario in self.server_scenarios:
             if scenario.tier:
                 account.base_tier = scenario.tier
                 account.set_tier(scenario.tier)
@@ -307,9 +324,6 @@ class Accounts:
                 account.clock.set(mode=scenario.clock)
             if scenario.job_timing:
                 account.job_timing = scenario.job_timing
-        self._accounts[account_id] = account
-        self._evict(keep=account_id)
-        return account
 
     def _evict(self, keep: str) -> None:
         while len(self._accounts) > self._settings.max_accounts:

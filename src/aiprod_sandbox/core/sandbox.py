@@ -96,6 +96,7 @@ class Sandbox:
     def reset(self, account: Account) -> None:
         """Clear the account's world; its clock and timing go back to the server's defaults."""
         account.reset(self.accounts.new_clock(), self.settings.job_timing)
+        self.accounts.apply_server_scenarios(account)
 
     def run_all_due(self) -> int:
         """Run due work of every account whose clock moves by itself; return steps run."""

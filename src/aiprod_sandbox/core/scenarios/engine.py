@@ -147,32 +147,47 @@ class ScenarioState:
         state.fired += 1
         return True
 
+    @staticmethod
+    def _seen(when: When, state: RuleState) -> None:
+        """Count a matching call that an earlier rule already took (no firing)."""
+        state.matched += 1
+        if when.probability is not None:
+            state.random.random()  # keep the rule's random stream in step with its calls
+
     def request_rules(self, now: float, **call: Any) -> list[tuple[Scenario, RequestRule]]:
-        """The request rules that fire on this call, in order, up to the first that answers."""
+        """The request rules that fire on this call, in order, up to the first that answers.
+        Every rule whose `match` applies counts the call, even when an earlier one answered."""
         fired: list[tuple[Scenario, RequestRule]] = []
+        answered = False
         for scenario, since in self._active():
             for index, rule in enumerate(scenario.requests):
                 if not request_matches(rule.match, **call):
                     continue
                 state = self._state(scenario, "requests", index)
-                if self._chosen(rule.when, rule.times, state, now - since):
+                if answered:
+                    self._seen(rule.when, state)
+                elif self._chosen(rule.when, rule.times, state, now - since):
                     fired.append((scenario, rule))
-                    if rule.respond.status is not None or rule.respond.drop:
-                        return fired
+                    answered = rule.respond.status is not None or rule.respond.drop
         return fired
 
     def job_rule(self, job_input: Mapping[str, Any], now: float) -> JobRule | None:
+        chosen: JobRule | None = None
         for scenario, since in self._active():
             for index, rule in enumerate(scenario.jobs):
-                if job_matches(rule.match, job_input):
-                    state = self._state(scenario, "jobs", index)
-                    if self._chosen(rule.when, rule.times, state, now - since):
-                        return rule
-        return None
+                if not job_matches(rule.match, job_input):
+                    continue
+                state = self._state(scenario, "jobs", index)
+                if chosen is not None:
+                    self._seen(rule.when, state)
+                elif self._chosen(rule.when, rule.times, state, now - since):
+                    chosen = rule
+        return chosen
 
     def webhook_rule(
         self, event: str, webhook_id: str | None, url: str, now: float
     ) -> tuple[Scenario, WebhookRule] | None:
+        chosen: tuple[Scenario, WebhookRule] | None = None
         for scenario, since in self._active():
             for index, rule in enumerate(scenario.webhooks):
                 match = rule.match
@@ -186,6 +201,8 @@ class ScenarioState:
                 ):
                     continue
                 state = self._state(scenario, "webhooks", index)
-                if self._chosen(rule.when, rule.times, state, now - since):
-                    return scenario, rule
-        return None
+                if chosen is not None:
+                    self._seen(rule.when, state)
+                elif self._chosen(rule.when, rule.times, state, now - since):
+                    chosen = scenario, rule
+        return chosen

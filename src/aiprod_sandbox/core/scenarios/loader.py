@@ -45,6 +45,8 @@ def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], in
 def _field(loc: tuple[Any, ...]) -> str:
     text = ""
     for part in loc:
+        if isinstance(part, str) and "[" in part:
+            continue  # pydantic's name for one member of a union (`list[...]`): not a field
         text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + str(part)
     return text or "(file)"
 
@@ -71,14 +73,16 @@ def load_data(data: Any, source: str = "<scenario>", node: yaml.Node | None = No
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems: list[str] = []
         for error in exc.errors():
             loc = tuple(error["loc"])
             line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 0)
             message = str(error["msg"]).removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown field"
-            problems.append(f"{source}:{line}: {_field(loc)}: {message}")
+            problem = f"{source}:{line}: {_field(loc)}: {message}"
+            if problem not in problems:
+                problems.append(problem)
         raise ScenarioError(problems) from exc
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Method = Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 Tier = Literal["free", "pro", "enterprise"]
@@ -29,7 +29,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _one_or_many(value: Any) -> Any:
+def _as_list(value: Any) -> Any:
+    """One value or a list of them, in the file; always a list once loaded."""
     return [value] if isinstance(value, str) else value
 
 
@@ -72,27 +73,17 @@ class When(_Strict):
 
 
 class RequestMatch(_Strict):
-    method: list[Method] | None = Field(default=None, description="one method or a list")
+    method: Method | list[Method] | None = Field(default=None, description="one method or a list")
     path: str | None = Field(default=None, description="glob: /pipeline/*, /jobs/*")
     query: dict[str, str] | None = Field(default=None, description="parameters that must equal")
     headers: dict[str, str] | None = Field(default=None, description="headers that must equal")
     body: dict[str, Any] | None = Field(
         default=None, description="body fields (dotted paths) that must equal"
     )
-    tier: list[Tier] | None = None
+    tier: Tier | list[Tier] | None = Field(default=None, description="one tier or a list")
     key: str | None = Field(default=None, description="the full test key, or its last 4 chars")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _lists(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            data = dict(data)
-            for name in ("method", "tier"):
-                if name in data:
-                    data[name] = _one_or_many(data[name])
-            if isinstance(data.get("method"), list):
-                data["method"] = [str(m).upper() for m in data["method"]]
-        return data
+    _lists = field_validator("method", "tier")(_as_list)
 
 
 class ErrorSpec(_Strict):
@@ -165,17 +156,14 @@ class JobRule(_Strict):
 
 
 class WebhookMatch(_Strict):
-    event: list[EventName] | None = None
+    event: EventName | list[EventName] | None = Field(
+        default=None, description="one event or a list"
+    )
     endpoint: str | None = Field(
         default=None, description="a webhook id, a URL glob, or 'callback' for callback_url"
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _lists(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "event" in data:
-            data = {**data, "event": _one_or_many(data["event"])}
-        return data
+    _lists = field_validator("event")(_as_list)
 
 
 class WebhookRule(_Strict):

@@ -1,0 +1,313 @@
+"""Fixtures and helpers of the scenario suite.
+
+In process: the checked `client` (tests/conftest.py) on a sandbox with a manual clock at START,
+instant jobs and a 2 s webhook timeout; `unchecked` switches the OpenAPI check off for scripted
+answers the document cannot know (custom bodies, statuses and codes). Real sockets: `receivers`
+starts webhook receivers under uvicorn in threads on 127.0.0.1 port 0; `serve` starts the real
+`aiprod-sandbox serve --port 0` command and stops it with SIGTERM. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.testclient import TestClient
+
+from aiprod_sandbox import Settings
+from aiprod_sandbox.webhooks.receiver import Receiver
+from tests.conftest import START
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "scenarios"
+SHIPPED_NAMES = sorted(path.stem for path in SHIPPED.glob("*.yaml"))
+CLI = Path(sys.executable).parent / "aiprod-sandbox"
+READY_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+RUN_TIMEOUT = 20.0
+WAIT = 5.0
+READY = re.compile(r"ready on (?P<url>http://127\.0\.0\.1:(?P<port>\d+))\b")
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(seed=7, clock="manual", start_time=START, webhook_timeout=2.0)
+
+
+# ---- talking to the in-process sandbox -----------------------------------------------------
+
+
+@contextlib.contextmanager
+def unchecked(client: TestClient) -> Iterator[TestClient]:
+    """The same client with the OpenAPI response check off (scripted custom answers)."""
+    hooks = client.event_hooks
+    client.event_hooks = {"request": [], "response": []}
+    try:
+        yield client
+    finally:
+        client.event_hooks = hooks
+
+
+def use(
+    client: TestClient | httpx.Client,
+    headers: dict[str, str],
+    name_or_inline: str | dict[str, Any],
+) -> Any:
+    """PUT /_sandbox/scenario by name (a string) or inline (a mapping); must succeed."""
+    if isinstance(name_or_inline, str):
+        body: dict[str, Any] = {"name": name_or_inline}
+    else:
+        body = {"scenario": {"description": "inline test scenario", **name_or_inline}}
+    response = client.put("/_sandbox/scenario", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def inline(*requests: dict[str, Any], name: str = "inline", **more: Any) -> dict[str, Any]:
+    return {"name": name, "requests": list(requests), **more}
+
+
+def advance(client: TestClient, headers: dict[str, str], seconds: float) -> dict[str, Any]:
+    response = client.post("/_sandbox/clock/advance", json={"seconds": seconds}, headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def journal(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """The request journal, oldest first."""
+    response = client.get("/_sandbox/requests", headers=headers)
+    assert response.status_code == 200, response.text
+    return list(reversed(response.json()["items"]))
+
+
+def deliveries(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """The delivery log, oldest first."""
+    response = client.get("/_sandbox/deliveries", headers=headers)
+    assert response.status_code == 200, response.text
+    return list(reversed(response.json()["items"]))
+
+
+def submit(client: TestClient, headers: dict[str, str], video: str = "video", **more: Any) -> str:
+    body = {"video_url": f"https://example.com/{video}.mp4", **more}
+    response = client.post("/pipeline/run", json=body, headers=headers)
+    assert response.status_code == 202, response.text
+    return str(response.json()["job_id"])
+
+
+def get_job(client: TestClient, headers: dict[str, str], job_id: str) -> dict[str, Any]:
+    response = client.get(f"/jobs/{job_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def statuses(
+    client: TestClient, headers: dict[str, str], count: int, path: str = "/jobs"
+) -> list[int]:
+    return [client.get(path, headers=headers).status_code for _ in range(count)]
+
+
+def signed_by(secret: str, body: bytes, signature: str | None) -> bool:
+    """The guide's check: hex HMAC-SHA256 of the body, keyed with the whole whsec_ text."""
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return signature is not None and hmac.compare_digest(signature, expected)
+
+
+# ---- webhook receivers on loopback ---------------------------------------------------------
+
+
+@dataclass
+class Running:
+    receiver: Receiver
+    server: uvicorn.Server
+    thread: threading.Thread
+    port: int
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+class Receivers:
+    def __init__(self) -> None:
+        self.running: list[Running] = []
+
+    def start(self, secret: str | None = None) -> Running:
+        receiver = Receiver(secret=secret)
+        config = uvicorn.Config(
+            receiver,
+            host="127.0.0.1",
+            port=0,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            ws="none",
+            http="h11",
+            loop="asyncio",
+            timeout_graceful_shutdown=1,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="scenario-receiver", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not server.started:
+            server.should_exit = True
+            thread.join(STOP_TIMEOUT)
+            raise RuntimeError("the receiver did not start on 127.0.0.1")
+        port = int(server.servers[0].sockets[0].getsockname()[1])
+        running = Running(receiver, server, thread, port)
+        self.running.append(running)
+        return running
+
+    def stop_all(self) -> None:
+        for running in self.running:
+            running.server.should_exit = True
+        for running in self.running:
+            running.thread.join(STOP_TIMEOUT)
+        stuck = [r.port for r in self.running if r.thread.is_alive()]
+        assert not stuck, f"receivers on ports {stuck} did not stop"
+
+
+@pytest.fixture
+def receivers() -> Iterator[Receivers]:
+    started = Receivers()
+    try:
+        yield started
+    finally:
+        started.stop_all()
+
+
+@pytest.fixture
+def receiver(receivers: Receivers) -> Running:
+    return receivers.start()
+
+
+# ---- the real command ----------------------------------------------------------------------
+
+
+def clean_env() -> dict[str, str]:
+    """This environment without AIPROD_SANDBOX_* settings or proxies."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AIPROD_SANDBOX_") and not name.lower().endswith("_proxy")
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`aiprod-sandbox *args` to completion (bounded), output captured."""
+    return subprocess.run(
+        [str(CLI), *args],
+        cwd=cwd,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=RUN_TIMEOUT,
+    )
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    url: str
+    lines: queue.Queue[str | None]
+    reader: threading.Thread
+    stderr_file: IO[str]
+
+    def stderr(self) -> str:
+        self.stderr_file.flush()
+        self.stderr_file.seek(0)
+        return self.stderr_file.read()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait(timeout=STOP_TIMEOUT)
+        self.reader.join(STOP_TIMEOUT)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return code
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    """`serve(*flags)`: `aiprod-sandbox serve --port 0 --seed 7 *flags`, once its ready line is
+    read; every server is stopped with SIGTERM (and must exit 0) at teardown."""
+    started: list[Server] = []
+
+    def start(*flags: str) -> Server:
+        stderr_file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+        process = subprocess.Popen(
+            [str(CLI), "serve", "--port", "0", "--seed", "7", *flags],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            env=clean_env(),
+            text=True,
+            encoding="utf-8",
+        )
+        assert process.stdout is not None
+        lines: queue.Queue[str | None] = queue.Queue()
+        reader = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
+        reader.start()
+        server = Server(process, "", lines, reader, stderr_file)
+        started.append(server)
+        try:
+            line = lines.get(timeout=READY_TIMEOUT)
+        except queue.Empty:
+            line = None
+        found = READY.search(line or "")
+        if found is None:
+            server.stop()
+            pytest.fail(f"no ready line (got {line!r}); stderr:\n{server.stderr()}")
+        server.url = found["url"]
+        return server
+
+    try:
+        yield start
+    finally:
+        codes = []
+        for server in started:
+            codes.append(server.stop())
+            server.stderr_file.close()
+    assert all(code == 0 for code in codes), f"serve exit codes {codes}"
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`requests` and `httpx` go straight to 127.0.0.1 whatever the shell's proxy variables."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
