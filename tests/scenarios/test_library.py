@@ -24,7 +24,6 @@ from tests.scenarios.conftest import (
     signed_by,
     statuses,
     submit,
-    unchecked,
     use,
 )
 
