@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings, create_app
 from tests.conftest import START, auth, new_key
+from tests.support.guide import guide_path
 
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 JOB = {"video_url": "https://example.com/video.mp4"}
@@ -313,7 +314,7 @@ def make_request_with_retry(url, headers, data=None):
 
     raise Exception("Failed after 5 attempts")
 '''
-GUIDE_FILE = Path(os.environ.get("AIPROD_GUIDE", "/work/shared/api/aiprod-api-guide.md"))
+GUIDE_FILE = guide_path()
 CLI = Path(sys.executable).parent / "aiprod-sandbox"
 READY = re.compile(r"ready on (http://127\.0\.0\.1:\d+)\b")
 READY_TIMEOUT = 15.0

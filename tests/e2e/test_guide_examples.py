@@ -8,7 +8,6 @@ checks the copies have not drifted when the guide is at hand.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -19,9 +18,10 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import SandboxProcess, clean_env
+from tests.support.guide import guide_path
 
 GUIDE_DIR = Path(__file__).parent / "guide"
-GUIDE_FILE = Path(os.environ.get("AIPROD_GUIDE", "/work/shared/api/aiprod-api-guide.md"))
+GUIDE_FILE = guide_path()
 RUN_TIMEOUT = 30.0  # the Node example sleeps 10 s after its last poll
 
 # file, guide heading, fence language, the two lines as the guide writes them

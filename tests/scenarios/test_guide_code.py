@@ -7,7 +7,6 @@ of the second changes) and run unchanged: they really sleep, as a partner's code
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
@@ -21,8 +20,9 @@ import pytest
 from tests.conftest import auth, new_key
 from tests.scenarios import guide_error_handling, guide_rate_limit
 from tests.scenarios.conftest import Server
+from tests.support.guide import guide_path
 
-GUIDE = Path(os.environ.get("AIPROD_GUIDE", "/work/shared/api/aiprod-api-guide.md"))
+GUIDE = guide_path()
 HERE = Path(__file__).parent
 pytestmark = pytest.mark.usefixtures("no_proxy")
 
