@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from .api import (
     advice,
+    batch,
     console,
     control,
     deliveries,
@@ -47,6 +48,7 @@ from .webhooks.sender import Dispatcher
 
 RESOURCE_OPERATIONS: tuple[Operation, ...] = (
     *jobs.OPERATIONS,
+    *batch.OPERATIONS,
     *presets.OPERATIONS,
     *health.OPERATIONS,
     *files.OPERATIONS,

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from aiprod_sandbox.core.clock import Scheduler
+from aiprod_sandbox.core.jobbook import JobBook
 from aiprod_sandbox.core.jobs import (
     TRANSITIONS,
     Job,
-    JobBook,
     JobError,
     JobEvent,
     JobInput,

@@ -18,12 +18,12 @@ from hypothesis.stateful import (
 )
 
 from aiprod_sandbox.core.clock import Scheduler
+from aiprod_sandbox.core.jobbook import JobBook
 from aiprod_sandbox.core.jobs import (
     ENDED,
     PROGRESS_STEPS,
     TRANSITIONS,
     Job,
-    JobBook,
     JobError,
     JobEvent,
     JobInput,

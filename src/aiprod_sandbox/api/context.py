@@ -7,7 +7,8 @@ from typing import Any
 
 from starlette.types import Scope
 
-from ..core.accounts import Account, ApiKey
+from ..core.accounts import Account
+from ..core.keys import ApiKey
 from ..core.sandbox import Sandbox
 
 SCOPE_KEY = "aiprod"

@@ -1,14 +1,14 @@
-"""Jobs: submit, batch, read, list, update, cancel — models and routes.
+"""Jobs: submit, read, list, update, cancel — models and routes (batches: `batch.py`).
 
-`POST /pipeline/run`, `POST /pipeline/batch`, `GET /pipeline/{job_id}`, `GET /jobs`,
-`GET /jobs/{job_id}`, `PUT /jobs/{job_id}`, `DELETE /jobs/{job_id}`.
+`POST /pipeline/run`, `GET /pipeline/{job_id}`, `GET /jobs`, `GET /jobs/{job_id}`,
+`PUT /jobs/{job_id}`, `DELETE /jobs/{job_id}`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 from starlette.responses import Response
 
@@ -17,14 +17,13 @@ from ..core.catalog import Catalog
 from ..core.clock import iso
 from ..core.jobs import Job, JobInput
 from ..core.links import Links
-from ..errors import TierFeatureUnavailable, UnknownField
+from ..errors import UnknownField
 from .fields import HttpUrl
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response
 
 Status = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
-MAX_BATCH = 100
 MAX_METADATA_KEYS = 20
 
 
@@ -79,7 +78,7 @@ Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
 _METADATA_DOC = "Up to 20 string keys (≤ 40 chars) with string values (≤ 500 chars)"
 
 
-class _JobFields(BaseModel):
+class JobFields(BaseModel):
     """The per-job fields shared by a submission, a batch item and a batch's defaults."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -106,32 +105,13 @@ class _JobFields(BaseModel):
     )
 
 
-class JobSubmit(_JobFields):
+class JobSubmit(JobFields):
     """`POST /pipeline/run`."""
 
     video_url: HttpUrl = Field(
         description="Absolute http(s) URL of the input video",
         examples=["https://example.com/video.mp4"],
     )
-
-
-class BatchItem(_JobFields):
-    """One video of a batch: `url` or `video_url`, and any per-job field overriding the defaults."""
-
-    url: HttpUrl | None = Field(default=None, examples=["https://example.com/a.mp4"])
-    video_url: HttpUrl | None = Field(default=None)
-
-    @model_validator(mode="after")
-    def _one_url(self) -> BatchItem:
-        if (self.url is None) == (self.video_url is None):
-            raise PydanticCustomError("url", "Give exactly one of 'url' or 'video_url'")
-        return self
-
-
-class BatchSubmit(_JobFields):
-    """`POST /pipeline/batch`: 1-100 videos; the other fields are defaults for every item."""
-
-    videos: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class JobUpdate(BaseModel):
@@ -191,11 +171,6 @@ class JobAccepted(BaseModel):
     created_at: str = Field(examples=["2026-02-04T10:30:00Z"])
 
 
-class BatchAccepted(BaseModel):
-    batch_id: str
-    jobs: list[JobAccepted]
-
-
 class JobListQuery(PageQuery):
     sort: Literal["created_at", "-created_at", "status", "-status"] = "-created_at"
     status: Status | None = Field(default=None, description="Only jobs in this status")
@@ -233,7 +208,7 @@ def job_out(job: Job, account: Account, links: Links, base_url: str) -> JobOut:
     )
 
 
-def _accepted(job: Job) -> JobAccepted:
+def accepted(job: Job) -> JobAccepted:
     return JobAccepted(
         job_id=job.job_id,
         status=job.status.value,
@@ -242,7 +217,7 @@ def _accepted(job: Job) -> JobAccepted:
     )
 
 
-def _input(fields: _JobFields, video_url: str) -> JobInput:
+def job_input(fields: JobFields, video_url: str) -> JobInput:
     return JobInput(
         video_url=video_url,
         voice_text=fields.voice_text,
@@ -257,40 +232,16 @@ def _view(call: Call, job: Job) -> Response:
     return json_response(job_out(job, call.account, call.sandbox.links, call.base_url))
 
 
-def _context(call: Call) -> dict[str, Any]:
+def job_context(call: Call) -> dict[str, Any]:
     """What job-field validation checks against: the catalogue and the account's presets."""
     presets = frozenset(p.id for p in call.account.preset_list)
     return {"catalog": call.sandbox.catalog, "presets": presets}
 
 
 async def submit(call: Call) -> Response:
-    body = await call.body(JobSubmit, _context(call))
-    job = call.account.submit_job(_input(body, body.video_url), body.metadata or {})
-    return json_response(_accepted(job), 202)
-
-
-def _merged(item: BatchItem, defaults: BatchSubmit) -> tuple[JobInput, dict[str, str]]:
-    values: dict[str, Any] = {}
-    for name in _JobFields.model_fields:
-        own = getattr(item, name)
-        values[name] = own if name in item.model_fields_set else getattr(defaults, name)
-    merged = _JobFields.model_construct(**values)
-    return _input(merged, item.url or item.video_url or ""), merged.metadata or {}
-
-
-async def submit_batch(call: Call) -> Response:
-    if not call.account.limits.batch:
-        raise TierFeatureUnavailable(
-            "Your tier does not support batch processing",
-            details={"tier": f"{call.account.tier} (batch needs Pro or Enterprise)"},
-        )
-    body = await call.body(BatchSubmit, _context(call))
-    batch_id = call.account.ids.new("batch")
-    jobs = [
-        call.account.submit_job(job_input, metadata, batch_id=batch_id)
-        for job_input, metadata in (_merged(item, body) for item in body.videos)
-    ]
-    return json_response(BatchAccepted(batch_id=batch_id, jobs=[_accepted(j) for j in jobs]), 202)
+    body = await call.body(JobSubmit, job_context(call))
+    job = call.account.submit_job(job_input(body, body.video_url), body.metadata or {})
+    return json_response(accepted(job), 202)
 
 
 async def get_job(call: Call) -> Response:
@@ -344,18 +295,6 @@ OPERATIONS = (
         scope="jobs:write",
         request_model=JobSubmit,
         responses={202: (JobAccepted, "Accepted; the job runs asynchronously")},
-        errors=(400, 401, 403, 413, 429),
-    ),
-    Operation(
-        "POST",
-        "/pipeline/batch",
-        submit_batch,
-        "Submit a batch of jobs (Pro+)",
-        "Jobs",
-        "submitBatch",
-        scope="jobs:write",
-        request_model=BatchSubmit,
-        responses={202: (BatchAccepted, "Accepted; every job runs asynchronously")},
         errors=(400, 401, 403, 413, 429),
     ),
     Operation(

@@ -12,8 +12,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 from starlette.responses import Response
 
-from ..core.accounts import SCOPES, ApiKey
 from ..core.clock import iso
+from ..core.keys import SCOPES, ApiKey
 from ..errors import InsufficientScope, NotFound, ValidationFailed
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate

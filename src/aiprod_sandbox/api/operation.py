@@ -19,7 +19,8 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..core.accounts import Account, ApiKey
+from ..core.accounts import Account
+from ..core.keys import ApiKey
 from ..core.sandbox import Sandbox
 from ..errors import (
     AuthError,

@@ -8,7 +8,6 @@ longest ago is forgotten (fixture accounts never are).
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,59 +19,14 @@ from .catalog import Catalog, Preset, TierLimits
 from .clock import Clock, ClockMode, Due, Scheduler, WallTime, system_time
 from .deliveries import DeliveryLog
 from .ids import IdSource, derive, stream
-from .jobs import Job, JobBook, JobEvent, JobInput
+from .jobbook import STEP_KIND, JobBook
+from .jobs import Job, JobEvent, JobInput
+from .keys import LIVE_PREFIX, SCOPES, TEST_KEY, ApiKey, tier_of_key
 from .planner import plan_job
 from .ratelimit import TokenBucket
 from .scenarios import Scenario, ScenarioState
 from .usage import AuditLog, Usage
 from .webhooks import WebhookBook
-
-SCOPES = (
-    "jobs:read",
-    "jobs:write",
-    "webhooks:read",
-    "webhooks:write",
-    "keys:read",
-    "keys:write",
-    "usage:read",
-)
-TEST_KEY = re.compile(r"sk_test_[A-Za-z0-9_]{16,}")
-LIVE_PREFIX = "sk_live_"
-TIER_PREFIXES = (("sk_test_free_", "free"), ("sk_test_pro_", "pro"), ("sk_test_ent_", "enterprise"))
-
-
-def mask_key(key: str) -> str:
-    """`sk_test_…abcd`: enough to tell keys apart, never enough to use one."""
-    prefix = LIVE_PREFIX if key.startswith(LIVE_PREFIX) else "sk_test_"
-    if not key:
-        return ""
-    if len(key) < 12:
-        return "…"
-    if not key.startswith(prefix):
-        return f"…{key[-4:]}"
-    return f"{prefix}…{key[-4:]}"
-
-
-def tier_of_key(key: str, default: str) -> str:
-    for prefix, tier in TIER_PREFIXES:
-        if key.startswith(prefix):
-            return tier
-    return default
-
-
-@dataclass
-class ApiKey:
-    key_id: str
-    name: str
-    secret: str
-    scopes: frozenset[str]
-    created_at: float
-    last_used_at: float | None = None
-    revoked_at: float | None = None
-
-    @property
-    def masked(self) -> str:
-        return mask_key(self.secret)
 
 
 @dataclass(frozen=True)
@@ -233,7 +187,7 @@ class Account:
         limit = self.now() if until is None else until
         ran: list[dict[str, Any]] = []
         for due in self.scheduler.pop_due(limit):
-            if due.kind == "job":
+            if due.kind == STEP_KIND:
                 what = self.jobs.run_step(due.ref, due.at)
             else:
                 handler = self.handlers.get(due.kind)

@@ -11,7 +11,6 @@ inprocess=)`. Turn the plugin off with `-p no:aiprod_sandbox`.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -19,11 +18,10 @@ import pytest
 
 from ..settings import Settings
 from .account import SandboxAccount
+from .config import RECEIVER_HOST_VARIABLE, URL_VARIABLE, PluginConfig
 from .receiver import ReceiverHandle, ReceiverServer
 from .server import ExternalSandbox, ThreadedSandbox
 
-URL_VARIABLE = "AIPROD_SANDBOX_URL"
-RECEIVER_HOST_VARIABLE = "AIPROD_SANDBOX_RECEIVER_HOST"
 TIER_PREFIX = {"free": "free_", "pro": "pro_", "enterprise": "ent_"}
 MARKER_FIELDS = ("tier", "scenario", "clock", "job_timing", "inprocess")
 
@@ -70,7 +68,7 @@ _KEYS = pytest.StashKey[list[str]]()
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """With --aiprod-sandbox-advice: what the advisor found in this session's accounts."""
-    if not config.getoption("--aiprod-sandbox-advice") or _SERVER not in config.stash:
+    if not PluginConfig.of(config).advice or _SERVER not in config.stash:
         return
     server = config.stash[_SERVER]
     terminalreporter.section("AIPROD Sandbox integration advice")
@@ -112,12 +110,13 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.fixture(scope="session")
 def aiprod_sandbox(request: pytest.FixtureRequest) -> Iterator[ThreadedSandbox | ExternalSandbox]:
     """The session's sandbox: started once in this process, or the one at the given URL."""
-    url = request.config.getoption("--aiprod-sandbox-url") or os.environ.get(URL_VARIABLE)
+    options = PluginConfig.of(request.config)
+    url = options.url
     server: ThreadedSandbox | ExternalSandbox
     if url:
         server = ExternalSandbox(url)
     else:
-        seed = request.config.getoption("--aiprod-sandbox-seed")
+        seed = options.seed
         server = ThreadedSandbox(Settings(seed=seed))
     server.start()
     request.config.stash[_SERVER] = server
@@ -153,7 +152,7 @@ def aiprod_account(
 ) -> Iterator[SandboxAccount]:
     """A fresh account on the session's sandbox, configured by the test's marker."""
     options = _options(request)
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    worker = PluginConfig.of(request.config).worker
     key = _key(request.node.nodeid, options.get("tier", "pro"), worker)
     inprocess = bool(options.get("inprocess")) and isinstance(aiprod_sandbox, ThreadedSandbox)
     transport = aiprod_sandbox.transport() if inprocess else None
@@ -179,11 +178,7 @@ def _socket_transport() -> Any:
 
 @pytest.fixture(scope="session")
 def _aiprod_receiver_server(request: pytest.FixtureRequest) -> Iterator[ReceiverServer]:
-    host = (
-        request.config.getoption("--aiprod-receiver-host")
-        or os.environ.get(RECEIVER_HOST_VARIABLE)
-        or "127.0.0.1"
-    )
+    host = PluginConfig.of(request.config).receiver_host
     server = ReceiverServer(advertised_host=host).start()
     yield server
     server.stop()

@@ -1,0 +1,333 @@
+"""One account's job book: submission, the steps of each job, cancel, update, and the
+queue of jobs waiting for a free processing slot.
+
+Steps run from the account's scheduler, on the account's clock, each at its due time, so a job
+walked by `clock/advance` carries the same timestamps as one that ran in real time. At most
+`concurrency()` jobs are PROCESSING at once; the rest wait in PENDING, in submission order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ..errors import Conflict, NotFound
+from .clock import Scheduler
+from .jobs import Job, JobError, JobEvent, JobInput, JobPlan, JobResult, JobStatus, check_transition
+
+STEP_KIND = "job"
+
+
+class JobBook:
+    """One account's jobs: submission, steps, cancel, update, and the concurrency queue."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        *,
+        concurrency: Callable[[], int],
+        emit: Callable[[JobEvent], None],
+        max_jobs: int,
+    ) -> None:
+        self._scheduler = scheduler
+        self._concurrency = concurrency
+        self._emit = emit
+        self._max_jobs = max_jobs
+        self._jobs: dict[str, Job] = {}
+        self._waiting: deque[str] = deque()
+        self._active: set[str] = set()  # PROCESSING now
+        self._queued = 0  # PENDING jobs that will start (not the ones that stay pending)
+        self._last_ready = float("-inf")
+        self.started_from_queue: list[tuple[float, str]] = []
+        self._seq = 0
+
+    # ---- reading -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def __iter__(self) -> Iterator[Job]:
+        return iter(self._jobs.values())
+
+    def get(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound("Job not found", code="JOB_NOT_FOUND")
+        return job
+
+    def find(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def listing(self, *, status: str | None = None, sort: str = "-created_at") -> list[Job]:
+        jobs: list[Job] = list(self._jobs.values())
+        if status is not None:
+            jobs = [job for job in jobs if job.status == status]
+        jobs.sort(key=lambda job: (job.created_at, job.seq))  # already near-sorted: cheap
+        if sort == "-created_at":
+            jobs.reverse()
+        elif sort in ("status", "-status"):
+            jobs.reverse()  # ties newest first
+            jobs.sort(key=lambda job: job.status.value, reverse=sort == "-status")
+        return jobs
+
+    def counts(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in JobStatus}
+        for job in self._jobs.values():
+            counts[job.status.value] += 1
+        return counts
+
+    @property
+    def processing(self) -> int:
+        return len(self._active)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    # ---- writing -------------------------------------------------------------------------
+    def submit(
+        self,
+        job_id: str,
+        job_input: JobInput,
+        metadata: dict[str, str],
+        plan: JobPlan,
+        at: float,
+        *,
+        batch_id: str | None = None,
+    ) -> Job:
+        self._seq += 1
+        job = Job(
+            job_id=job_id,
+            seq=self._seq,
+            input=job_input,
+            metadata=metadata,
+            plan=plan,
+            created_at=at,
+            updated_at=at,
+            batch_id=batch_id,
+            expected_wait=self._expected_wait(plan),
+        )
+        job.timeline.append((at, "job.created"))
+        self._jobs[job_id] = job
+        if plan.outcome != "pending":
+            self._queued += 1
+            ready = at
+            if plan.simulated:  # queue times vary, but jobs reach the front in submission order
+                ready = max(at + plan.queue_seconds, self._last_ready)
+                self._last_ready = ready
+            self._schedule(job, ready)
+        self._evict()
+        return job
+
+    def _expected_wait(self, plan: JobPlan) -> float:
+        """How long a new job will wait for a free slot, if every slot and the queue ahead of
+        it take about as long as it does (only simulated timing ever waits)."""
+        if not plan.simulated or plan.outcome == "pending":
+            return 0.0
+        slots = self._concurrency()
+        ahead = len(self._active) + self._queued
+        if ahead < slots:
+            return 0.0
+        return -(-(ahead - slots + 1) // slots) * plan.processing_seconds
+
+    def restore(self, job: Job) -> None:
+        """Put back a job from fixtures or an exported state, scheduling what it has left to do."""
+        self._seq = max(self._seq, job.seq)
+        self._jobs[job.job_id] = job
+        if job.status == JobStatus.PROCESSING:
+            self._active.add(job.job_id)
+        if job.status == JobStatus.PENDING and job.plan.outcome != "pending":
+            self._queued += 1
+            queue = job.plan.queue_seconds if job.plan.simulated else 0.0
+            self._schedule(job, job.created_at + queue)
+        elif job.status == JobStatus.PROCESSING and job.started_at is not None:
+            steps = job.plan.steps()
+            if job.step < len(steps):
+                self._schedule(job, job.started_at + steps[job.step][0])
+
+    def _evict(self) -> None:
+        """Keep at most `max_jobs` jobs, forgetting the oldest that have ended."""
+        while len(self._jobs) > self._max_jobs:
+            victim = next((job for job in self._jobs.values() if job.ended), None)
+            if victim is None:
+                return
+            del self._jobs[victim.job_id]
+
+    def cancel(self, job_id: str, reason: str, at: float) -> Job:
+        job = self.get(job_id)
+        if job.status != JobStatus.PENDING:
+            raise Conflict(
+                f"Only PENDING jobs can be cancelled; this job is {job.status}",
+                code="JOB_NOT_CANCELLABLE",
+            )
+        if job_id in self._waiting:
+            self._waiting.remove(job_id)
+        if job.plan.outcome != "pending":
+            self._queued -= 1
+        job.status = JobStatus.CANCELLED
+        job.cancel_reason = reason
+        job.completed_at = at
+        self._record(job, at, "job.cancelled", {"reason": reason})
+        return job
+
+    def update(
+        self,
+        job_id: str,
+        at: float,
+        *,
+        metadata: dict[str, str] | None = None,
+        callback_url: str | None = None,
+        set_callback: bool = False,
+    ) -> Job:
+        job = self.get(job_id)
+        if job.ended:
+            raise Conflict(
+                f"Job {job.job_id} has ended ({job.status}) and can no longer be updated",
+                code="JOB_NOT_UPDATABLE",
+            )
+        if metadata is not None:
+            job.metadata = metadata
+        if set_callback:
+            fields = dict(job.input.__dict__)
+            fields["callback_url"] = callback_url
+            job.input = JobInput(**fields)
+        job.updated_at = at
+        return job
+
+    # ---- steps ---------------------------------------------------------------------------
+    def run_step(self, job_id: str, due: float) -> str | None:
+        """Run the job's step that fell due at `due`; returns what happened, or None if stale."""
+        job = self._jobs.get(job_id)
+        if job is None or job.ended or job.next_due != due:
+            return None  # gone, ended, or an entry a forced transition made stale
+        job.next_due = None
+        if job.status == JobStatus.PENDING:
+            if self.processing >= self._concurrency():
+                self._waiting.append(job_id)
+                return "queued"
+            self._start(job, due)
+            return "job.started"
+        steps = job.plan.steps()
+        if job.step >= len(steps):
+            return None
+        _, action, value = steps[job.step]
+        job.step += 1
+        if action == "progress" and value is not None:
+            if value > job.progress:  # a forced progress may already be past this step
+                job.progress = value
+                self._record(job, due, "job.progress", {"progress": value})
+        elif action == "complete":
+            job.status = JobStatus.COMPLETED
+            job.progress = 100
+            job.completed_at = due
+            job.result = JobResult(
+                cost_estimate=job.plan.cost_estimate,
+                quality_score=job.plan.quality_score,
+                processing_time_seconds=round(job.plan.processing_seconds),
+            )
+            self._record(job, due, "job.completed", {})
+            self._free_slot(job, due)
+        else:
+            job.status = JobStatus.FAILED
+            job.completed_at = due
+            job.error = job.plan.error
+            self._record(job, due, "job.failed", {})
+            self._free_slot(job, due)
+        if not job.ended:
+            self._schedule_next(job)
+        return f"{action}" if action != "progress" else f"progress {value}"
+
+    def _start(self, job: Job, at: float) -> None:
+        if job.plan.outcome != "pending":
+            self._queued -= 1
+        job.status = JobStatus.PROCESSING
+        self._active.add(job.job_id)
+        job.started_at = at
+        job.step = 0
+        self._record(job, at, "job.started", {})
+        self._schedule_next(job)
+
+    def _schedule_next(self, job: Job) -> None:
+        assert job.started_at is not None
+        offset = job.plan.steps()[job.step][0]
+        self._schedule(job, job.started_at + offset)
+
+    def _schedule(self, job: Job, at: float) -> None:
+        job.next_due = at
+        self._scheduler.schedule(at, STEP_KIND, job.job_id)
+
+    def _free_slot(self, ended: Job, at: float) -> None:
+        self._active.discard(ended.job_id)
+        while self._waiting and self.processing < self._concurrency():
+            job = self._jobs.get(self._waiting.popleft())
+            if job is not None and job.status == JobStatus.PENDING:
+                self._start(job, at)
+                self.started_from_queue.append((at, job.job_id))
+
+    def take_started_from_queue(self) -> list[tuple[float, str]]:
+        """Jobs a finishing job let start (so `clock/advance` can list them too)."""
+        started, self.started_from_queue = self.started_from_queue, []
+        return started
+
+    def force(
+        self,
+        job_id: str,
+        target: JobStatus,
+        at: float,
+        *,
+        progress: int | None = None,
+        error: JobError | None = None,
+    ) -> Job:
+        """Move a job along one edge of the state machine now (the control API's transition)."""
+        job = self.get(job_id)
+        if target == job.status == JobStatus.PROCESSING and progress is not None:
+            if not job.progress < progress <= 100:
+                raise Conflict(
+                    f"Progress only moves forward (now {job.progress})",
+                    code="INVALID_TRANSITION",
+                )
+            job.progress = progress
+            self._record(job, at, "job.progress", {"progress": progress})
+            return job
+        check_transition(job, target)
+        if target == JobStatus.CANCELLED:
+            return self.cancel(job_id, "Cancelled by the sandbox control API", at)
+        if target == JobStatus.PROCESSING:
+            if job_id in self._waiting:
+                self._waiting.remove(job_id)
+            self._start(job, at)
+            if progress:
+                job.progress = progress
+            return job
+        job.step = len(job.plan.steps())  # no more scheduled steps
+        job.completed_at = at
+        if target == JobStatus.COMPLETED:
+            job.status = JobStatus.COMPLETED
+            job.progress = 100
+            elapsed = at - (job.started_at or at)
+            job.result = JobResult(
+                cost_estimate=job.plan.cost_estimate,
+                quality_score=job.plan.quality_score,
+                processing_time_seconds=round(elapsed)
+                if elapsed
+                else round(job.plan.processing_seconds),
+            )
+            self._record(job, at, "job.completed", {})
+        else:
+            job.status = JobStatus.FAILED
+            job.error = error or JobError("server_error", "INTERNAL_ERROR", "Forced failure")
+            self._record(job, at, "job.failed", {})
+        self._free_slot(job, at)
+        return job
+
+    def _record(self, job: Job, at: float, event: str, extra: dict[str, Any]) -> None:
+        job.updated_at = at
+        shown = f"{event} {extra['progress']}" if "progress" in extra else event
+        job.timeline.append((at, shown))
+        self._emit(JobEvent(event, job.job_id, at, extra))
+
+    def clear(self) -> None:
+        self._jobs.clear()
+        self._waiting.clear()
+        self._active.clear()
+        self._queued = 0

@@ -1,0 +1,58 @@
+"""API keys: their format, the tier a key's prefix names, scopes, and masking.
+
+`sk_test_` and 16 or more letters, digits or underscores; `sk_test_free_…`, `sk_test_pro_…`
+and `sk_test_ent_…` name a tier. A key is never shown whole after its creation: everywhere
+else it is `sk_test_…abcd`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SCOPES = (
+    "jobs:read",
+    "jobs:write",
+    "webhooks:read",
+    "webhooks:write",
+    "keys:read",
+    "keys:write",
+    "usage:read",
+)
+TEST_KEY = re.compile(r"sk_test_[A-Za-z0-9_]{16,}")
+LIVE_PREFIX = "sk_live_"
+TIER_PREFIXES = (("sk_test_free_", "free"), ("sk_test_pro_", "pro"), ("sk_test_ent_", "enterprise"))
+
+
+def mask_key(key: str) -> str:
+    """`sk_test_…abcd`: enough to tell keys apart, never enough to use one."""
+    prefix = LIVE_PREFIX if key.startswith(LIVE_PREFIX) else "sk_test_"
+    if not key:
+        return ""
+    if len(key) < 12:
+        return "…"
+    if not key.startswith(prefix):
+        return f"…{key[-4:]}"
+    return f"{prefix}…{key[-4:]}"
+
+
+def tier_of_key(key: str, default: str) -> str:
+    for prefix, tier in TIER_PREFIXES:
+        if key.startswith(prefix):
+            return tier
+    return default
+
+
+@dataclass
+class ApiKey:
+    key_id: str
+    name: str
+    secret: str
+    scopes: frozenset[str]
+    created_at: float
+    last_used_at: float | None = None
+    revoked_at: float | None = None
+
+    @property
+    def masked(self) -> str:
+        return mask_key(self.secret)

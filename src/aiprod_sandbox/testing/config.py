@@ -1,0 +1,33 @@
+"""The plugin's configuration: its pytest options, and the variables that stand in for them
+(the one place the plugin reads the environment)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+URL_VARIABLE = "AIPROD_SANDBOX_URL"
+RECEIVER_HOST_VARIABLE = "AIPROD_SANDBOX_RECEIVER_HOST"
+
+
+@dataclass(frozen=True)
+class PluginConfig:
+    url: str | None  # an external sandbox, or None: one in this process
+    seed: int
+    advice: bool
+    receiver_host: str
+    worker: str  # pytest-xdist's worker id ("main" without xdist)
+
+    @classmethod
+    def of(cls, config: pytest.Config) -> PluginConfig:
+        return cls(
+            url=config.getoption("--aiprod-sandbox-url") or os.environ.get(URL_VARIABLE),
+            seed=config.getoption("--aiprod-sandbox-seed"),
+            advice=bool(config.getoption("--aiprod-sandbox-advice")),
+            receiver_host=config.getoption("--aiprod-receiver-host")
+            or os.environ.get(RECEIVER_HOST_VARIABLE)
+            or "127.0.0.1",
+            worker=os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        )
