@@ -133,7 +133,8 @@ def _routes(operations: Sequence[Operation]) -> list[Route]:
     for op in operations:
         by_path.setdefault(op.path, {})[op.method] = endpoint(op)
     routes = []
-    for path, handlers in by_path.items():
+    # Literal paths first: `/pipeline/batch` must win over `/pipeline/{job_id}`, for its 405s too.
+    for path, handlers in sorted(by_path.items(), key=lambda item: "{" in item[0]):
         if "GET" in handlers:
             handlers["HEAD"] = handlers["GET"]
 
