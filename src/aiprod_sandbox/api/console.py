@@ -13,9 +13,10 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from ..core.clock import iso
+from . import jobs
 from .jobs import JobListQuery, JobOut, job_out
 from .operation import Call, Operation
-from .pagination import Page, paginate
+from .pagination import Page
 from .responses import json_response
 
 _PAGE: bytes | None = None
@@ -52,16 +53,6 @@ async def page(call: Call) -> Response:
     )
 
 
-async def list_jobs(call: Call) -> Response:
-    query = call.query(JobListQuery)
-    jobs = call.account.jobs.listing(status=query.status, sort=query.sort)
-    items, block = paginate(jobs, query.page, query.limit)
-    account, links, base = call.account, call.sandbox.links, call.base_url
-    return json_response(
-        Page[JobOut](items=[job_out(j, account, links, base) for j in items], pagination=block)
-    )
-
-
 async def job_detail(call: Call) -> Response:
     account = call.account
     job = account.jobs.get(call.param("job_id"))
@@ -91,7 +82,7 @@ OPERATIONS = (
     Operation(
         "GET",
         "/_sandbox/jobs",
-        list_jobs,
+        jobs.list_jobs,  # the same listing as GET /jobs, but not counted or journaled
         "This account's jobs (not counted)",
         "Sandbox",
         "sandboxListJobs",
