@@ -17,9 +17,10 @@ from .catalog import AdviceRule
 
 Entry = Mapping[str, Any]
 JOB_READ = re.compile(r"^/(?:pipeline|jobs)/(job_[A-Za-z0-9_]+)$")
-POLL_GAP_SECONDS = 5.0  # reads of one job closer than this are "more often than needed"
+POLL_GAP_SECONDS = 10.0  # reads of one job closer than this are "more often than needed"
 POLL_MAX_READS = 10  # the guide: "1 request vs. 10+"
 DUPLICATE_WINDOW = 10.0
+SUBMISSIONS = ("/pipeline/run", "/pipeline/batch")
 RETRY_4XX_WINDOW = 300.0
 PRESETS_WINDOW = 3600.0
 MAX_USER_AGENTS = 3
@@ -31,8 +32,7 @@ class Facts:
     """What the checks look at, all from one account."""
 
     journal: Sequence[Entry]  # oldest first; entries have `at` (clock seconds)
-    webhook_times: Sequence[float]  # when webhooks subscribing to job ends were registered
-    callback_jobs: frozenset[str]  # jobs with a callback_url
+    watched: Mapping[str, float]  # job id → from when a webhook or callback tells its end
     bad_signature_accepted: Sequence[str]  # delivery ids answered 2xx despite a bad signature
     live_key_requests: Sequence[str]  # request ids, server-wide
 
@@ -47,14 +47,11 @@ def _job_reads(journal: Sequence[Entry]) -> dict[str, list[Entry]]:
 
 
 def poll_after_webhook(facts: Facts) -> list[str]:
-    first_hook = min(facts.webhook_times, default=None)
     evidence: list[str] = []
     for job_id, reads in _job_reads(facts.journal).items():
-        for entry in reads:
-            if job_id in facts.callback_jobs or (
-                first_hook is not None and entry["at"] >= first_hook
-            ):
-                evidence.append(entry["request_id"])
+        since = facts.watched.get(job_id)
+        if since is not None:
+            evidence.extend(entry["request_id"] for entry in reads if entry["at"] >= since)
     return evidence
 
 
@@ -66,8 +63,10 @@ def poll_too_often(facts: Facts) -> list[str]:
             for a, b in zip(reads, reads[1:], strict=False)
             if b["at"] - a["at"] < POLL_GAP_SECONDS
         ]
-        if len(quick) >= 2 or len(reads) > POLL_MAX_READS:
-            evidence.extend(e["request_id"] for e in (quick or reads[POLL_MAX_READS:]))
+        if len(quick) >= 2:
+            evidence.extend(e["request_id"] for e in quick)
+        elif len(reads) > POLL_MAX_READS:
+            evidence.extend(e["request_id"] for e in reads[POLL_MAX_READS:])
     return evidence
 
 
@@ -83,7 +82,8 @@ def retry_before_retry_after(facts: Facts) -> list[str]:
 
 
 def _signature(entry: Entry) -> tuple[Any, ...]:
-    return entry["method"], entry["path"], entry["query"], entry.get("body_sha")
+    """The same request: same key, method, path, query and body."""
+    return entry["key"], entry["method"], entry["path"], entry["query"], entry.get("body_sha")
 
 
 def retry_4xx(facts: Facts) -> list[str]:
@@ -102,30 +102,34 @@ def retry_4xx(facts: Facts) -> list[str]:
 
 def duplicate_submission(facts: Facts) -> list[str]:
     evidence: list[str] = []
-    accepted: dict[str, float] = {}
+    accepted: dict[tuple[str, str], float] = {}
     for entry in facts.journal:
-        if entry["method"] != "POST" or entry["path"] != "/pipeline/run":
+        if entry["method"] != "POST" or entry["path"] not in SUBMISSIONS:
             continue
         if entry["status"] != 202 or not entry.get("body_sha"):
             continue
-        seen = accepted.get(entry["body_sha"])
+        body = (entry["path"], entry["body_sha"])
+        seen = accepted.get(body)
         if seen is not None and entry["at"] - seen <= DUPLICATE_WINDOW:
             evidence.append(entry["request_id"])
-        accepted[entry["body_sha"]] = entry["at"]
+        accepted[body] = entry["at"]
     return evidence
 
 
 def presets_no_cache(facts: Facts) -> list[str]:
-    fetches = [
-        e
-        for e in facts.journal
-        if e["method"] == "GET" and e["path"] == "/presets" and not e.get("conditional")
-    ]
-    return [
-        b["request_id"]
-        for a, b in zip(fetches, fetches[1:], strict=False)
-        if b["at"] - a["at"] <= PRESETS_WINDOW
-    ]
+    """The same page of /presets read again, in full, within the hour it may be cached."""
+    last: dict[str, float] = {}
+    evidence: list[str] = []
+    for entry in facts.journal:
+        if entry["method"] != "GET" or entry["path"] != "/presets" or entry["status"] != 200:
+            continue
+        if entry.get("conditional"):
+            continue
+        seen = last.get(entry["query"])
+        if seen is not None and entry["at"] - seen <= PRESETS_WINDOW:
+            evidence.append(entry["request_id"])
+        last[entry["query"]] = entry["at"]
+    return evidence
 
 
 def unverified_webhook(facts: Facts) -> list[str]:

@@ -10,6 +10,7 @@ due after it starts. `jobbook.py` runs the steps of one account's jobs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -76,7 +77,7 @@ class JobPlan:
 
     @property
     def estimated_duration_seconds(self) -> int:
-        return round(self.queue_seconds + self.processing_seconds)
+        return math.ceil(self.queue_seconds + self.processing_seconds)  # never too short
 
     def steps(self) -> list[tuple[float, str, int | None]]:
         """(offset after start, action, progress) for every step after PROCESSING begins."""
@@ -134,7 +135,8 @@ class Job:
 
     @property
     def estimated_duration_seconds(self) -> int:
-        return round(self.plan.queue_seconds + self.plan.processing_seconds + self.expected_wait)
+        plan = self.plan
+        return math.ceil(plan.queue_seconds + plan.processing_seconds + self.expected_wait)
 
 
 def check_transition(job: Job, target: JobStatus) -> None:

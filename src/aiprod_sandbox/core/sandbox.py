@@ -108,13 +108,21 @@ class Sandbox:
 
     def advice(self, account: Account) -> list[dict[str, Any]]:
         """The advisor's findings for the account (see `core/advisor.py`)."""
-        ends = {"job.completed", "job.failed"}
+        hooks = [
+            w.created_at for w in account.webhooks.all() if w.active and "job.completed" in w.events
+        ]
+        first_hook = min(hooks, default=None)
+        watched: dict[str, float] = {}
+        for job in account.jobs:
+            if job.input.callback_url:
+                watched[job.job_id] = job.created_at
+            elif first_hook is not None and (
+                job.completed_at is None or job.completed_at >= first_hook
+            ):
+                watched[job.job_id] = first_hook  # its end is (or was) on its way to you
         facts = Facts(
             journal=list(account.journal),
-            webhook_times=[
-                w.created_at for w in account.webhooks.all() if w.active and ends & set(w.events)
-            ],
-            callback_jobs=frozenset(j.job_id for j in account.jobs if j.input.callback_url),
+            watched=watched,
             bad_signature_accepted=[
                 d.delivery_id
                 for d in account.deliveries.all()
@@ -130,10 +138,18 @@ class Sandbox:
         lines = []
         for account in self.accounts:
             for finding in self.advice(account):
+                if finding["rule"] == "live-key-attempts":
+                    continue  # a server-wide fact: said once, below
                 lines.append(
                     f"{account.account_id}: {finding['rule']} ×{finding['count']}: "
                     f"{finding['title']} — fix: {finding['fix']}"
                 )
+        if self.live_key_requests:
+            rule = self.catalog.advice["live-key-attempts"]
+            lines.append(
+                f"server: live-key-attempts ×{len(self.live_key_requests)}: "
+                f"{rule.title} — fix: {rule.fix}"
+            )
         return lines
 
     def record_error(self, exc: BaseException) -> None:
