@@ -149,7 +149,8 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
     try:
         account, key = ctx.sandbox.accounts.identify(request.headers.get("authorization"))
     except LiveKeyInSandbox:
-        ctx.sandbox.live_key_requests.append(ctx.ensure_request_id())  # for the advisor
+        agent = request.headers.get("user-agent", "")
+        ctx.sandbox.live_key_requests.append((ctx.ensure_request_id(), agent))  # the advisor
         raise
     ctx.account, ctx.key = account, key
     request_id = ctx.ensure_request_id()

@@ -50,7 +50,8 @@ class Sandbox:
         self.ids = IdSource(settings.seed, "server")
         self.links = Links(f"aiprod-sandbox-links:{settings.seed}", settings.link_ttl_seconds)
         self.unexpected_errors: deque[BaseException] = deque(maxlen=100)
-        self.live_key_requests: deque[str] = deque(maxlen=settings.journal_size)
+        # (request id, User-Agent) of requests made with sk_live_ keys, server-wide
+        self.live_key_requests: deque[tuple[str, str]] = deque(maxlen=settings.journal_size)
         self.retry_policy = RetryPolicy(
             delays=settings.webhook_retry_delays,
             max_age=settings.webhook_max_age,
@@ -129,7 +130,12 @@ class Sandbox:
                 for a in d.attempts
                 if a.deliberate == "bad_signature" and a.ok
             ],
-            live_key_requests=list(self.live_key_requests),
+            # a live key has no account: it is the account's when its client sent it
+            live_key_requests=[
+                request_id
+                for request_id, agent in self.live_key_requests
+                if agent in {entry.get("user_agent") or "" for entry in account.journal}
+            ],
         )
         return advise(facts, self.catalog.advice)
 

@@ -1,0 +1,238 @@
+"""Fixtures for the console's browser tests: a real server, a webhook receiver, Chromium.
+
+- `sandbox`: `aiprod-sandbox serve --port 0 --clock manual` in a child process (one per
+  session; each test uses its own fresh key, so its own account). `start_sandbox` starts
+  another one for a test that must not share the server. SIGTERM at teardown.
+- `receiver`: the package's verifying webhook `Receiver` on 127.0.0.1, served by uvicorn in a
+  thread.
+- `browser`: Debian's headless Chromium (`/usr/bin/chromium`, or `$CHROMIUM`) driven by
+  Playwright; nothing is downloaded. `page` is a fresh context and page per test, 1280×800.
+
+Only 127.0.0.1 is used; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import secrets
+import shutil
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import pytest
+import uvicorn
+
+from aiprod_sandbox.webhooks.receiver import Receiver
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+CLI = Path(sys.executable).parent / "aiprod-sandbox"
+READY_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+UI_TIMEOUT_MS = 10_000
+VIEWPORT = {"width": 1280, "height": 800}
+READY = re.compile(r"ready on (?P<url>http://127\.0\.0\.1:\d+) ")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+_ALNUM = string.ascii_letters + string.digits
+
+
+def fresh_key(prefix: str = "sk_test_") -> str:
+    """A well-formed key nobody used before: a new, isolated account."""
+    return prefix + "".join(secrets.choice(_ALNUM) for _ in range(24))
+
+
+def _clean_env() -> dict[str, str]:
+    """No AIPROD_SANDBOX_* settings or proxies from the calling shell."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AIPROD_SANDBOX_") and not name.lower().endswith("_proxy")
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    base_url: str
+    stderr: IO[str]
+    reader: threading.Thread
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # SIGTERM
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+            pytest.fail(f"aiprod-sandbox did not stop within {STOP_TIMEOUT} s of SIGTERM")
+        finally:
+            self.reader.join(timeout=STOP_TIMEOUT)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self.stderr.close()
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    """Read the server's stdout to the end, so it never blocks on a full pipe."""
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def launch(*args: str) -> Server:
+    """`aiprod-sandbox serve --port 0 --clock manual *args`, once it printed its ready line."""
+    argv = [str(CLI), "serve", "--port", "0", "--clock", "manual", *args]
+    stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=_clean_env(),
+        text=True,
+        encoding="utf-8",
+    )
+    assert process.stdout is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+    reader = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
+    reader.start()
+    server = Server(process, "", stderr, reader)
+    try:
+        line = lines.get(timeout=READY_TIMEOUT)
+    except queue.Empty:
+        line = None
+    match = READY.search(line or "")
+    if match is None:
+        server.stop()
+        pytest.fail(f"{' '.join(argv)}: no ready line within {READY_TIMEOUT} s (got {line!r})")
+    server.base_url = match["url"]
+    return server
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Server]:
+    server = launch()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_sandbox() -> Iterator[Callable[..., Server]]:
+    """Start another server for one test (stopped at its teardown)."""
+    started: list[Server] = []
+
+    def start(*args: str) -> Server:
+        started.append(launch(*args))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+class ReceiverThread:
+    """The package's `Receiver` (any POST is a delivery) on 127.0.0.1 and a free port."""
+
+    def __init__(self) -> None:
+        self.receiver = Receiver()
+        config = uvicorn.Config(
+            self.receiver,
+            host="127.0.0.1",
+            port=0,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="receiver", daemon=True)
+        self.url = ""
+
+    def start(self) -> ReceiverThread:
+        self._thread.start()
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the webhook receiver did not start")
+            time.sleep(0.005)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=STOP_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[ReceiverThread]:
+    server = ReceiverThread().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def key() -> str:
+    return fresh_key()
+
+
+@pytest.fixture
+def api(sandbox: Server, key: str) -> Iterator[httpx.Client]:
+    """httpx on the sandbox with this test's key (proxy variables ignored)."""
+    with httpx.Client(
+        base_url=sandbox.base_url,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30.0,  # the 10,000-job state document takes a couple of seconds
+        trust_env=False,
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.skip(f"no Chromium at {path} (Debian: apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[Any]:
+    with playwright_sync.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, sandbox: Server) -> Iterator[Any]:
+    """A fresh browser context (own session storage) and page on the session's sandbox."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=sandbox.base_url)
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    playwright_sync.expect.set_options(timeout=UI_TIMEOUT_MS)
+    opened = context.new_page()
+    yield opened
+    context.close()
