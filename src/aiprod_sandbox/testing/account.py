@@ -7,6 +7,7 @@ def test_job_completes(aiprod_account):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,9 +66,16 @@ class SandboxAccount:
         """`GET /_sandbox/account`: id, tier, limits, callback secret, clock, timing."""
         return dict(_ok(self.client.get("/_sandbox/account")))
 
-    def use_scenario(self, name: str | None = None, **inline: Any) -> dict[str, Any]:
-        """Switch a scenario on: a library name, or an inline one (`name=..., requests=[...]`)."""
-        body = {"scenario": inline} if inline else {"name": name}
+    def use_scenario(
+        self, scenario: str | Mapping[str, Any] | None = None, /, **inline: Any
+    ) -> dict[str, Any]:
+        """Switch a scenario on: a library name (`use_scenario("free-tier")`), or an inline
+        one, as a dict or as keywords (`use_scenario(name=..., description=..., requests=...)`)."""
+        if isinstance(scenario, str) and not inline:
+            body: dict[str, Any] = {"name": scenario}
+        else:
+            given = {} if scenario is None or isinstance(scenario, str) else dict(scenario)
+            body = {"scenario": {**given, **inline}}
         return dict(_ok(self.client.put("/_sandbox/scenario", json=body)))
 
     def clear_scenario(self) -> None:

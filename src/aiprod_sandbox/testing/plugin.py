@@ -4,8 +4,8 @@
     aiprod_account     function: a fresh, isolated account with a ready httpx client
     aiprod_receiver    function: a loopback webhook receiver of this test's own
 
-Configure a test with `@pytest.mark.aiprod_sandbox(tier=, scenario=, clock=, job_timing=,
-inprocess=)`. Turn the plugin off with `-p no:aiprod_sandbox`.
+Configure a test with `@pytest.mark.aiprod_sandbox(tier=, scenario=, clock=, scale=,
+job_timing=, inprocess=)`. Turn the plugin off with `-p no:aiprod_sandbox`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from .receiver import ReceiverHandle, ReceiverServer
 from .server import ExternalSandbox, ThreadedSandbox
 
 TIER_PREFIX = {"free": "free_", "pro": "pro_", "enterprise": "ent_"}
-MARKER_FIELDS = ("tier", "scenario", "clock", "job_timing", "inprocess")
+DEFAULT_SCALE = 60  # clock="scaled" alone: a minute of clock a second
+MARKER_FIELDS = ("tier", "scenario", "clock", "scale", "job_timing", "inprocess")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,7 +58,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "aiprod_sandbox(tier='pro', scenario=None, clock=None, job_timing=None, "
+        "aiprod_sandbox(tier='pro', scenario=None, clock=None, scale=None, job_timing=None, "
         "inprocess=False): configure the test's aiprod_account",
     )
 
@@ -97,13 +98,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """Re-raise, in the test that caused it, an exception the in-process server hit."""
-    result = yield
-    server = item.funcargs.get("aiprod_sandbox") if hasattr(item, "funcargs") else None
-    if isinstance(server, ThreadedSandbox):
-        errors = server.new_errors()
-        if errors:
-            raise errors[0]
+    """Re-raise, in the test that caused it, an exception the in-process server hit (and
+    never leave one behind for the next test, even when this one failed on its own)."""
+    server = getattr(item, "funcargs", {}).get("aiprod_sandbox")
+    try:
+        result = yield
+    finally:
+        errors = server.new_errors() if isinstance(server, ThreadedSandbox) else []
+    if errors:
+        raise errors[0]
     return result
 
 
@@ -160,8 +163,10 @@ def aiprod_account(
     account = SandboxAccount(base_url, key, transport or _socket_transport())
     request.config.stash.setdefault(_KEYS, []).append(key)
     account.reset()  # a rerun against a long-lived sandbox starts clean too
-    if options.get("clock"):
-        account.clock.set(mode=options["clock"])
+    if options.get("clock") or options.get("scale"):
+        mode = options.get("clock") or "scaled"
+        scale = options.get("scale") or (DEFAULT_SCALE if mode == "scaled" else None)
+        account.clock.set(mode=mode, **({"scale": scale} if scale else {}))
     if options.get("job_timing"):
         account.set_timing(options["job_timing"])
     if options.get("scenario"):

@@ -41,9 +41,12 @@ class ReceiverServer:
 
     def __init__(self, advertised_host: str = "127.0.0.1") -> None:
         self._router = _Router()
+        # Listen where the sandbox will call: loopback, unless another host (a container's
+        # view of this machine) is advertised.
+        loopback = advertised_host in ("127.0.0.1", "localhost", "::1")
         config = uvicorn.Config(
             self._router,
-            host="127.0.0.1",
+            host="127.0.0.1" if loopback else "0.0.0.0",
             port=0,
             log_config=None,
             access_log=False,

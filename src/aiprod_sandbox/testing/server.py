@@ -15,6 +15,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from ..api.faults import DropConnection
 from ..app import create_app
 from ..core.sandbox import Sandbox
 from ..settings import Settings
@@ -44,7 +45,6 @@ class ThreadedSandbox:
         self._server = _Server(config)
         self._thread = threading.Thread(target=self._server.run, name="aiprod-sandbox", daemon=True)
         self.base_url = ""
-        self._seen_errors = 0
 
     def start(self) -> ThreadedSandbox:
         self._thread.start()
@@ -73,9 +73,10 @@ class ThreadedSandbox:
 
     def new_errors(self) -> list[BaseException]:
         """Exceptions the app hit since the last call (the plugin re-raises them)."""
-        errors = list(self.sandbox.unexpected_errors)
-        fresh = errors[self._seen_errors :] if len(errors) >= self._seen_errors else errors
-        self._seen_errors = len(errors)
+        recorded = self.sandbox.unexpected_errors
+        fresh = []
+        while recorded:  # drained, so the bound on what is kept never hides a new one
+            fresh.append(recorded.popleft())
         return fresh
 
 
@@ -155,5 +156,10 @@ class InProcessTransport(httpx.BaseTransport):
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
-        await self._app(scope, receive, send)  # type: ignore[arg-type]
+        try:
+            await self._app(scope, receive, send)  # type: ignore[arg-type]
+        except DropConnection as dropped:  # as a client sees it over a socket
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a complete response"
+            ) from dropped
         return status, headers, b"".join(chunks)
