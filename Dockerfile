@@ -30,7 +30,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     AIPROD_SANDBOX_HOST=0.0.0.0 \
-    AIPROD_SANDBOX_PORT=8080
+    AIPROD_SANDBOX_PORT=8080 \
+    AIPROD_SANDBOX_PORT_FILE=/tmp/aiprod-sandbox.port
 COPY --from=build /dist/ /tmp/dist/
 RUN pip install --no-cache-dir /tmp/dist/aiprod_sandbox-*.whl \
     && rm -rf /tmp/dist \

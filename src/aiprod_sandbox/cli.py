@@ -126,22 +126,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _health(url: str | None, timeout: float) -> int:
+    """Healthy when GET /health answers ok: at --url, else on the configured port, else on
+    the port `serve` wrote to its --port-file (a `--port` flag given to the container)."""
+    try:
+        settings = Settings.load()
+    except ConfigError as exc:
+        print(f"unhealthy: {exc}", file=sys.stderr)
+        return 1
+    candidates = [url] if url else [f"http://127.0.0.1:{settings.port}"]
+    if not url and settings.port_file is not None:
+        try:
+            served = int(settings.port_file.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            served = None
+        if served is not None and served != settings.port:
+            candidates.append(f"http://127.0.0.1:{served}")
+    problems = []
+    for base in candidates:
+        problem = _probe(base, timeout)
+        if problem is None:
+            print(f"healthy: {base}")
+            return 0
+        problems.append(f"{base}: {problem}")
+    print("unhealthy: " + "; ".join(problems), file=sys.stderr)
+    return 1
+
+
+def _probe(base: str, timeout: float) -> str | None:
     import json
     import urllib.request
 
     try:
-        base = url or f"http://127.0.0.1:{Settings.load().port}"
-    except ConfigError as exc:
-        print(f"unhealthy: {exc}", file=sys.stderr)
-        return 1
-    try:
         with urllib.request.urlopen(f"{base.rstrip('/')}/health", timeout=timeout) as answer:
-            healthy = answer.status == 200 and json.load(answer).get("status") == "ok"
+            if answer.status == 200 and json.load(answer).get("status") == "ok":
+                return None
+            return f"answered {answer.status}"
     except (OSError, ValueError) as exc:
-        print(f"unhealthy: {base}: {exc}", file=sys.stderr)
-        return 1
-    print(f"healthy: {base}" if healthy else f"unhealthy: {base}")
-    return 0 if healthy else 1
+        return str(exc)
 
 
 def _scenario(action: str, files: list[str]) -> int:

@@ -51,6 +51,9 @@ class _Server(_QuietExit):
                 port = sock.getsockname()[1]
                 break
         self.sandbox.set_served_at(self.config.host, port)
+        port_file = self.sandbox.settings.port_file
+        if port_file is not None:  # so `aiprod-sandbox health` finds a port given as a flag
+            port_file.write_text(f"{port}\n", encoding="utf-8")
         url = local_url(self.config.host, port)
         print(
             f"AIPROD Sandbox {__version__} ready on {url} "
@@ -75,7 +78,11 @@ def serve(settings: Settings, argv: Sequence[str] | None = None) -> int:
         timeout_graceful_shutdown=5,
     )
     server = _Server(config, sandbox)
-    server.run()
+    try:
+        server.run()
+    finally:
+        if settings.port_file is not None:
+            settings.port_file.unlink(missing_ok=True)
     advice = sandbox.advice_summary()
     if advice:
         print(

@@ -159,6 +159,12 @@ OPTIONS: tuple[Option, ...] = (
         repeat=True,
     ),
     Option(
+        "port_file",
+        _parse_path,
+        "write the port being served to this file while serving (read by `health`)",
+        "FILE",
+    ),
+    Option(
         "deny_private_webhooks",
         _parse_bool,
         "refuse webhook URLs that resolve to private or loopback addresses",
@@ -188,6 +194,7 @@ class Settings:
     webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 3600.0)
     deny_private_webhooks: bool = False
     scenario: tuple[str, ...] = ()
+    port_file: Path | None = None
     webhook_max_age: float = 24 * 3600.0
     webhook_concurrency: int = 32
     webhook_queue: int = 10_000
