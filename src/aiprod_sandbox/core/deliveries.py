@@ -79,13 +79,22 @@ class Delivery:
         return len({a.attempt for a in self.attempts if a.trigger != "manual"})
 
 
+PENDING_FACTOR = 10  # deliveries still being tried may outnumber the log's bound this much
+
+
 class DeliveryLog:
-    """One account's deliveries, oldest first, bounded (finished ones are forgotten first)."""
+    """One account's deliveries, oldest first, bounded.
+
+    Finished deliveries beyond `limit` are forgotten, oldest first. One still being tried is
+    kept (its retries need it) until `limit * PENDING_FACTOR` are pending; past that the
+    oldest pending one is given up, so memory stays bounded whatever the receivers do.
+    """
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._items: OrderedDict[str, Delivery] = OrderedDict()
         self.added = 0  # ever added: `newest(added_now - added_before)` is what came since
+        self.abandoned = 0  # pending deliveries given up because too many were pending
 
     def __len__(self) -> int:
         return len(self._items)
@@ -93,12 +102,16 @@ class DeliveryLog:
     def add(self, delivery: Delivery) -> None:
         self._items[delivery.delivery_id] = delivery
         self.added += 1
-        while len(self._items) > self._limit:
-            victim = next(
-                (d for d in self._items.values() if d.status != "pending"),
-                next(iter(self._items.values())),
-            )
-            del self._items[victim.delivery_id]
+        if len(self._items) <= self._limit:
+            return
+        finished = [d.delivery_id for d in self._items.values() if d.status != "pending"]
+        for delivery_id in finished[: len(self._items) - self._limit]:
+            del self._items[delivery_id]
+        while len(self._items) > self._limit * PENDING_FACTOR:
+            _, oldest = self._items.popitem(last=False)
+            oldest.status, oldest.next_attempt_at = "failed", None
+            oldest.note = "given up: too many deliveries were pending at once"
+            self.abandoned += 1
 
     def newest(self, count: int) -> list[Delivery]:
         """The last `count` deliveries added (fewer if the bound forgot some)."""

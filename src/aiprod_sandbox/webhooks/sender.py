@@ -3,11 +3,12 @@
 Owned by the app's lifespan, with one shared `httpx.AsyncClient`. The account's scheduler says
 when an attempt is due; `on_due` starts it as a task and returns at once, so no API request ever
 waits for a receiver. A semaphore bounds attempts in flight, and a queue bound defers the rest.
-First attempts to one endpoint go out in event order (each waits for the one before it on its
-lane); retries never hold back later events. A whole attempt, slow-dripping response included,
-is bounded by the timeout; only the first `excerpt_bytes` of a response are read; redirects are
-not followed. `settle` runs an account's due work and waits for its attempts, in time order,
-which is what `clock/advance` needs.
+First attempts go out in event order; a job's first attempts reach an endpoint in event order
+(each waits for the one before it on its lane: endpoint and job), while other jobs' deliveries
+to a slow endpoint go beside them; retries never hold back later events. A whole attempt,
+slow-dripping response included, is bounded by the timeout; only the first
+`excerpt_bytes` of a response are read; redirects are not followed. `settle` runs an
+account's due work and waits for its attempts, in time order: what `clock/advance` needs.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class Dispatcher:
         self._deny_private = settings.deny_private_webhooks
         self._semaphore: asyncio.Semaphore | None = None
         self._inflight: dict[str, set[asyncio.Task[None]]] = {}
-        self._lanes: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._lanes: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         self._queued = 0
         self._deferred: deque[tuple[Account, Delivery, int, float, Trigger]] = deque()
         sandbox.accounts.handlers[DELIVERY_KIND] = self.on_due
@@ -129,7 +130,8 @@ class Dispatcher:
         *,
         in_lane: bool,
     ) -> asyncio.Task[None]:
-        lane = (account.account_id, delivery.webhook_id or delivery.url)
+        # A job's first attempts reach an endpoint in event order; other jobs' go beside them.
+        lane = (account.account_id, delivery.webhook_id or delivery.url, delivery.job_id or "")
         before = self._lanes.get(lane) if in_lane else None
         task = asyncio.get_running_loop().create_task(
             self._attempt(account, delivery, number, at, trigger, before)
