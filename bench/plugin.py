@@ -165,14 +165,13 @@ class Bench:
 
         from aiprod_sandbox.settings import Settings
         from aiprod_sandbox.testing import SandboxAccount, ThreadedSandbox
-        from aiprod_sandbox.testing.plugin import _key, _socket_transport
+        from aiprod_sandbox.testing.plugin import _key
 
         self.httpx = httpx
         self.Settings = Settings
         self.SandboxAccount = SandboxAccount
         self.ThreadedSandbox = ThreadedSandbox
         self.key = _key
-        self.socket_transport = _socket_transport
         self.server: Any = None
         self.shared: Any = None
         self.serial = 0
@@ -207,8 +206,8 @@ class Bench:
         """(base URL, transport) as the fixture picks them; `shared` is a what-if."""
         if mode == IN_PROCESS:
             return INPROCESS_URL, self.server.transport()
-        if mode == SOCKET:
-            return self.server.base_url, self.socket_transport()
+        if mode == SOCKET:  # the fixture's default: the session's shared socket pool
+            return self.server.base_url, self.server.socket_transport()
         if self.shared is None:
             self.shared = _Uncloseable(self.httpx.HTTPTransport())
         return self.server.base_url, self.shared

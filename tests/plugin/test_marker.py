@@ -147,7 +147,8 @@ IN_PROCESS = """
         monkeypatch.setattr(socket, "create_connection", refuse)
 
     def test_over_http(aiprod_account):
-        assert isinstance(aiprod_account.client._transport, httpx.HTTPTransport)
+        transport = aiprod_account.client._transport  # the session's shared socket pool
+        assert isinstance(transport._inner, httpx.HTTPTransport)
         assert story(aiprod_account) == EXPECTED
 
     @pytest.mark.aiprod_sandbox(inprocess=True)

@@ -217,6 +217,7 @@ class Accounts:
         self.handlers: dict[str, StepHandler] = {}
         self.listeners: list[EventListener] = []
         self.server_scenarios: list[Scenario] = list(scenarios or [])
+        self._busy: set[str] = set()  # accounts that may have scheduled work
         for spec in catalog.accounts:
             account = self._new_account(
                 spec.account_id, spec.tier, fixture=True, overrides=spec.limits
@@ -263,6 +264,7 @@ class Accounts:
             listeners=self.listeners,
             server_scenarios=self.server_scenarios,
         )
+        account.scheduler.on_schedule = lambda: self._busy.add(account_id)
         self.apply_server_scenarios(account)
         self._accounts[account_id] = account
         self._evict(keep=account_id)
@@ -289,8 +291,20 @@ class Accounts:
                 return
             self.forget(victim)
 
+    def busy(self) -> list[Account]:
+        """Accounts with scheduled work (the ticker's round), forgetting the idle ones."""
+        found = []
+        for account_id in list(self._busy):
+            account = self._accounts.get(account_id)
+            if account is None or not len(account.scheduler):
+                self._busy.discard(account_id)
+            else:
+                found.append(account)
+        return found
+
     def forget(self, account: Account) -> None:
         self._accounts.pop(account.account_id, None)
+        self._busy.discard(account.account_id)
         for key in account.keys.values():
             self._by_key.pop(key.secret, None)
 

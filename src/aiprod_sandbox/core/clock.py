@@ -151,6 +151,7 @@ class Scheduler:
     def __init__(self) -> None:
         self._heap: list[Due] = []
         self._seq = itertools.count()
+        self.on_schedule: Callable[[], None] | None = None  # told when work is added
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -158,6 +159,8 @@ class Scheduler:
     def schedule(self, at: float, kind: str, ref: str) -> Due:
         entry = Due(at, next(self._seq), kind, ref)
         heapq.heappush(self._heap, entry)
+        if self.on_schedule is not None:
+            self.on_schedule()
         return entry
 
     def next_at(self) -> float | None:

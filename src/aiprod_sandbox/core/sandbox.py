@@ -102,8 +102,8 @@ class Sandbox:
     def run_all_due(self) -> int:
         """Run due work of every account whose clock moves by itself; return steps run."""
         ran = 0
-        for account in self.accounts:
-            if len(account.scheduler) and account.clock.mode != "manual":
+        for account in self.accounts.busy():
+            if account.clock.mode != "manual":
                 ran += len(account.run_due())
         return ran
 

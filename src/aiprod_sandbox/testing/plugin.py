@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..settings import Settings
-from .account import SandboxAccount
 from .config import RECEIVER_HOST_VARIABLE, URL_VARIABLE, PluginConfig
-from .receiver import ReceiverHandle, ReceiverServer
-from .server import ExternalSandbox, ThreadedSandbox
+
+if TYPE_CHECKING:  # the server is imported when a test first asks for it, not by pytest
+    from .account import SandboxAccount
+    from .receiver import ReceiverHandle, ReceiverServer
+    from .server import ExternalSandbox, ThreadedSandbox
 
 TIER_PREFIX = {"free": "free_", "pro": "pro_", "enterprise": "ent_"}
 DEFAULT_SCALE = 60  # clock="scaled" alone: a minute of clock a second
@@ -63,7 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-_SERVER = pytest.StashKey[ThreadedSandbox | ExternalSandbox]()
+_SERVER = pytest.StashKey[Any]()  # the session's ThreadedSandbox or ExternalSandbox
 _KEYS = pytest.StashKey[list[str]]()
 
 
@@ -74,7 +75,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     server = config.stash[_SERVER]
     terminalreporter.section("AIPROD Sandbox integration advice")
     lines: list[str] = []
-    if isinstance(server, ThreadedSandbox):
+    if hasattr(server, "sandbox"):  # in this process: ask it directly
         lines = server.sandbox.advice_summary()
     else:
         import httpx
@@ -104,7 +105,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     try:
         result = yield
     finally:
-        errors = server.new_errors() if isinstance(server, ThreadedSandbox) else []
+        errors = server.new_errors() if server is not None else []
     if errors:
         raise errors[0]
     return result
@@ -113,14 +114,15 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.fixture(scope="session")
 def aiprod_sandbox(request: pytest.FixtureRequest) -> Iterator[ThreadedSandbox | ExternalSandbox]:
     """The session's sandbox: started once in this process, or the one at the given URL."""
+    from ..settings import Settings
+    from .server import ExternalSandbox, ThreadedSandbox
+
     options = PluginConfig.of(request.config)
-    url = options.url
     server: ThreadedSandbox | ExternalSandbox
-    if url:
-        server = ExternalSandbox(url)
+    if options.url:
+        server = ExternalSandbox(options.url)
     else:
-        seed = options.seed
-        server = ThreadedSandbox(Settings(seed=seed))
+        server = ThreadedSandbox(Settings(seed=options.seed))
     server.start()
     request.config.stash[_SERVER] = server
     yield server
@@ -154,13 +156,16 @@ def aiprod_account(
     request: pytest.FixtureRequest, aiprod_sandbox: ThreadedSandbox | ExternalSandbox
 ) -> Iterator[SandboxAccount]:
     """A fresh account on the session's sandbox, configured by the test's marker."""
+    from .account import SandboxAccount
+    from .server import ThreadedSandbox
+
     options = _options(request)
     worker = PluginConfig.of(request.config).worker
     key = _key(request.node.nodeid, options.get("tier", "pro"), worker)
     inprocess = bool(options.get("inprocess")) and isinstance(aiprod_sandbox, ThreadedSandbox)
-    transport = aiprod_sandbox.transport() if inprocess else None
+    transport = aiprod_sandbox.transport() if inprocess else aiprod_sandbox.socket_transport()
     base_url = "http://sandbox.inprocess" if inprocess else aiprod_sandbox.base_url
-    account = SandboxAccount(base_url, key, transport or _socket_transport())
+    account = SandboxAccount(base_url, key, transport)
     request.config.stash.setdefault(_KEYS, []).append(key)
     account.reset()  # a rerun against a long-lived sandbox starts clean too
     if options.get("clock") or options.get("scale"):
@@ -175,14 +180,10 @@ def aiprod_account(
     account.close()
 
 
-def _socket_transport() -> Any:
-    import httpx
-
-    return httpx.HTTPTransport()
-
-
 @pytest.fixture(scope="session")
 def _aiprod_receiver_server(request: pytest.FixtureRequest) -> Iterator[ReceiverServer]:
+    from .receiver import ReceiverServer
+
     host = PluginConfig.of(request.config).receiver_host
     server = ReceiverServer(advertised_host=host).start()
     yield server

@@ -45,6 +45,7 @@ class ThreadedSandbox:
         self._server = _Server(config)
         self._thread = threading.Thread(target=self._server.run, name="aiprod-sandbox", daemon=True)
         self.base_url = ""
+        self._sockets = SharedTransport(httpx.HTTPTransport())
 
     def start(self) -> ThreadedSandbox:
         self._thread.start()
@@ -59,6 +60,7 @@ class ThreadedSandbox:
         return self
 
     def stop(self) -> None:
+        self._sockets.close_for_good()
         self._server.should_exit = True
         self._thread.join(timeout=START_TIMEOUT)
 
@@ -71,6 +73,10 @@ class ThreadedSandbox:
         """A transport straight into the app, on the server's own event loop: no socket."""
         return InProcessTransport(self.app, self.loop)
 
+    def socket_transport(self) -> httpx.BaseTransport:
+        """The session's one pool of loopback connections to the server."""
+        return self._sockets
+
     def new_errors(self) -> list[BaseException]:
         """Exceptions the app hit since the last call (the plugin re-raises them)."""
         recorded = self.sandbox.unexpected_errors
@@ -80,11 +86,29 @@ class ThreadedSandbox:
         return fresh
 
 
+class SharedTransport(httpx.BaseTransport):
+    """One connection pool for every test of the session: a client's `close()` leaves it
+    open (building a transport costs more than a whole in-process request)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        pass  # the session closes the inner transport
+
+    def close_for_good(self) -> None:
+        self._inner.close()
+
+
 class ExternalSandbox:
     """A sandbox someone else runs (a container): reached by URL only."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
+        self._sockets = SharedTransport(httpx.HTTPTransport())
 
     def start(self) -> ExternalSandbox:
         with httpx.Client(trust_env=False, timeout=5) as client:
@@ -94,10 +118,13 @@ class ExternalSandbox:
         return self
 
     def stop(self) -> None:
-        pass
+        self._sockets.close_for_good()
 
     def transport(self) -> httpx.BaseTransport:
-        return httpx.HTTPTransport()
+        return self._sockets  # no app in this process: "in-process" is HTTP too
+
+    def socket_transport(self) -> httpx.BaseTransport:
+        return self._sockets
 
     def new_errors(self) -> list[BaseException]:
         return []
