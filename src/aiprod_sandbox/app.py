@@ -64,6 +64,17 @@ RESOURCE_OPERATIONS: tuple[Operation, ...] = (
 TICK_SECONDS = 0.05
 
 
+def _enums(sandbox: Sandbox) -> dict[str, list[str]]:
+    """The catalogue's values, for the document's enums (the catalogue is data)."""
+    catalog = sandbox.catalog
+    return {
+        "languages": sorted(catalog.languages),
+        "music_styles": [style.id for style in catalog.music_styles],
+        "presets": [preset.id for preset in catalog.presets],
+        "scenarios": sorted(sandbox.scenario_library),
+    }
+
+
 def _document_operations() -> tuple[Operation, ...]:
     """`/openapi.json` and `/_sandbox/openapi.json`, built on first request from every operation."""
     cache: dict[str, bytes] = {}
@@ -71,7 +82,9 @@ def _document_operations() -> tuple[Operation, ...]:
     def serve(which: Literal["api", "sandbox"]) -> Handler:
         async def handler(call: Call) -> Response:
             if which not in cache:
-                document = build_document(call.request.app.state.operations, which=which)
+                document = build_document(
+                    call.request.app.state.operations, which=which, enums=_enums(call.sandbox)
+                )
                 cache[which] = json.dumps(document, ensure_ascii=False).encode()
             return Response(cache[which], media_type=JSON_TYPE)
 

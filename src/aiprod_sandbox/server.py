@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import socket
 import sys
 from collections.abc import Generator, Sequence
+from typing import Any
 
 import uvicorn
 
@@ -25,7 +28,72 @@ def example_key(sandbox: Sandbox) -> str:
     return "sk_test_" + sandbox.ids.token(24)
 
 
-class _QuietExit(uvicorn.Server):
+log = logging.getLogger("aiprod_sandbox")
+HEAD_TIMEOUT_TICKS = 100  # uvicorn ticks every 0.1 s: 10 s to send a request's head
+
+
+class HeadDeadline(uvicorn.Server):
+    """Cuts off a connection that sends no complete request for 10 s (a slow-loris, or a
+    silent one): uvicorn's own keep-alive timeout starts only after a first answer."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._waiting: dict[int, int] = {}  # connection → the tick it started waiting
+        self._out_of_files = 0
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        asyncio.get_running_loop().set_exception_handler(self._loop_error)
+        await super().startup(sockets)
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """With every descriptor taken, asyncio reports each failed accept (thousands a
+        second): that alone would starve the loop that frees them. Say it once in a while."""
+        if str(context.get("message", "")).startswith("socket.accept() out of system resource"):
+            self._out_of_files += 1
+            if self._out_of_files % 10_000 == 1:
+                log.warning(
+                    "out of file descriptors: new connections wait until idle ones "
+                    "are cut off (%d accepts refused so far)",
+                    self._out_of_files,
+                )
+            return
+        loop.default_exception_handler(context)
+
+    async def on_tick(self, counter: int) -> bool:
+        if counter % 10 == 0:
+            self._cut_off_idle(counter)
+        return await super().on_tick(counter)
+
+    def _cut_off_idle(self, tick: int) -> None:
+        waiting: dict[int, int] = {}
+        for connection in list(self.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            if cycle is not None and not getattr(cycle, "response_complete", False):
+                continue  # a request is being answered
+            key = id(connection)
+            since = self._waiting.get(key, tick)
+            if (tick - since) % 864000 > HEAD_TIMEOUT_TICKS:
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.close()
+            else:
+                waiting[key] = since
+        self._waiting = waiting
+
+
+def raise_file_limit() -> None:
+    """Many idle connections must not exhaust the descriptors other clients need."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+class _QuietExit(HeadDeadline):
     """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; we have shut down
     cleanly by then, so the process exits 0 instead of dying by the signal."""
 
@@ -66,6 +134,7 @@ def serve(settings: Settings, argv: Sequence[str] | None = None) -> int:
     from .cli import configure_logging
 
     configure_logging(settings.log_level)
+    raise_file_limit()
     sandbox = Sandbox(settings)
     app = create_app(settings, sandbox=sandbox)
     config = uvicorn.Config(

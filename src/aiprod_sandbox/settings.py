@@ -60,6 +60,13 @@ def _parse_positive_float(text: str) -> float:
     return value
 
 
+def _parse_scale(text: str) -> float:
+    value = _parse_positive_float(text)
+    if value > 1_000_000:
+        raise ValueError(f"at most 1000000 clock seconds per real second, got {text!r}")
+    return value
+
+
 def _parse_start_time(text: str) -> float:
     try:
         stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -67,6 +74,8 @@ def _parse_start_time(text: str) -> float:
         raise ValueError(f"not an ISO 8601 time ({exc}): {text!r}") from exc
     if stamp.tzinfo is None:
         raise ValueError(f"start time needs a UTC offset or 'Z', got {text!r}")
+    if not 1970 <= stamp.year < 9000:
+        raise ValueError(f"start time must be between 1970 and 9000, got {text!r}")
     return stamp.timestamp()
 
 
@@ -133,7 +142,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("clock", _parse_choice(CLOCK_MODES), "default clock of new accounts", "MODE"),
     Option(
         "time_scale",
-        _parse_positive_float,
+        _parse_scale,
         "run the real clock N times faster (60 = a minute a second)",
         "N",
     ),

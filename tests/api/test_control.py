@@ -115,7 +115,8 @@ def test_clock_set_mode_time_and_scale(client: TestClient, headers: dict[str, st
     moved = client.post("/_sandbox/clock", json={"now": "2026-06-01T00:00:00Z"}, headers=headers)
     assert moved.json() == {"mode": "manual", "now": "2026-06-01T00:00:00Z", "scale": 1.0}
     back = client.post("/_sandbox/clock", json={"now": "2026-01-01T00:00:00Z"}, headers=headers)
-    assert back.status_code == 400
+    assert back.status_code == 409  # a conflict with the clock's state: it only moves forward
+    assert back.json()["error"]["code"] == "INVALID_TRANSITION"
     assert "now" in back.json()["error"]["details"]
     scaled = client.post("/_sandbox/clock", json={"mode": "scaled", "scale": 3600}, headers=headers)
     assert scaled.json()["mode"] == "scaled"

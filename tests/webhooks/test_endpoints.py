@@ -223,7 +223,7 @@ def test_link_local_and_metadata_addresses_are_refused(api: Api, url: str) -> No
     response = api.client.post(
         "/webhooks/register", json={"url": url, "events": ["job.completed"]}, headers=api.headers
     )
-    error = error_of(response, 400, "INVALID_PARAMETER")
+    error = error_of(response, 403, "URL_NOT_ALLOWED")  # a policy on addresses, not a typo
     assert "url" in error["details"]
     assert api.client.get("/webhooks", headers=api.headers).json()["items"] == []
 
@@ -232,7 +232,7 @@ def test_link_local_and_metadata_addresses_are_refused(api: Api, url: str) -> No
 def test_link_local_is_refused_in_an_update_too(api: Api, url: str) -> None:
     created = api.register("http://127.0.0.1:9/")
     path = f"/webhooks/{created['webhook_id']}"
-    error_of(api.client.put(path, json={"url": url}, headers=api.headers), 400, "INVALID_PARAMETER")
+    error_of(api.client.put(path, json={"url": url}, headers=api.headers), 403, "URL_NOT_ALLOWED")
     assert api.client.get(path, headers=api.headers).json()["url"] == "http://127.0.0.1:9/"
 
 
@@ -278,7 +278,7 @@ def test_deny_private_webhooks_refuses_private_and_loopback(
     response = strict_client.post(
         "/webhooks/register", json={"url": url, "events": ["job.completed"]}, headers=headers
     )
-    assert "url" in error_of(response, 400, "INVALID_PARAMETER")["details"]
+    assert "url" in error_of(response, 403, "URL_NOT_ALLOWED")["details"]
 
 
 @pytest.mark.parametrize(
@@ -294,7 +294,7 @@ def test_deny_private_webhooks_accepts_public_and_unresolvable_hosts(
     assert response.status_code == 201, response.text
     path = f"/webhooks/{response.json()['webhook_id']}"
     moved = strict_client.put(path, json={"url": "http://10.0.0.1/"}, headers=headers)
-    error_of(moved, 400, "INVALID_PARAMETER")
+    error_of(moved, 403, "URL_NOT_ALLOWED")
 
 
 @pytest.mark.parametrize(

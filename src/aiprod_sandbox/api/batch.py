@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 from starlette.responses import Response
 
 from ..core.jobs import JobInput
 from ..errors import TierFeatureUnavailable
-from .fields import HttpUrl
+from .fields import HttpUrl, exactly_one_of
 from .jobs import JobAccepted, JobFields, accepted, job_context, job_input
 from .operation import Call, Operation
 from .responses import json_response
@@ -24,6 +24,8 @@ MAX_BATCH = 100
 
 class BatchItem(JobFields):
     """One video of a batch: `url` or `video_url`, and any per-job field overriding the defaults."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("url", "video_url"))
 
     url: HttpUrl | None = Field(default=None, examples=["https://example.com/a.mp4"])
     video_url: HttpUrl | None = Field(default=None)

@@ -45,6 +45,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _number(text: str) -> float | int:
+    """JSON has one kind of number: 32.0 is the integer 32 (for integer fields)."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -55,7 +61,12 @@ def parse_object(raw: bytes) -> dict[str, Any]:
         raise InvalidJson("Request body is empty; send a JSON object")
     try:
         text = raw.decode("utf-8")
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        data = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_number,
+        )
     except UnicodeDecodeError as exc:
         raise InvalidJson("Request body is not valid UTF-8") from exc
     except RecursionError as exc:
@@ -75,6 +86,8 @@ def parse_object(raw: bytes) -> dict[str, Any]:
 def field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
+        if isinstance(part, str) and ("[" in part or part.startswith("function-")):
+            continue  # pydantic's name for one member of a union, not a field
         if isinstance(part, int):
             path += f"[{part}]"
         else:

@@ -6,13 +6,14 @@ Authenticated by any test key of the account (no scope needed), or by the admin 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 from starlette.responses import Response
 
 from ..core.accounts import Account
-from ..core.clock import iso, parse_iso
+from ..core.clock import ISO_SCHEMA, MAX_SCALE, iso, parse_iso
 from ..core.deliveries import DELIVERY_KIND
 from ..core.jobs import JobError, JobStatus
 from ..core.state import StateDocument, export_state, import_state
@@ -27,7 +28,7 @@ MAX_RAN_LISTED = 1000
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # 5 is a number, "5" is not
 
 
 class LimitsOut(BaseModel):
@@ -62,10 +63,23 @@ class ResetOut(BaseModel):
     reset: list[str]
 
 
+def _check_iso(value: str) -> str:
+    try:
+        parse_iso(value)
+    except ValueError as exc:
+        raise PydanticCustomError("time", "Must be an ISO 8601 time with an offset or Z") from exc
+    return value
+
+
+IsoTime = Annotated[str, AfterValidator(_check_iso), WithJsonSchema(ISO_SCHEMA)]
+
+
 class ClockIn(_In):
     mode: Literal["real", "manual", "scaled"] | None = None
-    now: str | None = Field(default=None, description="ISO 8601; only forward")
-    scale: float | None = Field(default=None, gt=0, description="Clock seconds per real second")
+    now: IsoTime | None = Field(default=None, description="ISO 8601; only forward")
+    scale: float | None = Field(
+        default=None, gt=0, le=MAX_SCALE, description="Clock seconds per real second"
+    )
 
 
 class AdvanceIn(_In):
@@ -172,12 +186,7 @@ async def get_clock(call: Call) -> Response:
 
 async def set_clock(call: Call) -> Response:
     body = await call.body(ClockIn)
-    now = None
-    if body.now is not None:
-        try:
-            now = parse_iso(body.now)
-        except ValueError as exc:
-            raise ValidationFailed(details={"now": "Must be an ISO 8601 time with offset"}) from exc
+    now = parse_iso(body.now) if body.now is not None else None
     if body.mode == "scaled" and body.scale is None and call.account.clock.mode != "scaled":
         raise ValidationFailed(details={"scale": "Required with mode 'scaled'"})
     call.account.clock.set(mode=body.mode, now=now, scale=body.scale)
@@ -286,6 +295,7 @@ OPERATIONS = (
         "reset",
         request_model=ResetIn,
         account_optional=True,
+        body_required=False,
         errors=(400, 401, 403, 404),
         responses={200: (ResetOut, "The accounts reset")},
     ),
@@ -305,6 +315,9 @@ OPERATIONS = (
         "setClock",
         request_model=ClockIn,
         responses={200: (ClockOut, "The clock")},
+        errors=(400, 401, 404, 409),
+        description="409 INVALID_TRANSITION when `now` is before the clock's time: it only "
+        "moves forward.",
     ),
     _op(
         "POST",

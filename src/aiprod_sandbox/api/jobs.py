@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
 from starlette.responses import Response
 
@@ -18,7 +18,7 @@ from ..core.clock import iso
 from ..core.jobs import Job, JobInput
 from ..core.links import Links
 from ..errors import UnknownField
-from .fields import HttpUrl
+from .fields import CATALOG_ENUM, HttpUrl
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response
@@ -73,7 +73,18 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
 Language = Annotated[str, AfterValidator(_check_language)]
 MusicStyleId = Annotated[str, AfterValidator(_check_style)]
 PresetId = Annotated[str, AfterValidator(_check_preset)]
-Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
+Metadata = Annotated[
+    dict[str, str],
+    AfterValidator(_check_metadata),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_METADATA_KEYS,
+            "propertyNames": {"minLength": 1, "maxLength": 40},
+            "additionalProperties": {"type": "string", "maxLength": 500},
+        }
+    ),
+]
 
 _METADATA_DOC = "Up to 20 string keys (≤ 40 chars) with string values (≤ 500 chars)"
 
@@ -84,14 +95,24 @@ class JobFields(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     voice_text: str | None = Field(default=None, max_length=5000, examples=["Hello world"])
+    # The catalogue is data: the served document lists its values (see api/openapi.py).
     voice_language: Language | None = Field(
-        default=None, description="ISO 639-1 code", examples=["en"]
+        default=None,
+        description="ISO 639-1 code",
+        examples=["en"],
+        json_schema_extra={CATALOG_ENUM: "languages"},
     )
     music_style: MusicStyleId | None = Field(
-        default=None, description="A style from the catalogue", examples=["orchestral"]
+        default=None,
+        description="A style from the catalogue",
+        examples=["orchestral"],
+        json_schema_extra={CATALOG_ENUM: "music_styles"},
     )
     preset: PresetId | None = Field(
-        default=None, description="A preset id from GET /presets", examples=["brand_campaign"]
+        default=None,
+        description="A preset id from GET /presets",
+        examples=["brand_campaign"],
+        json_schema_extra={CATALOG_ENUM: "presets"},
     )
     callback_url: HttpUrl | None = Field(
         default=None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 from starlette.responses import Response
 
@@ -33,7 +33,11 @@ def _check_scopes(value: list[str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-ScopeList = Annotated[list[str], AfterValidator(_check_scopes)]
+ScopeList = Annotated[
+    list[str],
+    AfterValidator(_check_scopes),
+    WithJsonSchema({"type": "array", "items": {"enum": list(SCOPES)}}),
+]
 
 
 class KeyCreate(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.clock import iso, monotonic
@@ -52,6 +53,9 @@ class RequestContextMiddleware:
         except DropConnection:
             status = 0  # the journal says: no answer
             raise  # on purpose: the server cuts the connection
+        except ClientDisconnect:
+            status = 0  # the client left mid-request: nothing to answer, nothing broken
+            log.debug("client disconnected during %s %s", scope.get("method"), scope.get("path"))
         except Exception as exc:
             log.exception(
                 "Unhandled error in %s %s (request %s)",

@@ -7,13 +7,14 @@ extensions (tag "Sandbox"), so partner code never comes to depend on them by acc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from .._version import __version__
+from .fields import CATALOG_ENUM
 from .operation import Operation
 from .responses import ErrorEnvelope
 
@@ -73,9 +74,29 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     return params
 
 
-def build_document(ops: Iterable[Operation], *, which: Literal["api", "sandbox"]) -> dict[str, Any]:
+def _catalog_enums(node: Any, enums: Mapping[str, Sequence[str]]) -> None:
+    """Put the catalogue's values where a field is marked with CATALOG_ENUM."""
+    if isinstance(node, dict):
+        source = node.pop(CATALOG_ENUM, None)
+        if source is not None and source in enums:
+            target = next((b for b in node.get("anyOf", []) if b.get("type") == "string"), node)
+            target["enum"] = list(enums[source])
+        for value in node.values():
+            _catalog_enums(value, enums)
+    elif isinstance(node, list):
+        for value in node:
+            _catalog_enums(value, enums)
+
+
+def build_document(
+    ops: Iterable[Operation],
+    *,
+    which: Literal["api", "sandbox"],
+    enums: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
     chosen = [op for op in ops if op.sandbox == (which == "sandbox")]
     refs, defs = models_json_schema(_models(chosen), ref_template="#/components/schemas/{model}")
+    _catalog_enums(defs, enums or {})
     error_ref = refs[(ErrorEnvelope, "serialization")]
     paths: dict[str, dict[str, Any]] = {}
     for op in chosen:
@@ -118,7 +139,7 @@ def build_document(ops: Iterable[Operation], *, which: Literal["api", "sandbox"]
             operation["description"] = op.description
         if op.request_model is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": op.body_required,
                 "content": {"application/json": {"schema": refs[(op.request_model, "validation")]}},
             }
         paths.setdefault(op.path, {})[op.method.lower()] = operation

@@ -119,6 +119,7 @@ class Operation:
     media_type: str = "application/json"
     response_headers: Mapping[str, str] = field(default_factory=dict)
     account_optional: bool = False  # an admin call may name no account (reset of all)
+    body_required: bool = True  # False: an empty body means the model's defaults
 
 
 def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:

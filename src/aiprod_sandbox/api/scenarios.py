@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from ..core.scenarios import ScenarioError
-from ..core.scenarios.loader import load_data
+from ..core.scenarios import Scenario
 from ..errors import ValidationFailed
+from .fields import CATALOG_ENUM, exactly_one_of
 from .operation import Call, Operation
 from .responses import json_response
 
@@ -26,9 +24,13 @@ class ScenarioList(BaseModel):
 
 
 class ScenarioIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, description="A scenario from GET /_sandbox/scenarios")
-    scenario: dict[str, Any] | None = Field(default=None, description="An inline scenario")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=exactly_one_of("name", "scenario"))
+    name: str | None = Field(
+        default=None,
+        description="A scenario from GET /_sandbox/scenarios",
+        json_schema_extra={CATALOG_ENUM: "scenarios"},
+    )
+    scenario: Scenario | None = Field(default=None, description="An inline scenario")
 
 
 class ScenarioOut(BaseModel):
@@ -72,15 +74,7 @@ async def put_scenario(call: Call) -> Response:
                 details={"name": f"Unknown scenario '{body.name}'; known: {known}"},
             )
     else:
-        try:
-            scenario = load_data(body.scenario, "scenario")
-        except ScenarioError as exc:
-            details = {}
-            for problem in exc.problems:  # "scenario:0: field: message"
-                _, _, rest = problem.partition(": ")
-                field, _, message = rest.partition(": ")
-                details["scenario." + field if field != "(file)" else "scenario"] = message
-            raise ValidationFailed("The inline scenario is not valid", details=details) from exc
+        scenario = body.scenario
     call.account.use_scenario(scenario)
     return json_response(_out(call))
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 from starlette.responses import Response
 
 from ..core.clock import iso
 from ..core.webhooks import JOB_EVENTS, MAX_WEBHOOKS, Webhook, make_test_delivery
-from ..errors import ValidationFailed
+from ..errors import PermissionDenied, ValidationFailed
 from ..webhooks.addresses import check_url
 from .fields import HttpUrl
 from .operation import Call, Operation
@@ -34,7 +34,11 @@ def _check_events(value: list[str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-EventList = Annotated[list[str], AfterValidator(_check_events)]
+EventList = Annotated[
+    list[str],
+    AfterValidator(_check_events),
+    WithJsonSchema({"type": "array", "items": {"enum": list(JOB_EVENTS)}, "minItems": 1}),
+]
 
 
 class WebhookRegister(BaseModel):
@@ -96,8 +100,10 @@ def _out(webhook: Webhook) -> WebhookOut:
 
 async def _allowed(call: Call, url: str) -> None:
     reason = await check_url(url, call.sandbox.settings.deny_private_webhooks)
-    if reason:
-        raise ValidationFailed("This URL cannot receive webhooks", details={"url": reason})
+    if reason:  # a policy on addresses, not a malformed request
+        raise PermissionDenied(
+            "This URL cannot receive webhooks", code="URL_NOT_ALLOWED", details={"url": reason}
+        )
 
 
 async def register(call: Call) -> Response:

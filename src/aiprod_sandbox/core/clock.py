@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from ..errors import ValidationFailed
+from ..errors import Conflict, ValidationFailed
 
 WallTime = Callable[[], float]
 ClockMode = Literal["real", "manual", "scaled"]
@@ -36,17 +36,44 @@ def monotonic() -> float:
     return time.perf_counter()
 
 
+# Clocks stay within years 1970-9000, so every time they show can be written (and advanced).
+LATEST = datetime(9000, 1, 1, tzinfo=UTC).timestamp()
+MAX_SCALE = 1_000_000.0  # clock seconds per real second
+
+
 def iso(at: float) -> str:
     """Unix seconds as the guide writes times: `2026-02-04T10:30:00Z`."""
-    return datetime.fromtimestamp(int(at), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(int(min(max(at, 0.0), LATEST)), UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+# RFC 3339, what JSON Schema's "date-time" means; the document says so with this pattern too.
+ISO_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+ISO_SCHEMA = {"type": "string", "format": "date-time", "pattern": ISO_PATTERN}
 
 
 def parse_iso(text: str) -> float:
     """An ISO 8601 time with an offset or `Z` as Unix seconds; raises ValueError otherwise."""
-    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    stamp = datetime.fromisoformat(text.strip().upper().replace("Z", "+00:00"))
     if stamp.tzinfo is None:
         raise ValueError("time needs a UTC offset or 'Z'")
     return stamp.timestamp()
+
+
+def _check_scale(scale: float) -> None:
+    if not (0 < scale <= MAX_SCALE):  # also refuses NaN and infinity
+        raise ValidationFailed(
+            details={"scale": f"Must be a number above 0, at most {MAX_SCALE:g}"}
+        )
+
+
+def _check_time(field: str, at: float) -> None:
+    if not (0 <= at <= LATEST):  # also refuses NaN and infinity
+        raise ValidationFailed(details={field: "The clock stays between 1970 and the year 9000"})
 
 
 class Clock:
@@ -60,8 +87,11 @@ class Clock:
         start: float | None = None,
         scale: float = 1.0,
     ) -> None:
-        if not (scale > 0 and math.isfinite(scale)):
-            raise ValidationFailed(details={"scale": "Must be a positive number"})
+        _check_scale(scale)
+        if start is not None:
+            if not math.isfinite(start):
+                raise ValidationFailed(details={"now": "Must be a finite time"})
+            start = min(max(start, 0.0), LATEST)  # a clock lives between 1970 and 9000
         self._wall = wall
         self._wall_anchor = wall()  # read once: the clock stands exactly on `start`
         self._anchor = self._wall_anchor if start is None else start
@@ -90,6 +120,7 @@ class Clock:
 
     def now(self) -> float:
         current = self._anchor + (self._wall() - self._wall_anchor) * self._rate()
+        current = min(current, LATEST)  # a fast clock stops at the end of time, not past it
         if current < self._last:  # the wall clock stepped back; ours does not
             return self._last
         self._last = current
@@ -108,13 +139,14 @@ class Clock:
         if now is not None and not math.isfinite(now):
             raise ValidationFailed(details={"now": "Must be a finite time"})
         if now is not None and now < current:
-            raise ValidationFailed(
-                "The clock only moves forward",
+            raise Conflict(
+                f"The clock only moves forward: it is {iso(current)} already",
+                code="INVALID_TRANSITION",
                 details={"now": f"must not be before the clock's current time {iso(current)}"},
             )
-        if scale is not None and not (scale > 0 and math.isfinite(scale)):
-            raise ValidationFailed(details={"scale": "Must be a positive number"})
-        self._reanchor(current if now is None else now)
+        if scale is not None:
+            _check_scale(scale)
+        self._reanchor(current if now is None else min(now, LATEST))  # stops at the end of time
         if mode is not None:
             self._mode = mode
             if mode == "real":
@@ -128,7 +160,9 @@ class Clock:
         """Move the clock forward by `seconds` (in any mode) and return the new time."""
         if not (seconds >= 0 and math.isfinite(seconds)):
             raise ValidationFailed(details={"seconds": "Must be a number of seconds >= 0"})
-        self._reanchor(self.now() + seconds)
+        target = self.now() + seconds
+        _check_time("seconds", target)
+        self._reanchor(target)
         return self._anchor
 
     def describe(self) -> dict[str, object]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SandboxError
 from ..settings import Settings
 from .accounts import Account, Accounts
 from .advisor import Facts, advise
@@ -92,7 +92,12 @@ class Sandbox:
                     f"jobs.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
                 )
                 raise ConfigError(f"accounts.yaml: {spec.account_id}: {problems}") from exc
-            import_state(account, document, clock=account.clock)
+            try:
+                import_state(account, document, clock=account.clock)
+            except SandboxError as exc:
+                raise ConfigError(
+                    f"accounts.yaml: {spec.account_id}: {exc.details or exc}"
+                ) from exc
 
     def reset(self, account: Account) -> None:
         """Clear the account's world; its clock and timing go back to the server's defaults."""

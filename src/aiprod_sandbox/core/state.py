@@ -8,13 +8,14 @@ Jobs given without a plan, id or times (as fixture files may) get them as a subm
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from .accounts import Account
 from .catalog import Preset
-from .clock import Clock, iso, parse_iso
+from .clock import ISO_SCHEMA, Clock, iso, parse_iso
 from .ids import stream
 from .jobs import Job, JobError, JobInput, JobPlan, JobResult, JobStatus
 from .planner import plan_job
@@ -22,13 +23,24 @@ from .planner import plan_job
 STATE_VERSION = 1
 
 
+def _check_time(value: str) -> str:
+    try:
+        parse_iso(value)
+    except ValueError as exc:
+        raise PydanticCustomError("time", "Must be an ISO 8601 time with an offset or Z") from exc
+    return value
+
+
+Time = Annotated[str, AfterValidator(_check_time), WithJsonSchema(ISO_SCHEMA)]
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # a number is a number
 
 
 class StateClock(_Model):
     mode: Literal["real", "manual", "scaled"] = "real"
-    now: str | None = Field(default=None, description="ISO 8601; default: the clock's time now")
+    now: Time | None = Field(default=None, description="ISO 8601; default: the clock's time now")
     scale: float = Field(default=1.0, gt=0)
 
 
@@ -74,10 +86,10 @@ class StateJob(_Model):
     job_id: str | None = None
     status: Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"] = "COMPLETED"
     progress: int | None = Field(default=None, ge=0, le=100)
-    created_at: str | None = None
-    updated_at: str | None = None
-    started_at: str | None = None
-    completed_at: str | None = None
+    created_at: Time | None = None
+    updated_at: Time | None = None
+    started_at: Time | None = None
+    completed_at: Time | None = None
     input: StateJobInput
     metadata: dict[str, str] = {}
     result: StateJobResult | None = None

@@ -18,12 +18,13 @@ from starlette.applications import Starlette
 from ..api.faults import DropConnection
 from ..app import create_app
 from ..core.sandbox import Sandbox
+from ..server import HeadDeadline
 from ..settings import Settings
 
 START_TIMEOUT = 10.0
 
 
-class _Server(uvicorn.Server):
+class _Server(HeadDeadline):
     def install_signal_handlers(self) -> None:  # uvicorn < 0.29 calls this; not in a thread
         pass
 

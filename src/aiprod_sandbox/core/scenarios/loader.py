@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from ...errors import ConfigError
-from .models import Scenario
+from .models import FILES, Scenario
 
 SCHEMA_FILE = "scenario.schema.json"
 
@@ -71,7 +71,7 @@ def load_data(data: Any, source: str = "<scenario>", node: yaml.Node | None = No
     if not isinstance(data, dict):
         raise ScenarioError([f"{source}:1: (file): a scenario is a mapping of fields"])
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context={FILES: True})
     except ValidationError as exc:
         problems: list[str] = []
         for error in exc.errors():

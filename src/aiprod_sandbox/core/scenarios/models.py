@@ -9,9 +9,9 @@ clock); `times` caps how often it fires. Rules are tried in order.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 Method = Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 Tier = Literal["free", "pro", "enterprise"]
@@ -25,8 +25,17 @@ EventName = Literal[
 ]
 
 
+FILES = "scenario-files"  # validation context: also refuse rules that can never fire
+
+
+def _files(info: ValidationInfo) -> bool:
+    """The cross-field checks (impossible selections, empty answers) run for files, where
+    a mistake should stop the server; the API takes what the schema allows."""
+    return bool(info.context and info.context.get(FILES))
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _as_list(value: Any) -> Any:
@@ -41,7 +50,9 @@ class Window(_Strict):
     end: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> Window:
+    def _ordered(self, info: ValidationInfo) -> Window:
+        if not _files(info):
+            return self
         if self.end is not None and self.end <= self.start:
             raise ValueError("window.end must be after window.start: no call could be chosen")
         return self
@@ -60,7 +71,9 @@ class When(_Strict):
     window: Window | None = None
 
     @model_validator(mode="after")
-    def _possible(self) -> When:
+    def _possible(self, info: ValidationInfo) -> When:
+        if not _files(info):
+            return self
         if self.nth is not None and self.first is not None and self.nth > self.first:
             raise ValueError(f"nth {self.nth} is never among the first {self.first} calls")
         if self.nth is not None and self.after is not None and self.nth <= self.after:
@@ -102,7 +115,9 @@ class Respond(_Strict):
     drop: bool = Field(default=False, description="close the connection without an answer")
 
     @model_validator(mode="after")
-    def _sane(self) -> Respond:
+    def _sane(self, info: ValidationInfo) -> Respond:
+        if not _files(info):
+            return self
         if self.drop and (self.status is not None or self.body is not None):
             raise ValueError("drop answers nothing: give no status or body with it")
         if (self.error is not None or self.body is not None) and self.status is None:
@@ -141,15 +156,14 @@ class JobRule(_Strict):
     timing: Literal["instant", "simulated"] | None = None
     queue_seconds: float | None = Field(default=None, ge=0)
     processing_seconds: float | None = Field(default=None, gt=0)
-    progress_steps: list[int] | None = None
+    progress_steps: list[Annotated[int, Field(ge=1, le=99)]] | None = Field(
+        default=None, description="progress values between 1 and 99 (sorted, repeats dropped)"
+    )
 
     @model_validator(mode="after")
-    def _steps(self) -> JobRule:
-        steps = self.progress_steps
-        if steps is not None and (
-            steps != sorted(set(steps)) or any(not 0 < s < 100 for s in steps)
-        ):
-            raise ValueError("progress_steps must be increasing values between 1 and 99")
+    def _steps(self, info: ValidationInfo) -> JobRule:
+        if not _files(info):
+            return self
         if self.outcome != "fail" and (self.error or self.fail_at_progress is not None):
             raise ValueError("error and fail_at_progress go with outcome: fail")
         return self
