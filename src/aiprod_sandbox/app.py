@@ -147,7 +147,22 @@ def _routes(operations: Sequence[Operation]) -> list[Route]:
         by_path.setdefault(op.path, {})[op.method] = endpoint(op)
     routes = []
     # Literal paths first: `/pipeline/batch` must win over `/pipeline/{job_id}`, for its 405s too.
-    for path, handlers in sorted(by_path.items(), key=lambda item: "{" in item[0]):
+    hot = (
+        "/health",
+        "/pipeline/run",
+        "/pipeline/batch",
+        "/pipeline/{job_id}",
+        "/jobs",
+        "/jobs/{job_id}",
+    )
+    for path, handlers in sorted(
+        by_path.items(),
+        key=lambda item: (
+            item[0] not in hot,
+            hot.index(item[0]) if item[0] in hot else 0,
+            "{" in item[0],
+        ),
+    ):
         if "GET" in handlers:
             handlers["HEAD"] = handlers["GET"]
 

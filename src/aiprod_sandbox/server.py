@@ -38,7 +38,8 @@ class HeadDeadline(uvicorn.Server):
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
-        self._waiting: dict[int, int] = {}  # connection → the tick it started waiting
+        # connection → (the tick it started waiting, the request it had then)
+        self._waiting: dict[int, tuple[int, int]] = {}
         self._out_of_files = 0
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -65,19 +66,21 @@ class HeadDeadline(uvicorn.Server):
         return await super().on_tick(counter)
 
     def _cut_off_idle(self, tick: int) -> None:
-        waiting: dict[int, int] = {}
+        waiting: dict[int, tuple[int, int]] = {}
         for connection in list(self.server_state.connections):
             cycle = getattr(connection, "cycle", None)
             if cycle is not None and not getattr(cycle, "response_complete", False):
                 continue  # a request is being answered
-            key = id(connection)
-            since = self._waiting.get(key, tick)
+            key, request = id(connection), id(cycle)
+            since, seen = self._waiting.get(key, (tick, request))
+            if seen != request:  # it answered another request since the last look
+                since = tick
             if (tick - since) % 864000 > HEAD_TIMEOUT_TICKS:
                 transport = getattr(connection, "transport", None)
                 if transport is not None:
                     transport.close()
             else:
-                waiting[key] = since
+                waiting[key] = (since, request)
         self._waiting = waiting
 
 

@@ -205,7 +205,7 @@ class Settings:
     scenario: tuple[str, ...] = ()
     port_file: Path | None = None
     webhook_max_age: float = 24 * 3600.0
-    webhook_concurrency: int = 32
+    webhook_concurrency: int = 64
     webhook_queue: int = 10_000
     webhook_excerpt_bytes: int = 2048
     # Limits that keep memory bounded; not flags, but settable by embedders and tests.

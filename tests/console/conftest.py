@@ -217,8 +217,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path: str) -> Iterator[Any]:
+    # Package scope: Playwright's sync API keeps an event loop running in this thread while
+    # it is open; it must be closed before other folders' tests call asyncio.run().
     with playwright_sync.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS

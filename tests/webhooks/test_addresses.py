@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ipaddress
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,12 @@ NEVER = [
 ]
 PRIVATE = ["127.0.0.1", "127.8.9.10", "10.0.0.1", "172.16.5.4", "192.168.0.1", "fd12::1"]
 PUBLIC = ["8.8.8.8", "93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]
+
+
+def run(coroutine: Any) -> Any:
+    """Run a coroutine on a loop of its own, whatever loop this thread may have running."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=30)
 
 
 @pytest.mark.parametrize("address", NEVER)
@@ -53,7 +61,7 @@ def test_localhost_resolving_to_both_loopbacks_is_allowed(
         return [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
 
     monkeypatch.setattr(addresses, "resolve", both)
-    assert asyncio.run(check_url("http://localhost:8000/hook", False)) is None
+    assert run(check_url("http://localhost:8000/hook", False)) is None
 
 
 def test_check_url_refuses_when_any_resolved_address_is_refused(
@@ -63,10 +71,10 @@ def test_check_url_refuses_when_any_resolved_address_is_refused(
         return [ipaddress.ip_address("93.184.216.34"), ipaddress.ip_address("169.254.169.254")]
 
     monkeypatch.setattr(addresses, "resolve", mixed)
-    reason = asyncio.run(check_url("http://rebinding.example/hook", False))
+    reason = run(check_url("http://rebinding.example/hook", False))
     assert reason is not None
     assert "169.254.169.254" in reason
 
 
 def test_unresolvable_hosts_are_allowed_at_registration() -> None:
-    assert asyncio.run(check_url("http://nonexistent.invalid/hook", True)) is None
+    assert run(check_url("http://nonexistent.invalid/hook", True)) is None

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema
@@ -15,7 +16,7 @@ from starlette.responses import Response
 from ..core.accounts import Account
 from ..core.catalog import Catalog
 from ..core.clock import iso
-from ..core.jobs import Job, JobInput
+from ..core.jobs import Job, JobInput, fields_of
 from ..core.links import Links
 from ..errors import UnknownField
 from .fields import CATALOG_ENUM, HttpUrl
@@ -37,13 +38,13 @@ def _catalog(info: ValidationInfo) -> Catalog:
 def _check_language(value: str, info: ValidationInfo) -> str:
     if value not in _catalog(info).languages:
         raise PydanticCustomError("language", "Must be 2-letter code (e.g., 'en', 'fr')")
-    return value
+    return sys.intern(value)  # one shared copy of each catalogue value
 
 
 def _check_style(value: str, info: ValidationInfo) -> str:
     if value not in _catalog(info).style_ids:
         raise PydanticCustomError("style", "Invalid style: '{style}'", {"style": value})
-    return value
+    return sys.intern(value)  # one shared copy of each catalogue value
 
 
 def _check_preset(value: str, info: ValidationInfo) -> str:
@@ -52,7 +53,7 @@ def _check_preset(value: str, info: ValidationInfo) -> str:
         raise PydanticCustomError(
             "preset", "Unknown preset: '{preset}' (see GET /presets)", {"preset": value}
         )
-    return value
+    return sys.intern(value)  # one shared copy of each catalogue value
 
 
 def _check_metadata(value: dict[str, str]) -> dict[str, str]:
@@ -67,7 +68,7 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
             raise PydanticCustomError(
                 "metadata", "Values must be at most 500 characters (key '{key}')", {"key": key}
             )
-    return value
+    return {sys.intern(key): item for key, item in value.items()}
 
 
 Language = Annotated[str, AfterValidator(_check_language)]
@@ -204,7 +205,7 @@ def _time(value: float | None) -> str | None:
 def job_out(job: Job, account: Account, links: Links, base_url: str) -> JobOut:
     result = None
     if job.result is not None:
-        result = JobResultOut(
+        result = JobResultOut.model_construct(
             video_url=links.make(base_url, account.account_id, job.job_id, account.now()),
             cost_estimate=job.result.cost_estimate,
             quality_score=job.result.quality_score,
@@ -212,8 +213,10 @@ def job_out(job: Job, account: Account, links: Links, base_url: str) -> JobOut:
         )
     error = None
     if job.error is not None:
-        error = JobErrorOut(type=job.error.type, code=job.error.code, message=job.error.message)
-    return JobOut(
+        error = JobErrorOut.model_construct(
+            type=job.error.type, code=job.error.code, message=job.error.message
+        )
+    return JobOut.model_construct(
         job_id=job.job_id,
         status=job.status.value,
         progress=job.progress,
@@ -222,7 +225,7 @@ def job_out(job: Job, account: Account, links: Links, base_url: str) -> JobOut:
         started_at=_time(job.started_at),
         completed_at=_time(job.completed_at),
         estimated_duration_seconds=job.estimated_duration_seconds,
-        input=JobInputOut(**job.input.__dict__),
+        input=JobInputOut.model_construct(**fields_of(job.input)),
         metadata=dict(job.metadata),
         result=result,
         error=error,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,11 +41,19 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-Id"] = ctx.ensure_request_id()
-                for name, value in ctx.headers.items():
-                    headers[name] = value
-                ctx.notes["retry_after"] = headers.get("retry-after")
+                # Appended as raw pairs: MutableHeaders.__setitem__ rescans the list per header.
+                extra = [(b"x-request-id", ctx.ensure_request_id().encode("latin-1"))]
+                extra += [
+                    (k.lower().encode("latin-1"), v.encode("latin-1"))
+                    for k, v in ctx.headers.items()
+                ]
+                names = {name for name, _ in extra}
+                kept = [pair for pair in message.get("headers", []) if pair[0] not in names]
+                message["headers"] = kept + extra
+                ctx.notes["retry_after"] = next(
+                    (v.decode("latin-1") for n, v in message["headers"] if n == b"retry-after"),
+                    None,
+                )
             await send(message)
 
         try:

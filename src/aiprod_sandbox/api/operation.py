@@ -73,7 +73,19 @@ class Call:
     @property
     def base_url(self) -> str:
         public = self.sandbox.settings.public_url
-        return public if public else str(self.request.base_url).rstrip("/")
+        if public:
+            return public
+        scope = self.request.scope
+        host = next((v for k, v in scope["headers"] if k == b"host"), None)
+        server = scope.get("server")
+        cache_key = (scope.get("scheme"), host, scope.get("root_path", ""), tuple(server or ()))
+        cache = self.sandbox.base_urls  # the same host asked for again and again
+        found = cache.get(cache_key)
+        if found is None:
+            if len(cache) > 256:
+                cache.clear()
+            found = cache[cache_key] = str(self.request.base_url).rstrip("/")
+        return found
 
     async def body(
         self,

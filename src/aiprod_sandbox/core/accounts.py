@@ -20,7 +20,7 @@ from .clock import Clock, ClockMode, Due, Scheduler, WallTime, system_time
 from .deliveries import DeliveryLog
 from .ids import IdSource, derive, stream
 from .jobbook import STEP_KIND, JobBook
-from .jobs import Job, JobEvent, JobInput
+from .jobs import Job, JobEvent, JobInput, fields_of
 from .keys import LIVE_PREFIX, SCOPES, TEST_KEY, ApiKey, tier_of_key
 from .planner import plan_job
 from .ratelimit import TokenBucket
@@ -170,7 +170,9 @@ class Account:
         rng = stream(self.seed, self.account_id, job_id)
         preset = self.preset(job_input.preset) if job_input.preset else None
         rule = (
-            self.scenarios.job_rule(job_input.__dict__, self.now()) if self.scenarios.any else None
+            self.scenarios.job_rule(fields_of(job_input), self.now())
+            if self.scenarios.any
+            else None
         )
         plan = plan_job(
             self.catalog,

@@ -10,6 +10,7 @@ order; whoever owns the account decides what each entry means.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
@@ -43,9 +44,12 @@ MAX_SCALE = 1_000_000.0  # clock seconds per real second
 
 def iso(at: float) -> str:
     """Unix seconds as the guide writes times: `2026-02-04T10:30:00Z`."""
-    return datetime.fromtimestamp(int(min(max(at, 0.0), LATEST)), UTC).strftime(
-        "%Y-%m-%dT%H:%M:%SZ"
-    )
+    return _iso_second(int(min(max(at, 0.0), LATEST)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # RFC 3339, what JSON Schema's "date-time" means; the document says so with this pattern too.

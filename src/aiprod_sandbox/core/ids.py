@@ -31,8 +31,17 @@ class IdSource:
         self._random = stream(seed, "ids", *names)
 
     def new(self, prefix: str, length: int = 16) -> str:
-        pick = self._random.choice
-        return prefix + "_" + "".join(pick(_ALPHABET) for _ in range(length))
+        return prefix + "_" + self._draw(length)
+
+    def _draw(self, length: int) -> str:
+        # random.choice(_ALPHABET) draws getrandbits(6) until it is below 36: the same stream.
+        bits = self._random.getrandbits
+        out: list[str] = []
+        while len(out) < length:
+            r = bits(6)
+            if r < 36:
+                out.append(_ALPHABET[r])
+        return "".join(out)
 
     def token(self, length: int = 32) -> str:
         """A secret-looking token (for webhook secrets and generated keys)."""

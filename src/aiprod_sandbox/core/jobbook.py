@@ -8,13 +8,24 @@ walked by `clock/advance` carries the same timestamps as one that ran in real ti
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import Conflict, NotFound
 from .clock import Scheduler
-from .jobs import Job, JobError, JobEvent, JobInput, JobPlan, JobResult, JobStatus, check_transition
+from .jobs import (
+    Job,
+    JobError,
+    JobEvent,
+    JobInput,
+    JobPlan,
+    JobResult,
+    JobStatus,
+    check_transition,
+    fields_of,
+)
 
 STEP_KIND = "job"
 
@@ -188,7 +199,7 @@ class JobBook:
         if metadata is not None:
             job.metadata = metadata
         if set_callback:
-            fields = dict(job.input.__dict__)
+            fields = fields_of(job.input)
             fields["callback_url"] = callback_url
             job.input = JobInput(**fields)
         job.updated_at = at
@@ -322,7 +333,7 @@ class JobBook:
 
     def _record(self, job: Job, at: float, event: str, extra: dict[str, Any]) -> None:
         job.updated_at = at
-        shown = f"{event} {extra['progress']}" if "progress" in extra else event
+        shown = sys.intern(f"{event} {extra['progress']}") if "progress" in extra else event
         job.timeline.append((at, shown))
         self._emit(JobEvent(event, job.job_id, at, extra))
 

@@ -11,6 +11,9 @@ due after it starts. `jobbook.py` runs the steps of one account's jobs.
 from __future__ import annotations
 
 import math
+import sys
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -37,7 +40,7 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 PROGRESS_STEPS = (30, 60, 90)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobInput:
     video_url: str
     voice_text: str | None = None
@@ -47,21 +50,21 @@ class JobInput:
     callback_url: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobError:
     type: str
     code: str
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobResult:
     cost_estimate: float
     quality_score: float
     processing_time_seconds: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobPlan:
     """How a job will run: its outcome, its timing and the figures of its result."""
 
@@ -107,7 +110,37 @@ class JobEvent:
     data: dict[str, Any]
 
 
-@dataclass
+class Timeline:
+    """A job's (time, event) pairs, stored flat: 8 bytes a time, one shared string a label."""
+
+    __slots__ = ("_at", "_labels")
+
+    def __init__(self, items: Iterable[tuple[float, str]] = ()) -> None:
+        self._at = array("d")
+        self._labels: list[str] = []
+        for item in items:
+            self.append(item)
+
+    def append(self, item: tuple[float, str]) -> None:
+        self._at.append(item[0])
+        self._labels.append(sys.intern(item[1]))
+
+    def __iter__(self) -> Iterator[tuple[float, str]]:
+        return zip(self._at, self._labels, strict=True)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return list(zip(self._at[index], self._labels[index], strict=True))
+        return self._at[index], self._labels[index]
+
+    def __repr__(self) -> str:
+        return f"Timeline({list(self)!r})"
+
+
+@dataclass(slots=True)
 class Job:
     job_id: str
     seq: int
@@ -127,7 +160,7 @@ class Job:
     step: int = 0
     expected_wait: float = 0.0  # estimated wait for a free slot, at submission
     next_due: float | None = None  # when its one live scheduler entry falls due
-    timeline: list[tuple[float, str]] = field(default_factory=list)
+    timeline: Timeline = field(default_factory=lambda: Timeline())
 
     @property
     def ended(self) -> bool:
@@ -146,3 +179,8 @@ def check_transition(job: Job, target: JobStatus) -> None:
             code="INVALID_TRANSITION",
             details={"status": f"{job.status} -> {target} is not an edge of the state machine"},
         )
+
+
+def fields_of(record: object) -> dict[str, Any]:
+    """A flat record's fields as a dict (slotted dataclasses have no `__dict__`)."""
+    return {name: getattr(record, name) for name in record.__dataclass_fields__}  # type: ignore[attr-defined]

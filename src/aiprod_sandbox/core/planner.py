@@ -20,7 +20,12 @@ DEFAULT_COST_PER_MINUTE = 0.5
 
 def magic_name(video_url: str) -> str:
     """The URL's file name without extension: `https://x/fail_download.mp4` → `fail_download`."""
-    return PurePosixPath(urlsplit(video_url).path).stem
+    path = urlsplit(video_url).path
+    name = path.rpartition("/")[2]
+    if not name or name in (".", ".."):
+        return PurePosixPath(path).stem  # trailing slash, dot segments: pathlib's rules
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def find_outcome(catalog: Catalog, job_input: JobInput) -> Outcome | None:

@@ -50,6 +50,7 @@ class Sandbox:
         self.ids = IdSource(settings.seed, "server")
         self.links = Links(f"aiprod-sandbox-links:{settings.seed}", settings.link_ttl_seconds)
         self.unexpected_errors: deque[BaseException] = deque(maxlen=100)
+        self.base_urls: dict[tuple[Any, ...], str] = {}  # request scope → its base URL (cache)
         # (request id, User-Agent) of requests made with sk_live_ keys, server-wide
         self.live_key_requests: deque[tuple[str, str]] = deque(maxlen=settings.journal_size)
         self.retry_policy = RetryPolicy(
@@ -69,6 +70,10 @@ class Sandbox:
         return self._library
 
     def _on_event(self, account: Account, event: JobEvent) -> None:
+        if not any(w.active and event.event in w.events for w in account.webhooks.all()):
+            job = account.jobs.find(event.job_id)
+            if job is None or not job.input.callback_url:
+                return  # nobody to tell: no link to sign, no payload to build
         link = ""
         if event.event == "job.completed":
             link = self.links.make(self.base_url, account.account_id, event.job_id, event.at)

@@ -17,7 +17,7 @@ from .accounts import Account
 from .catalog import Preset
 from .clock import ISO_SCHEMA, Clock, iso, parse_iso
 from .ids import stream
-from .jobs import Job, JobError, JobInput, JobPlan, JobResult, JobStatus
+from .jobs import Job, JobError, JobInput, JobPlan, JobResult, JobStatus, Timeline, fields_of
 from .planner import plan_job
 
 STATE_VERSION = 1
@@ -125,7 +125,7 @@ def _plan_out(plan: JobPlan) -> StatePlan:
         quality_score=plan.quality_score,
         cost_estimate=plan.cost_estimate,
         progress_steps=list(plan.progress_steps),
-        error=StateJobError(**error.__dict__) if error else None,
+        error=StateJobError(**fields_of(error)) if error else None,
         fail_at_progress=plan.fail_at_progress,
     )
 
@@ -141,10 +141,10 @@ def export_state(account: Account) -> StateDocument:
             updated_at=iso(job.updated_at),
             started_at=_time(job.started_at),
             completed_at=_time(job.completed_at),
-            input=StateJobInput(**job.input.__dict__),
+            input=StateJobInput(**fields_of(job.input)),
             metadata=dict(job.metadata),
-            result=StateJobResult(**job.result.__dict__) if job.result else None,
-            error=StateJobError(**job.error.__dict__) if job.error else None,
+            result=StateJobResult(**fields_of(job.result)) if job.result else None,
+            error=StateJobError(**fields_of(job.error)) if job.error else None,
             batch_id=job.batch_id,
             cancel_reason=job.cancel_reason,
             step=job.step,
@@ -243,7 +243,7 @@ def _job(account: Account, spec: StateJob, seq: int, now: float) -> Job:
         batch_id=spec.batch_id,
         cancel_reason=spec.cancel_reason,
         step=spec.step if spec.step is not None else _steps_done(plan, progress),
-        timeline=[(created, "job.created")],
+        timeline=Timeline([(created, "job.created")]),
     )
 
 
