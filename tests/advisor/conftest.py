@@ -11,7 +11,6 @@ Every wait is bounded.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from aiprod_sandbox.core.clock import monotonic
 from aiprod_sandbox.webhooks.receiver import Received, Receiver
 from aiprod_sandbox.webhooks.signing import verify
 from tests.conftest import START, auth, new_key
+from tests.support.threads import Served, serve_in_thread, stop_all
 
 # `pytest_plugins = ["pytester"]` here would be refused when the whole suite runs from the
 # root ("Defining 'pytest_plugins' in a non-top-level conftest is no longer supported"), so
@@ -199,40 +199,13 @@ class Receivers:
 
     def start(self, receiver: Receiver | None = None) -> Running:
         receiver = receiver if receiver is not None else Receiver()
-        config = uvicorn.Config(
-            receiver,
-            host="127.0.0.1",
-            port=0,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            ws="none",
-            http="h11",
-            loop="asyncio",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="advisor-receiver", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not server.started:
-            server.should_exit = True
-            thread.join(STOP_TIMEOUT)
-            raise RuntimeError("the receiver did not start on 127.0.0.1")
-        port = int(server.servers[0].sockets[0].getsockname()[1])
-        running = Running(receiver, server, thread, port)
+        served = serve_in_thread(receiver, "advisor-receiver")
+        running = Running(receiver, served.server, served.thread, served.port)
         self.running.append(running)
         return running
 
     def stop_all(self) -> None:
-        for running in self.running:
-            running.server.should_exit = True
-        for running in self.running:
-            running.thread.join(STOP_TIMEOUT)
-        stuck = [r.port for r in self.running if r.thread.is_alive()]
-        assert not stuck, f"receivers on ports {stuck} did not stop"
+        stop_all([Served(r.server, r.thread, r.port) for r in self.running])
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from starlette.testclient import TestClient
 from aiprod_sandbox import Settings
 from aiprod_sandbox.webhooks.receiver import Receiver
 from tests.conftest import START
+from tests.support.threads import Served, serve_in_thread, stop_all
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "scenarios"
@@ -149,40 +149,13 @@ class Receivers:
 
     def start(self, secret: str | None = None) -> Running:
         receiver = Receiver(secret=secret)
-        config = uvicorn.Config(
-            receiver,
-            host="127.0.0.1",
-            port=0,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            ws="none",
-            http="h11",
-            loop="asyncio",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="scenario-receiver", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not server.started:
-            server.should_exit = True
-            thread.join(STOP_TIMEOUT)
-            raise RuntimeError("the receiver did not start on 127.0.0.1")
-        port = int(server.servers[0].sockets[0].getsockname()[1])
-        running = Running(receiver, server, thread, port)
+        served = serve_in_thread(receiver, "scenario-receiver")
+        running = Running(receiver, served.server, served.thread, served.port)
         self.running.append(running)
         return running
 
     def stop_all(self) -> None:
-        for running in self.running:
-            running.server.should_exit = True
-        for running in self.running:
-            running.thread.join(STOP_TIMEOUT)
-        stuck = [r.port for r in self.running if r.thread.is_alive()]
-        assert not stuck, f"receivers on ports {stuck} did not stop"
+        stop_all([Served(r.server, r.thread, r.port) for r in self.running])
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from aiprod_sandbox import Settings, create_app
 from aiprod_sandbox.webhooks.receiver import Receiver
 from tests.conftest import START, auth, new_key
+from tests.support.threads import Served, serve_in_thread, stop_all
 
 STARTUP_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
@@ -125,30 +125,8 @@ class Receivers:
 
     def start(self, app: ASGIApp | None = None, receiver: Receiver | None = None) -> Running:
         receiver = receiver or Receiver()
-        config = uvicorn.Config(
-            app or receiver,
-            host="127.0.0.1",
-            port=0,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            ws="none",
-            http="h11",
-            loop="asyncio",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="webhook-receiver", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not server.started:
-            server.should_exit = True
-            thread.join(STOP_TIMEOUT)
-            raise RuntimeError("the receiver did not start on 127.0.0.1")
-        port = server.servers[0].sockets[0].getsockname()[1]
-        running = Running(receiver, server, thread, port)
+        served = serve_in_thread(app or receiver, "webhook-receiver")
+        running = Running(receiver, served.server, served.thread, served.port)
         self.running.append(running)
         return running
 
@@ -162,13 +140,7 @@ class Receivers:
         return self.start(Misbehaving(receiver, **how), receiver)
 
     def stop_all(self) -> None:
-        """Ask every server to exit, wait for each (bounded), then fail if one is stuck."""
-        for running in self.running:
-            running.server.should_exit = True
-        for running in self.running:
-            running.thread.join(STOP_TIMEOUT)
-        stuck = [r.port for r in self.running if r.thread.is_alive()]
-        assert not stuck, f"receivers on ports {stuck} did not stop"
+        stop_all([Served(r.server, r.thread, r.port) for r in self.running])
 
 
 @pytest.fixture
