@@ -29,7 +29,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,11 +37,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from anywhere
+from startup import free_port, health_status  # noqa: E402  (the same probe as bench/startup.py)
+
 REPO = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 0.5
 POLL_INTERVAL = 0.002
 GIVE_UP_AFTER = 30.0
-REQUEST = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 LEAKY = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
 
 
@@ -149,25 +150,6 @@ def build_and_install(root: Path) -> Path:
 
 
 # --- measuring ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def health_status(port: int) -> int | None:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
-            sock.sendall(REQUEST)
-            head = sock.recv(64)
-    except OSError:
-        return None
-    parts = head.split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-        return None
-    return int(parts[1])
 
 
 class Runner:

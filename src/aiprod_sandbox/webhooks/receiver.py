@@ -84,9 +84,6 @@ class Receiver:
             self.received.clear()
             self.statuses.clear()
 
-    def of_event(self, event: str) -> list[Received]:
-        return [item for item in list(self.received) if item.event == event]
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The receiver as an ASGI app: any POST is a delivery; GET / says it is alive."""
         if scope["type"] == "lifespan":

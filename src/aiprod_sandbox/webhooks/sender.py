@@ -95,10 +95,6 @@ class Dispatcher:
             await self._client.aclose()
             self._client = None
 
-    @property
-    def in_flight(self) -> int:
-        return self._queued
-
     # ---- scheduling ----------------------------------------------------------------------
     def on_due(self, account: Account, due: Due) -> str | None:
         """The scheduler's handler for a due attempt: start it, never wait for it."""
