@@ -55,18 +55,18 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(  # built once: json.loads(**options) builds one per call
+    object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_number
+)
+
+
 def parse_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or 400 INVALID_JSON saying what is wrong."""
     if not raw.strip():
         raise InvalidJson("Request body is empty; send a JSON object")
     try:
         text = raw.decode("utf-8")
-        data = json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_no_constant,
-            parse_float=_number,
-        )
+        data = _DECODER.decode(text)
     except UnicodeDecodeError as exc:
         raise InvalidJson("Request body is not valid UTF-8") from exc
     except RecursionError as exc:
@@ -108,7 +108,12 @@ def translate(exc: ValidationError, *, where: str = "body") -> ValidationFailed:
     details: dict[str, str] = {}
     for error in exc.errors():
         loc = tuple(part for part in error["loc"] if part != "__root__")
-        details.setdefault(field_path(loc), _message(error))
+        path = field_path(loc)
+        if error["type"] == "extra_forbidden" and isinstance(loc[-1], str):
+            # the last part is the client's own key, verbatim, even one like "[" or "a[0]"
+            parent = field_path(loc[:-1]) if len(loc) > 1 else ""
+            path = f"{parent}.{loc[-1]}" if parent else loc[-1]
+        details.setdefault(path, _message(error))
     if all(error["type"] == "extra_forbidden" for error in exc.errors()):
         names = ", ".join(sorted(details))
         return UnknownField(f"Unknown field(s) in request {where}: {names}", details=details)
