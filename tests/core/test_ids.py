@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,6 +33,17 @@ def test_ids_look_like_the_guides() -> None:
     assert re.fullmatch(r"key_[0-9a-z]{12}", source.new("key", 12))
     assert re.fullmatch(r"[0-9a-z]{32}", source.token())
     assert re.fullmatch(r"[0-9a-z]{8}", source.token(8))
+
+
+def test_every_letter_is_equally_likely() -> None:
+    """Ids are drawn a byte at a time with the top bytes dropped: no letter may be favoured
+    (a plain `byte % 36` would make 0–3 more likely than the rest)."""
+    source = IdSource(7, "uniform")
+    counts = Counter("".join(source.new("x")[2:] for _ in range(9_000)))
+    expected = 9_000 * 16 / 36  # 4,000 each
+    assert set(counts) == set("0123456789abcdefghijklmnopqrstuvwxyz")
+    chi_square = sum((n - expected) ** 2 / expected for n in counts.values())
+    assert chi_square < 70  # 35 degrees of freedom: 70 is p ≈ 0.0005
 
 
 def test_other_names_or_seeds_give_other_sequences() -> None:

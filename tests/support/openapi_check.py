@@ -18,9 +18,7 @@ class OpenApiChecker:
         self._routes: list[tuple[str, re.Pattern[str], dict[str, Any], dict[str, Any]]] = []
         for document in documents:
             for template, methods in document["paths"].items():
-                pattern = re.compile(
-                    "^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(template)) + "$"
-                )
+                pattern = re.compile("^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(template)) + "$")
                 for method, operation in methods.items():
                     self._routes.append((method.upper(), pattern, operation, document))
         self.checked = 0
@@ -32,8 +30,9 @@ class OpenApiChecker:
                 return operation, document
         return None
 
-    def check(self, method: str, path: str, status: int, headers: httpx.Headers,
-              body: bytes) -> None:
+    def check(
+        self, method: str, path: str, status: int, headers: httpx.Headers, body: bytes
+    ) -> None:
         assert headers.get("x-request-id", "").startswith("req_"), "X-Request-Id missing"
         found = self.operation(method, path)
         if found is None:
@@ -65,5 +64,10 @@ class OpenApiChecker:
 
     def hook(self, response: httpx.Response) -> None:
         response.read()
-        self.check(response.request.method, response.request.url.path, response.status_code,
-                   response.headers, response.content)
+        self.check(
+            response.request.method,
+            response.request.url.path,
+            response.status_code,
+            response.headers,
+            response.content,
+        )

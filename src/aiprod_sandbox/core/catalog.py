@@ -7,6 +7,7 @@ file. Every file is validated here, and a bad one stops the server with its name
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,11 +132,11 @@ class Catalog:
                 return preset
         return None
 
-    @property
+    @functools.cached_property  # asked on every job submitted
     def style_ids(self) -> frozenset[str]:
         return frozenset(style.id for style in self.music_styles)
 
-    @property
+    @functools.cached_property
     def preset_ids(self) -> frozenset[str]:
         return frozenset(preset.id for preset in self.presets)
 

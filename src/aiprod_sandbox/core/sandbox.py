@@ -70,7 +70,7 @@ class Sandbox:
         return self._library
 
     def _on_event(self, account: Account, event: JobEvent) -> None:
-        if not any(w.active and event.event in w.events for w in account.webhooks.all()):
+        if not account.webhooks.wanting(event.event):
             job = account.jobs.find(event.job_id)
             if job is None or not job.input.callback_url:
                 return  # nobody to tell: no link to sign, no payload to build

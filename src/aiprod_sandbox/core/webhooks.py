@@ -49,6 +49,10 @@ class WebhookBook:
     def all(self) -> list[Webhook]:
         return list(self._items.values())
 
+    def wanting(self, event: str) -> bool:
+        """Whether an active webhook subscribes to `event` (asked for every job event)."""
+        return any(w.active and event in w.events for w in self._items.values())
+
     def add(self, webhook: Webhook) -> None:
         self._items[webhook.webhook_id] = webhook
 
