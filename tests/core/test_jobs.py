@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aiprod_sandbox.core.clock import Scheduler
 from aiprod_sandbox.core.jobbook import JobBook
@@ -17,6 +19,7 @@ from aiprod_sandbox.core.jobs import (
     JobInput,
     JobPlan,
     JobStatus,
+    Timeline,
 )
 from aiprod_sandbox.errors import Conflict, NotFound
 
@@ -597,3 +600,19 @@ def test_a_restored_processing_job_carries_on_from_its_step() -> None:
         ("job.completed", T0 + 100),
     ]
     assert book.submit(make_plan("pending")).seq == 8
+
+
+LABELS = ["job.created", "job.started", "job.progress 30", "job.progress 99", "job.completed"]
+
+
+@given(st.lists(st.tuples(st.floats(0, 1e11), st.sampled_from(LABELS)), max_size=12))
+def test_a_timeline_gives_back_what_was_appended(entries: list[tuple[float, str]]) -> None:
+    timeline = Timeline(entries[:1])
+    for entry in entries[1:]:
+        timeline.append(entry)
+    assert list(timeline) == entries
+    assert len(timeline) == len(entries)
+    assert timeline[1:] == entries[1:]
+    if entries:
+        assert timeline[-1] == entries[-1]
+    assert Timeline(entries)._data == timeline._data  # packed the same however it was made

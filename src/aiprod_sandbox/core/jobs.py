@@ -10,13 +10,14 @@ due after it starts. `jobbook.py` runs the steps of one account's jobs.
 
 from __future__ import annotations
 
+import functools
 import math
+import struct
 import sys
-from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ..errors import Conflict
 
@@ -40,8 +41,9 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 PROGRESS_STEPS = (30, 60, 90)
 
 
-@dataclass(frozen=True, slots=True)
-class JobInput:
+# A job's records are immutable values: named tuples, quicker to make than frozen dataclasses
+# (no `object.__setattr__` per field), which matters for the five events of every instant job.
+class JobInput(NamedTuple):
     video_url: str
     voice_text: str | None = None
     voice_language: str | None = None
@@ -50,22 +52,19 @@ class JobInput:
     callback_url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class JobError:
+class JobError(NamedTuple):
     type: str
     code: str
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class JobResult:
+class JobResult(NamedTuple):
     cost_estimate: float
     quality_score: float
     processing_time_seconds: int
 
 
-@dataclass(frozen=True, slots=True)
-class JobPlan:
+class JobPlan(NamedTuple):
     """How a job will run: its outcome, its timing and the figures of its result."""
 
     outcome: Literal["complete", "fail", "pending"]
@@ -82,26 +81,35 @@ class JobPlan:
     def estimated_duration_seconds(self) -> int:
         return math.ceil(self.queue_seconds + self.processing_seconds)  # never too short
 
-    def steps(self) -> list[tuple[float, str, int | None]]:
+    def steps(self) -> Steps:
         """(offset after start, action, progress) for every step after PROCESSING begins."""
         scale = self.processing_seconds if self.simulated else 0.0
-        steps: list[tuple[float, str, int | None]] = []
-        for value in self.progress_steps:
-            if self.outcome == "fail" and self.fail_at_progress is not None:
-                if value > self.fail_at_progress:
-                    break
-            steps.append((scale * value / 100, "progress", value))
-        if self.outcome == "fail":
-            # Fails a little after the last step reached (after all of them when unset).
-            reached = steps[-1][2] or 0 if steps else 0
-            steps.append((scale * min(reached + 10, 99) / 100, "fail", None))
-        else:
-            steps.append((scale, "complete", None))
-        return steps
+        return _steps(scale, self.outcome, self.progress_steps, self.fail_at_progress)
 
 
-@dataclass(frozen=True)
-class JobEvent:
+Steps = tuple[tuple[float, str, int | None], ...]
+
+
+@functools.lru_cache(maxsize=1024)  # instant jobs all share a few; a job asks ~8 times
+def _steps(
+    scale: float, outcome: str, progress_steps: tuple[int, ...], fail_at_progress: int | None
+) -> Steps:
+    steps: list[tuple[float, str, int | None]] = []
+    for value in progress_steps:
+        if outcome == "fail" and fail_at_progress is not None:
+            if value > fail_at_progress:
+                break
+        steps.append((scale * value / 100, "progress", value))
+    if outcome == "fail":
+        # Fails a little after the last step reached (after all of them when unset).
+        reached = steps[-1][2] or 0 if steps else 0
+        steps.append((scale * min(reached + 10, 99) / 100, "fail", None))
+    else:
+        steps.append((scale, "complete", None))
+    return tuple(steps)
+
+
+class JobEvent(NamedTuple):
     """Something that happened to a job, at a time of the account's clock."""
 
     event: str
@@ -110,31 +118,41 @@ class JobEvent:
     data: dict[str, Any]
 
 
-class Timeline:
-    """A job's (time, event) pairs, stored flat: 8 bytes a time, one shared string a label."""
+_ENTRY = struct.Struct("<dH")  # a time, and the number of its label in `_LABELS`
+_LABELS: list[str] = []  # every label ever used ("job.created", "job.progress 30", …): a few
+_LABEL_NUMBER: dict[str, int] = {}
 
-    __slots__ = ("_at", "_labels")
+
+def _label_number(label: str) -> int:
+    number = _LABEL_NUMBER.get(label)
+    if number is None:
+        if len(_LABELS) > 0xFFFF:
+            raise ValueError(f"too many distinct timeline labels to add {label!r}")
+        number = _LABEL_NUMBER[label] = len(_LABELS)
+        _LABELS.append(sys.intern(label))
+    return number
+
+
+class Timeline:
+    """A job's (time, event) pairs, packed in one `bytes` (10 bytes a pair): an immutable
+    value, so the collector never walks it, however many jobs are kept."""
+
+    __slots__ = ("_data",)
 
     def __init__(self, items: Iterable[tuple[float, str]] = ()) -> None:
-        self._at = array("d")
-        self._labels: list[str] = []
-        for item in items:
-            self.append(item)
+        self._data = b"".join(_ENTRY.pack(at, _label_number(label)) for at, label in items)
 
     def append(self, item: tuple[float, str]) -> None:
-        self._at.append(item[0])
-        self._labels.append(sys.intern(item[1]))
+        self._data += _ENTRY.pack(item[0], _label_number(item[1]))
 
     def __iter__(self) -> Iterator[tuple[float, str]]:
-        return zip(self._at, self._labels, strict=True)
+        return ((at, _LABELS[number]) for at, number in _ENTRY.iter_unpack(self._data))
 
     def __len__(self) -> int:
-        return len(self._labels)
+        return len(self._data) // _ENTRY.size
 
     def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return list(zip(self._at[index], self._labels[index], strict=True))
-        return self._at[index], self._labels[index]
+        return list(self)[index]
 
     def __repr__(self) -> str:
         return f"Timeline({list(self)!r})"
@@ -181,6 +199,6 @@ def check_transition(job: Job, target: JobStatus) -> None:
         )
 
 
-def fields_of(record: object) -> dict[str, Any]:
-    """A flat record's fields as a dict (slotted dataclasses have no `__dict__`)."""
-    return {name: getattr(record, name) for name in record.__dataclass_fields__}  # type: ignore[attr-defined]
+def fields_of(record: JobInput | JobResult | JobError) -> dict[str, Any]:
+    """A record's fields as a dict."""
+    return record._asdict()
