@@ -14,6 +14,7 @@ import uvicorn
 
 from ._version import __version__
 from .app import create_app
+from .collector import Collector
 from .core.sandbox import Sandbox, local_url
 from .settings import Settings
 from .webhooks.receiver import Receiver, describe
@@ -111,11 +112,17 @@ class _Server(_QuietExit):
     def __init__(self, config: uvicorn.Config, sandbox: Sandbox) -> None:
         super().__init__(config)
         self.sandbox = sandbox
+        self.collector = Collector(lambda: sandbox.accounts.released)
+
+    async def on_tick(self, counter: int) -> bool:
+        self.collector.tick()
+        return await super().on_tick(counter)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if not self.started:
             return
+        self.collector.install()  # after start-up, so what it built is frozen at once
         port = self.config.port
         for server in self.servers:
             for sock in server.sockets:
@@ -153,6 +160,7 @@ def serve(settings: Settings, argv: Sequence[str] | None = None) -> int:
     try:
         server.run()
     finally:
+        server.collector.uninstall()
         if settings.port_file is not None:
             settings.port_file.unlink(missing_ok=True)
     advice = sandbox.advice_summary()

@@ -220,6 +220,7 @@ class Accounts:
         self.listeners: list[EventListener] = []
         self.server_scenarios: list[Scenario] = list(scenarios or [])
         self._busy: set[str] = set()  # accounts that may have scheduled work
+        self.released = 0  # accounts forgotten so far (their objects are garbage now)
         for spec in catalog.accounts:
             account = self._new_account(
                 spec.account_id, spec.tier, fixture=True, overrides=spec.limits
@@ -305,6 +306,7 @@ class Accounts:
         return found
 
     def forget(self, account: Account) -> None:
+        self.released += 1
         self._accounts.pop(account.account_id, None)
         self._busy.discard(account.account_id)
         for key in account.keys.values():
