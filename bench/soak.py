@@ -10,7 +10,14 @@ audited, then reset (`POST /_sandbox/reset`), so the server's live data stays bo
 memory must stay flat. Each client loops over a weighted mix: submit (some failing on
 purpose), read, list, presets (with and without `If-None-Match`), batch, a pending job updated
 then cancelled (and cancelled again: 409), an update of an ended job (409), bad input (400
-INVALID_PARAMETER, INVALID_JSON, UNKNOWN_FIELD), usage, health. The run stops by itself.
+INVALID_PARAMETER, INVALID_JSON, UNKNOWN_FIELD), usage, health; between two operations it
+pauses `--think-ms` (100 ms), as a partner's test does between calls. It stops by itself.
+
+A soak is a sustained load, not an overload: with the pause, 64 clients keep the server's one
+core about two-thirds busy, its webhooks included. With `--think-ms 0` the clients alone
+saturate that core, deliveries fall ever further behind the jobs that make them, and memory
+grows with the backlog — nothing is lost (every check but memory passes), but that run
+measures how far it falls behind, not whether it leaks.
 
 Checks (exit status 1 if any fails):
 - no unexpected answers: every answer has the status (and error code) its operation expects,
@@ -26,6 +33,7 @@ Checks (exit status 1 if any fails):
 - the server logged no unhandled error and exits 0 on SIGTERM.
 
     .venv/bin/python bench/soak.py                      # 60 s, 64 clients
+    .venv/bin/python bench/soak.py --think-ms 0         # overload: the backlog it leaves
     .venv/bin/python bench/soak.py --duration 8 --clients 16 --json summary.json
 """
 
@@ -802,7 +810,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=None, help="20, or duration/2 if short")
     parser.add_argument("--sample-every", type=float, default=None, help="RSS sampling (5 s)")
     parser.add_argument("--drain-timeout", type=float, default=60.0, help="seconds (60)")
-    parser.add_argument("--think-ms", type=float, default=0.0, help="pause between ops (0)")
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=100.0,
+        help="each client's pause between operations (100); 0 = flat out, an overload test",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args(argv)
