@@ -12,7 +12,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiprod_sandbox.core.ids import IdSource, derive, stream
+from aiprod_sandbox.core.ids import Draws, IdSource, derive, stream
 
 ID = re.compile(r"job_[0-9a-z]{16}")
 
@@ -81,7 +81,7 @@ def test_derive_is_a_pure_64_bit_function(seed: int, names: list[str]) -> None:
 
 _PROBE = """
 import json, sys
-from aiprod_sandbox.core.ids import IdSource, derive, stream
+from aiprod_sandbox.core.ids import Draws, IdSource, derive, stream
 source = IdSource(7, "acct_a")
 print(json.dumps({
     "derive": [derive(7, "account", "sk_test_abc"), derive(0), derive(-3, "x", "y")],
@@ -109,3 +109,19 @@ def test_derived_values_are_stable_across_processes() -> None:
             [sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env, check=True
         ).stdout
         assert json.loads(output) == here
+
+
+def test_draws_are_named_uniform_and_cover_many_blocks() -> None:
+    first = [Draws(7, "acct_a", "job_1").random() for _ in range(3)]
+    assert len(set(first)) == 1  # a new Draws with the same names starts again
+    draws = Draws(7, "acct_a", "job_1")
+    values = [draws.random() for _ in range(4_000)]  # 1,000 hash blocks
+    assert values[0] == first[0]
+    assert all(0.0 <= v < 1.0 for v in values)
+    assert len(set(values)) == len(values)
+    assert abs(sum(values) / len(values) - 0.5) < 0.02
+    deciles = Counter(int(v * 10) for v in values)
+    assert all(330 < deciles[d] < 470 for d in range(10))  # 400 expected in each
+    other = Draws(7, "acct_a", "job_2")
+    assert [other.random() for _ in range(4)] != values[:4]
+    assert 2.0 <= Draws(7, "x").uniform(2, 8) < 8.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aiprod_sandbox.core.catalog import Catalog
-from aiprod_sandbox.core.ids import stream
+from aiprod_sandbox.core.ids import Draws
 from aiprod_sandbox.core.jobs import JobInput, JobPlan
 from aiprod_sandbox.core.planner import (
     DEFAULT_BASE_SECONDS,
@@ -28,7 +28,7 @@ def plan_for(
     simulated: bool = False,
 ) -> JobPlan:
     preset = catalog.preset(job_input.preset) if job_input.preset else None
-    return plan_job(catalog, job_input, preset, stream(seed, account, job), simulated=simulated)
+    return plan_job(catalog, job_input, preset, Draws(seed, account, job), simulated=simulated)
 
 
 def magic(name: str) -> JobInput:

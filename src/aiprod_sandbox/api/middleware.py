@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,7 +83,12 @@ class RequestContextMiddleware:
         if account is None or ctx.key is None or path.startswith("/_sandbox/"):
             return  # the journal is of the partner's API traffic, not of control calls
         query = scope.get("query_string", b"").decode("latin-1")
-        request_headers = Headers(scope=scope)
+        user_agent, conditional = None, False
+        for name, value in scope["headers"]:  # the two the journal keeps, in one pass
+            if name == b"user-agent" and user_agent is None:
+                user_agent = value.decode("latin-1")
+            elif name == b"if-none-match":
+                conditional = True
         retry_after = ctx.notes.get("retry_after")
         now = account.now()
         account.journal.append(
@@ -100,8 +104,8 @@ class RequestContextMiddleware:
                 "key": ctx.key.masked,
                 "scenarios": account.scenarios.names(),
                 "rules": ctx.notes.get("rules", []),
-                "user_agent": request_headers.get("user-agent"),
-                "conditional": "if-none-match" in request_headers,
+                "user_agent": user_agent,
+                "conditional": conditional,
                 "body_sha": ctx.notes.get("body_sha"),
                 "retry_after": int(retry_after) if retry_after and retry_after.isdigit() else None,
             }

@@ -18,7 +18,7 @@ from ..settings import Settings
 from .catalog import Catalog, Preset, TierLimits
 from .clock import Clock, ClockMode, Due, Scheduler, WallTime, system_time
 from .deliveries import DeliveryLog
-from .ids import IdSource, derive, stream
+from .ids import Draws, IdSource, derive
 from .jobbook import STEP_KIND, JobBook
 from .jobs import Job, JobEvent, JobInput, fields_of
 from .keys import LIVE_PREFIX, SCOPES, TEST_KEY, ApiKey, tier_of_key
@@ -167,7 +167,7 @@ class Account:
         batch_id: str | None = None,
     ) -> Job:
         job_id = self.ids.new("job")
-        rng = stream(self.seed, self.account_id, job_id)
+        rng = Draws(self.seed, self.account_id, job_id)
         preset = self.preset(job_input.preset) if job_input.preset else None
         rule = (
             self.scenarios.job_rule(fields_of(job_input), self.now())
@@ -196,8 +196,9 @@ class Account:
                 what = handler(self, due) if handler else None
             if what is not None:
                 ran.append({"at": due.at, "kind": due.kind, "ref": due.ref, "action": what})
-            for at, job_id in self.jobs.take_started_from_queue():
-                ran.append({"at": at, "kind": "job", "ref": job_id, "action": "job.started"})
+            if self.jobs.started_from_queue:
+                for at, job_id in self.jobs.take_started_from_queue():
+                    ran.append({"at": at, "kind": "job", "ref": job_id, "action": "job.started"})
         return ran
 
 

@@ -17,9 +17,8 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ..errors import Conflict, ValidationFailed
 
@@ -173,9 +172,9 @@ class Clock:
         return {"mode": self._mode, "now": iso(self.now()), "scale": self._scale}
 
 
-@dataclass(frozen=True, order=True)
-class Due:
-    """One piece of scheduled work: what (`kind`, `ref`) and when (`at`)."""
+class Due(NamedTuple):
+    """One piece of scheduled work: what (`kind`, `ref`) and when (`at`). A tuple, so the heap
+    orders entries by (at, seq) in C: five are pushed and popped for every instant job."""
 
     at: float
     seq: int

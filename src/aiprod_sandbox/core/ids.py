@@ -28,6 +28,30 @@ def stream(seed: int, *names: str) -> random.Random:
     return random.Random(derive(seed, *names))
 
 
+class Draws:
+    """A few uniform draws named like a stream, for work that needs only a handful (a job's
+    plan draws three): floats cut from SHA-256 blocks of the names. Seeding a
+    `random.Random` costs ~4 µs, more than the rest of planning a job."""
+
+    __slots__ = ("_block", "_key", "_pending")
+
+    def __init__(self, seed: int, *names: str) -> None:
+        self._key = "\x1f".join([str(seed), *names]).encode()
+        self._block = 0
+        self._pending: list[int] = []
+
+    def random(self) -> float:
+        """A float in [0, 1), 53 random bits."""
+        if not self._pending:
+            digest = hashlib.sha256(self._key + self._block.to_bytes(4, "big")).digest()
+            self._block += 1
+            self._pending = [int.from_bytes(digest[i : i + 8], "big") for i in (24, 16, 8, 0)]
+        return (self._pending.pop() >> 11) * 2.0**-53
+
+    def uniform(self, low: float, high: float) -> float:
+        return low + (high - low) * self.random()
+
+
 class IdSource:
     """Ids like `job_3k9x…`, drawn in sequence from one named stream."""
 

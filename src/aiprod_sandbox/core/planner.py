@@ -6,11 +6,11 @@ job's result does not depend on how many other jobs were submitted before it.
 
 from __future__ import annotations
 
-import random
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from .catalog import Catalog, Outcome, Preset
+from .ids import Draws
 from .jobs import PROGRESS_STEPS, JobError, JobInput, JobPlan
 from .scenarios.models import JobRule
 
@@ -36,7 +36,7 @@ def plan_job(
     catalog: Catalog,
     job_input: JobInput,
     preset: Preset | None,
-    rng: random.Random,
+    rng: Draws,
     *,
     simulated: bool,
     rule: JobRule | None = None,

@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 from .accounts import Account
 from .catalog import Preset
 from .clock import ISO_SCHEMA, Clock, iso, parse_iso
-from .ids import stream
+from .ids import Draws
 from .jobs import Job, JobError, JobInput, JobPlan, JobResult, JobStatus, Timeline, fields_of
 from .planner import plan_job
 
@@ -185,7 +185,7 @@ def _job(account: Account, spec: StateJob, seq: int, now: float) -> Job:
             p.fail_at_progress,
         )
     else:
-        rng = stream(account.seed, account.account_id, job_id)
+        rng = Draws(account.seed, account.account_id, job_id)
         preset = account.preset(job_input.preset) if job_input.preset else None
         plan = plan_job(
             account.catalog, job_input, preset, rng, simulated=account.job_timing == "simulated"

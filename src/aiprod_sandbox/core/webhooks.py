@@ -51,6 +51,8 @@ class WebhookBook:
 
     def wanting(self, event: str) -> bool:
         """Whether an active webhook subscribes to `event` (asked for every job event)."""
+        if not self._items:
+            return False
         return any(w.active and event in w.events for w in self._items.values())
 
     def add(self, webhook: Webhook) -> None:
