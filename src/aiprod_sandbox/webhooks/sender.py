@@ -129,8 +129,11 @@ class Dispatcher:
         # A job's first attempts reach an endpoint in event order; other jobs' go beside them.
         lane = (account.account_id, delivery.webhook_id or delivery.url, delivery.job_id or "")
         before = self._lanes.get(lane) if in_lane else None
+        # Scenario rules count attempts here, in the order they fall due, not when each one
+        # gets its turn to send (lanes finish in any order): "every 3rd" is always the 3rd.
+        action = self._misbehaviour(account, delivery, trigger, at)
         task = asyncio.get_running_loop().create_task(
-            self._attempt(account, delivery, number, at, trigger, before)
+            self._attempt(account, delivery, number, at, trigger, before, action)
         )
         self._queued += 1
         tasks = self._inflight.setdefault(account.account_id, set())
@@ -205,9 +208,9 @@ class Dispatcher:
                 raise LookupError("webhook deactivated; its pending retries are cancelled")
             return webhook.url, webhook.secret
         job = account.jobs.find(delivery.job_id or "")
-        if job is None or not job.input.callback_url:
+        if job is None or not job.callback_url:
             raise LookupError("the job or its callback_url is gone; retries cancelled")
-        return job.input.callback_url, account.callback_secret
+        return job.callback_url, account.callback_secret
 
     async def _attempt(
         self,
@@ -217,6 +220,7 @@ class Dispatcher:
         at: float,
         trigger: Trigger,
         before: asyncio.Task[None] | None,
+        action: str | None,
     ) -> None:
         if before is not None:
             await asyncio.wait([before])  # first attempts to one endpoint keep event order
@@ -232,8 +236,7 @@ class Dispatcher:
                     delivery.note = str(void)
                 return
             delivery.url = url
-            sent_at = at if account.clock.mode == "manual" else max(at, account.now())
-            action = self._misbehaviour(account, delivery, url, trigger, sent_at)
+            sent_at = self._sent_at(account, at)
             if action in ("delay", "out_of_order"):
                 return  # held back and rescheduled; the lane moves on without it
             attempt = Attempt(attempt=number, trigger=trigger, scheduled_at=at, sent_at=sent_at)
@@ -262,12 +265,21 @@ class Dispatcher:
                 delivery.attempts.append(twin)
         self._record(account, delivery, attempt)
 
+    @staticmethod
+    def _sent_at(account: Account, at: float) -> float:
+        return at if account.clock.mode == "manual" else max(at, account.now())
+
     def _misbehaviour(
-        self, account: Account, delivery: Delivery, url: str, trigger: Trigger, at: float
+        self, account: Account, delivery: Delivery, trigger: Trigger, due: float
     ) -> str | None:
         """What a scenario's webhook rule makes this attempt do (None: behave)."""
         if trigger == "manual" or delivery.held or not account.scenarios.any:
             return None
+        try:
+            url, _ = self._target(account, delivery, trigger)
+        except LookupError:
+            return None  # void: the attempt says so, and no rule counts it
+        at = self._sent_at(account, due)
         found = account.scenarios.webhook_rule(delivery.event, delivery.webhook_id, url, at)
         if found is None:
             return None
