@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +19,9 @@ from aiprod_sandbox.core.jobs import (
     JobEvent,
     JobInput,
     JobPlan,
+    JobResult,
     JobStatus,
-    Timeline,
+    pack_timeline,
 )
 from aiprod_sandbox.errors import Conflict, NotFound
 
@@ -607,12 +609,35 @@ LABELS = ["job.created", "job.started", "job.progress 30", "job.progress 99", "j
 
 @given(st.lists(st.tuples(st.floats(0, 1e11), st.sampled_from(LABELS)), max_size=12))
 def test_a_timeline_gives_back_what_was_appended(entries: list[tuple[float, str]]) -> None:
-    timeline = Timeline(entries[:1])
+    plan = JobPlan("complete", False, 0.0, 1.0, 0.9, 0.1)
+    job = Job(
+        "job_t", 1, JobInput("https://example.com/in.mp4"), {}, plan, 0.0, timeline=entries[:1]
+    )
     for entry in entries[1:]:
-        timeline.append(entry)
-    assert list(timeline) == entries
-    assert len(timeline) == len(entries)
-    assert timeline[1:] == entries[1:]
+        job.timeline.append(entry)
+    assert list(job.timeline) == entries
+    assert len(job.timeline) == len(entries)
+    assert job.timeline[1:] == entries[1:]
     if entries:
-        assert timeline[-1] == entries[-1]
-    assert Timeline(entries)._data == timeline._data  # packed the same however it was made
+        assert job.timeline[-1] == entries[-1]
+    assert pack_timeline(entries) == job.timeline_data  # packed the same however it was made
+
+
+def test_a_stored_job_is_one_object_for_the_collector() -> None:
+    """Its records are plain tuples and bytes, which Python does not track: 100,000 stored
+    jobs must not be 500,000 objects for every full collection to walk."""
+    plan = JobPlan("fail", True, 3.0, 60.0, 0.9, 0.5, (30, 60), JobError("a", "B", "c"), 60)
+    job = Job("job_g", 1, JobInput("https://example.com/in.mp4", "hi"), {"k": "v"}, plan, 0.0)
+    job.timeline.append((1.0, "job.created"))
+    job.result = JobResult(0.5, 0.9, 60)
+    job.error = JobError("processing_error", "PROCESSING_FAILED", "Processing failed")
+    gc.collect()  # untracks tuples of strings and numbers (the error tuple inside the plan's)
+    gc.collect()  # then the plan's tuple, now that what it holds is untracked
+    shared = (Job, JobStatus.PENDING)  # the class and the status: one for all jobs
+    tracked = [o for o in gc.get_referents(job) if gc.is_tracked(o) and o not in shared]
+    assert tracked == [], tracked
+    assert job.plan == plan and job.plan.error == JobError("a", "B", "c")
+    assert job.input == JobInput("https://example.com/in.mp4", "hi")
+    assert job.result == JobResult(0.5, 0.9, 60)
+    assert job.steps() == plan.steps()
+    assert job.estimated_duration_seconds == plan.estimated_duration_seconds

@@ -203,18 +203,18 @@ def _time(value: float | None) -> str | None:
 
 
 def job_out(job: Job, account: Account, links: Links, base_url: str) -> JobOut:
-    result = None
-    if job.result is not None:
+    result, done, failure = None, job.result, job.error
+    if done is not None:
         result = JobResultOut.model_construct(
             video_url=links.make(base_url, account.account_id, job.job_id, account.now()),
-            cost_estimate=job.result.cost_estimate,
-            quality_score=job.result.quality_score,
-            processing_time_seconds=job.result.processing_time_seconds,
+            cost_estimate=done.cost_estimate,
+            quality_score=done.quality_score,
+            processing_time_seconds=done.processing_time_seconds,
         )
     error = None
-    if job.error is not None:
+    if failure is not None:
         error = JobErrorOut.model_construct(
-            type=job.error.type, code=job.error.code, message=job.error.message
+            type=failure.type, code=failure.code, message=failure.message
         )
     return JobOut.model_construct(
         job_id=job.job_id,

@@ -9,7 +9,7 @@ walked by `clock/advance` carries the same timestamps as one that ran in real ti
 from __future__ import annotations
 
 import sys
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -45,7 +45,10 @@ class JobBook:
         self._concurrency = concurrency
         self._emit = emit
         self._max_jobs = max_jobs
-        self._jobs: dict[str, Job] = {}
+        # Ordered by insertion, and an OrderedDict: a full book forgets its oldest job on
+        # every new one, and a plain dict finds its first entry only after skipping every
+        # slot deleted since its last resize (16 µs a job at 100,000; here 0.7 µs).
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._waiting: deque[str] = deque()
         self._active: set[str] = set()  # PROCESSING now
         self._queued = 0  # PENDING jobs that will start (not the ones that stay pending)
@@ -147,12 +150,12 @@ class JobBook:
         self._jobs[job.job_id] = job
         if job.status == JobStatus.PROCESSING:
             self._active.add(job.job_id)
-        if job.status == JobStatus.PENDING and job.plan.outcome != "pending":
+        if job.status == JobStatus.PENDING and job.outcome != "pending":
             self._queued += 1
             queue = job.plan.queue_seconds if job.plan.simulated else 0.0
             self._schedule(job, job.created_at + queue)
         elif job.status == JobStatus.PROCESSING and job.started_at is not None:
-            steps = job.plan.steps()
+            steps = job.steps()
             if job.step < len(steps):
                 self._schedule(job, job.started_at + steps[job.step][0])
 
@@ -173,7 +176,7 @@ class JobBook:
             )
         if job_id in self._waiting:
             self._waiting.remove(job_id)
-        if job.plan.outcome != "pending":
+        if job.outcome != "pending":
             self._queued -= 1
         job.status = JobStatus.CANCELLED
         job.cancel_reason = reason
@@ -218,7 +221,7 @@ class JobBook:
                 return "queued"
             self._start(job, due)
             return "job.started"
-        steps = job.plan.steps()
+        steps = job.steps()
         if job.step >= len(steps):
             return None
         _, action, value = steps[job.step]
@@ -231,10 +234,11 @@ class JobBook:
             job.status = JobStatus.COMPLETED
             job.progress = 100
             job.completed_at = due
+            plan = job.plan
             job.result = JobResult(
-                cost_estimate=job.plan.cost_estimate,
-                quality_score=job.plan.quality_score,
-                processing_time_seconds=round(job.plan.processing_seconds),
+                cost_estimate=plan.cost_estimate,
+                quality_score=plan.quality_score,
+                processing_time_seconds=round(plan.processing_seconds),
             )
             self._record(job, due, "job.completed", {})
             self._free_slot(job, due)
@@ -249,7 +253,7 @@ class JobBook:
         return f"{action}" if action != "progress" else f"progress {value}"
 
     def _start(self, job: Job, at: float) -> None:
-        if job.plan.outcome != "pending":
+        if job.outcome != "pending":
             self._queued -= 1
         job.status = JobStatus.PROCESSING
         self._active.add(job.job_id)
@@ -260,7 +264,7 @@ class JobBook:
 
     def _schedule_next(self, job: Job) -> None:
         assert job.started_at is not None
-        offset = job.plan.steps()[job.step][0]
+        offset = job.steps()[job.step][0]
         self._schedule(job, job.started_at + offset)
 
     def _schedule(self, job: Job, at: float) -> None:
@@ -310,7 +314,7 @@ class JobBook:
             if progress:
                 job.progress = progress
             return job
-        job.step = len(job.plan.steps())  # no more scheduled steps
+        job.step = len(job.steps())  # no more scheduled steps
         job.completed_at = at
         if target == JobStatus.COMPLETED:
             job.status = JobStatus.COMPLETED

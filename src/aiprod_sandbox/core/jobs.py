@@ -15,7 +15,6 @@ import math
 import struct
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple
 
@@ -133,23 +132,27 @@ def _label_number(label: str) -> int:
     return number
 
 
+def pack_timeline(items: Iterable[tuple[float, str]]) -> bytes:
+    return b"".join(_ENTRY.pack(at, _label_number(label)) for at, label in items)
+
+
 class Timeline:
-    """A job's (time, event) pairs, packed in one `bytes` (10 bytes a pair): an immutable
-    value, so the collector never walks it, however many jobs are kept."""
+    """A job's (time, event) pairs, read from and appended to its packed bytes (10 bytes a
+    pair: a bytes value is one the collector never walks, however many jobs are kept)."""
 
-    __slots__ = ("_data",)
+    __slots__ = ("_job",)
 
-    def __init__(self, items: Iterable[tuple[float, str]] = ()) -> None:
-        self._data = b"".join(_ENTRY.pack(at, _label_number(label)) for at, label in items)
+    def __init__(self, job: Job) -> None:
+        self._job = job
 
     def append(self, item: tuple[float, str]) -> None:
-        self._data += _ENTRY.pack(item[0], _label_number(item[1]))
+        self._job.timeline_data += _ENTRY.pack(item[0], _label_number(item[1]))
 
     def __iter__(self) -> Iterator[tuple[float, str]]:
-        return ((at, _LABELS[number]) for at, number in _ENTRY.iter_unpack(self._data))
+        return ((at, _LABELS[n]) for at, n in _ENTRY.iter_unpack(self._job.timeline_data))
 
     def __len__(self) -> int:
-        return len(self._data) // _ENTRY.size
+        return len(self._job.timeline_data) // _ENTRY.size
 
     def __getitem__(self, index: Any) -> Any:
         return list(self)[index]
@@ -158,27 +161,153 @@ class Timeline:
         return f"Timeline({list(self)!r})"
 
 
-@dataclass(slots=True)
+# Where JobPlan's fields sit in the plain tuple a Job keeps.
+_OUTCOME, _SIMULATED, _QUEUE, _PROCESSING = 0, 1, 2, 3
+_STEPS_AT, _ERROR, _FAIL_AT = 6, 7, 8
+_CALLBACK_URL = JobInput._fields.index("callback_url")
+
+
 class Job:
-    job_id: str
-    seq: int
-    input: JobInput
-    metadata: dict[str, str]
-    plan: JobPlan
-    created_at: float
-    status: JobStatus = JobStatus.PENDING
-    progress: int = 0
-    updated_at: float = 0.0
-    started_at: float | None = None
-    completed_at: float | None = None
-    result: JobResult | None = None
-    error: JobError | None = None
-    batch_id: str | None = None
-    cancel_reason: str | None = None
-    step: int = 0
-    expected_wait: float = 0.0  # estimated wait for a free slot, at submission
-    next_due: float | None = None  # when its one live scheduler entry falls due
-    timeline: Timeline = field(default_factory=lambda: Timeline())
+    """One job, as its book keeps it.
+
+    It is the one object of a stored job that the garbage collector tracks: the records
+    (input, plan, result, error) are kept as plain tuples of strings and numbers and the
+    timeline as bytes, which Python leaves out of its collections. A book of 100,000 jobs is
+    100,000 objects for every full collection to walk instead of 500,000 — the difference
+    between a pause a request notices and one it does not. The properties hand out the
+    named records (a new tuple per read: hot paths use `steps()` and `callback_url`).
+    """
+
+    __slots__ = (
+        "job_id",
+        "seq",
+        "_input",
+        "metadata",
+        "_plan",
+        "created_at",
+        "status",
+        "progress",
+        "updated_at",
+        "started_at",
+        "completed_at",
+        "_result",
+        "_error",
+        "batch_id",
+        "cancel_reason",
+        "step",
+        "expected_wait",
+        "next_due",
+        "timeline_data",
+    )
+    _input: tuple[str | None, ...]
+    _plan: tuple[Any, ...]  # JobPlan's fields, its error as a plain tuple too
+    _result: tuple[float, float, int] | None
+    _error: tuple[str, str, str] | None
+
+    def __init__(
+        self,
+        job_id: str,
+        seq: int,
+        input: JobInput,
+        metadata: dict[str, str],
+        plan: JobPlan,
+        created_at: float,
+        status: JobStatus = JobStatus.PENDING,
+        progress: int = 0,
+        updated_at: float = 0.0,
+        started_at: float | None = None,
+        completed_at: float | None = None,
+        result: JobResult | None = None,
+        error: JobError | None = None,
+        batch_id: str | None = None,
+        cancel_reason: str | None = None,
+        step: int = 0,
+        expected_wait: float = 0.0,  # estimated wait for a free slot, at submission
+        next_due: float | None = None,  # when its one live scheduler entry falls due
+        timeline: Iterable[tuple[float, str]] = (),
+    ) -> None:
+        self.job_id = job_id
+        self.seq = seq
+        self.input = input
+        self.metadata = metadata
+        self.plan = plan
+        self.created_at = created_at
+        self.status = status
+        self.progress = progress
+        self.updated_at = updated_at
+        self.started_at = started_at
+        self.completed_at = completed_at
+        self.result = result
+        self.error = error
+        self.batch_id = batch_id
+        self.cancel_reason = cancel_reason
+        self.step = step
+        self.expected_wait = expected_wait
+        self.next_due = next_due
+        self.timeline_data = pack_timeline(timeline)
+
+    @property
+    def input(self) -> JobInput:
+        return JobInput._make(self._input)
+
+    @input.setter
+    def input(self, value: JobInput) -> None:
+        self._input = tuple(value)
+
+    @property
+    def callback_url(self) -> str | None:
+        url: str | None = self._input[_CALLBACK_URL]
+        return url
+
+    @property
+    def plan(self) -> JobPlan:
+        fields = self._plan
+        error = fields[_ERROR]
+        if error is None:
+            return JobPlan._make(fields)
+        return JobPlan._make((*fields[:_ERROR], JobError._make(error), *fields[_ERROR + 1 :]))
+
+    @plan.setter
+    def plan(self, value: JobPlan) -> None:
+        error = None if value.error is None else tuple(value.error)
+        self._plan = (
+            *value[:_STEPS_AT],
+            tuple(value.progress_steps),
+            error,
+            *value[_ERROR + 1 :],
+        )
+
+    @property
+    def result(self) -> JobResult | None:
+        return None if self._result is None else JobResult._make(self._result)
+
+    @result.setter
+    def result(self, value: JobResult | None) -> None:
+        self._result = None if value is None else (value[0], value[1], value[2])
+
+    @property
+    def error(self) -> JobError | None:
+        return None if self._error is None else JobError._make(self._error)
+
+    @error.setter
+    def error(self, value: JobError | None) -> None:
+        self._error = None if value is None else (value[0], value[1], value[2])
+
+    @property
+    def timeline(self) -> Timeline:
+        return Timeline(self)
+
+    @property
+    def outcome(self) -> str:
+        """The plan's outcome, without making the plan."""
+        outcome: str = self._plan[_OUTCOME]
+        return outcome
+
+    def steps(self) -> Steps:
+        """The plan's steps (`JobPlan.steps`), without making the plan."""
+        p = self._plan
+        scale = p[_PROCESSING] if p[_SIMULATED] else 0.0
+        return _steps(scale, p[_OUTCOME], p[_STEPS_AT], p[_FAIL_AT])
 
     @property
     def ended(self) -> bool:
@@ -186,8 +315,12 @@ class Job:
 
     @property
     def estimated_duration_seconds(self) -> int:
-        plan = self.plan
-        return math.ceil(plan.queue_seconds + plan.processing_seconds + self.expected_wait)
+        p = self._plan
+        seconds: float = p[_QUEUE] + p[_PROCESSING] + self.expected_wait
+        return math.ceil(seconds)
+
+    def __repr__(self) -> str:
+        return f"Job({self.job_id!r}, {self.status}, progress={self.progress})"
 
 
 def check_transition(job: Job, target: JobStatus) -> None:

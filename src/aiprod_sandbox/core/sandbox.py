@@ -72,7 +72,7 @@ class Sandbox:
     def _on_event(self, account: Account, event: JobEvent) -> None:
         if not account.webhooks.wanting(event.event):
             job = account.jobs.find(event.job_id)
-            if job is None or not job.input.callback_url:
+            if job is None or not job.callback_url:
                 return  # nobody to tell: no link to sign, no payload to build
         link = ""
         if event.event == "job.completed":
@@ -125,7 +125,7 @@ class Sandbox:
         first_hook = min(hooks, default=None)
         watched: dict[str, float] = {}
         for job in account.jobs:
-            if job.input.callback_url:
+            if job.callback_url:
                 watched[job.job_id] = job.created_at
             elif first_hook is not None and (
                 job.completed_at is None or job.completed_at >= first_hook

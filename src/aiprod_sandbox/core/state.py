@@ -17,7 +17,7 @@ from .accounts import Account
 from .catalog import Preset
 from .clock import ISO_SCHEMA, Clock, iso, parse_iso
 from .ids import Draws
-from .jobs import Job, JobError, JobInput, JobPlan, JobResult, JobStatus, Timeline, fields_of
+from .jobs import Job, JobError, JobInput, JobPlan, JobResult, JobStatus, fields_of
 from .planner import plan_job
 
 STATE_VERSION = 1
@@ -243,7 +243,7 @@ def _job(account: Account, spec: StateJob, seq: int, now: float) -> Job:
         batch_id=spec.batch_id,
         cancel_reason=spec.cancel_reason,
         step=spec.step if spec.step is not None else _steps_done(plan, progress),
-        timeline=Timeline([(created, "job.created")]),
+        timeline=[(created, "job.created")],
     )
 
 
@@ -301,6 +301,6 @@ def synthetic_job(account: Account, event: str, fake_input: dict[str, Any]) -> J
     )
     now = account.now()
     job = _job(account, spec, seq=len(account.jobs) + 1, now=now)
-    job.step = len(job.plan.steps())
+    job.step = len(job.steps())
     account.jobs.restore(job)
     return job

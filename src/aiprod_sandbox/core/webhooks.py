@@ -77,13 +77,14 @@ class WebhookBook:
 
 
 def result_data(job: Job, video_url: str) -> dict[str, Any] | None:
-    if job.result is None:
+    result = job.result
+    if result is None:
         return None
     return {
         "video_url": video_url,
-        "cost_estimate": job.result.cost_estimate,
-        "quality_score": job.result.quality_score,
-        "processing_time_seconds": job.result.processing_time_seconds,
+        "cost_estimate": result.cost_estimate,
+        "quality_score": result.quality_score,
+        "processing_time_seconds": result.processing_time_seconds,
     }
 
 
@@ -94,7 +95,8 @@ def event_data(job: Job, event: str, video_url: str) -> dict[str, Any]:
         data["progress"] = job.progress
     elif event == "job.completed":
         data["result"] = result_data(job, video_url)
-        cost = job.result.cost_estimate if job.result else 0.0
+        result = job.result
+        cost = result.cost_estimate if result else 0.0
         data["cost"] = {"estimate": cost, "currency": "USD", "charged": 0}
     elif event == "job.failed":
         error = job.error
@@ -160,12 +162,12 @@ def fan_out(account: Account, event: JobEvent, video_url: str) -> list[Delivery]
                     at=event.at,
                 )
             )
-    if job.input.callback_url:
+    if job.callback_url:
         made.append(
             new_delivery(
                 account,
                 webhook_id=None,
-                url=job.input.callback_url,
+                url=job.callback_url,
                 event=event.event,
                 job_id=job.job_id,
                 body=payload(event.event, None, data, event.at),
