@@ -98,17 +98,19 @@ async def apply(request: Request, ctx: RequestContext) -> Response | None:
     account, key = ctx.account, ctx.key
     if account is None or key is None or not account.scenarios.any:
         return None
-    needs_body = any(
-        rule.match.body
-        for scenario in ([account.scenarios.own] if account.scenarios.own else [])
-        + account.scenarios.server
-        for rule in scenario.requests
-    )
+    scenarios = [account.scenarios.own] if account.scenarios.own else []
+    rules = [
+        rule for scenario in scenarios + account.scenarios.server for rule in scenario.requests
+    ]
+    # Only what some rule matches on is read: the body, and the query as a dict
+    needs_body = any(rule.match.body for rule in rules)
+    needs_query = any(rule.match.query for rule in rules)
+    scope = request.scope
     fired = account.scenarios.request_rules(
         account.now(),
         method=request.method,
-        path=request.url.path,
-        query=dict(request.query_params),
+        path=scope.get("root_path", "") + scope["path"],  # request.url.path, unparsed
+        query=dict(request.query_params) if needs_query else {},
         headers=request.headers,
         body=await _body(request, ctx.sandbox.settings.max_body_bytes) if needs_body else None,
         tier=account.tier,
