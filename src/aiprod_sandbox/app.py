@@ -10,9 +10,8 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -45,6 +44,9 @@ from .core.sandbox import Sandbox
 from .errors import MethodNotAllowed, NotFound, SandboxError
 from .settings import Settings
 from .webhooks.sender import Dispatcher
+
+if TYPE_CHECKING:
+    import httpx
 
 RESOURCE_OPERATIONS: tuple[Operation, ...] = (
     *jobs.OPERATIONS,

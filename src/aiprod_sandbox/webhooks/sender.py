@@ -18,9 +18,7 @@ import contextlib
 import logging
 import socket
 from collections import deque
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..core.accounts import Account
@@ -30,6 +28,9 @@ from ..core.sandbox import Sandbox
 from ..errors import NotFound
 from .addresses import check_url
 from .signing import sign
+
+if TYPE_CHECKING:  # imported on the first attempt: httpx is ~40 ms of every start-up
+    import httpx
 
 log = logging.getLogger("aiprod_sandbox.webhooks")
 USER_AGENT = f"AIPROD-Webhooks/1.0 (AIPROD Sandbox {__version__})"
@@ -75,6 +76,8 @@ class Dispatcher:
     # ---- lifecycle -----------------------------------------------------------------------
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(
                 transport=self._transport,
                 follow_redirects=False,
@@ -307,6 +310,8 @@ class Dispatcher:
         }
 
     async def _send(self, url: str, body: bytes, attempt: Attempt) -> None:
+        import httpx
+
         started = monotonic()
         try:
             async with asyncio.timeout(self.policy.timeout):
