@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from .operation import Call, Operation
+from .operation import Call, control_operation
 from .responses import json_response
 
 
@@ -35,14 +35,12 @@ async def advice(call: Call) -> Response:
 
 
 OPERATIONS = (
-    Operation(
+    control_operation(
         "GET",
         "/_sandbox/advice",
         advice,
         "What to fix in this integration",
-        "Sandbox",
         "getAdvice",
-        sandbox=True,
         responses={200: (AdviceOut, "The findings")},
         errors=(400, 401),
     ),

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from ..core.clock import iso
 from . import jobs
 from .jobs import JobListQuery, JobOut, job_out
-from .operation import Call, Operation
+from .operation import Call, control_operation
 from .pagination import Page
 from .responses import json_response
 
@@ -67,39 +67,33 @@ async def job_detail(call: Call) -> Response:
 
 
 OPERATIONS = (
-    Operation(
+    control_operation(
         "GET",
         "/_sandbox/ui",
         page,
         "The sandbox console (HTML)",
-        "Sandbox",
         "console",
         auth=False,
-        sandbox=True,
+        errors=(),
         media_type="text/html",
         responses={200: (None, "The console page")},
     ),
-    Operation(
+    control_operation(
         "GET",
         "/_sandbox/jobs",
         jobs.list_jobs,  # the same listing as GET /jobs, but not counted or journaled
         "This account's jobs (not counted)",
-        "Sandbox",
         "sandboxListJobs",
-        sandbox=True,
         query_model=JobListQuery,
         responses={200: (Page[JobOut], "One page of jobs")},
         errors=(400, 401),
     ),
-    Operation(
+    control_operation(
         "GET",
         "/_sandbox/jobs/{job_id}",
         job_detail,
         "A job with its timeline and deliveries",
-        "Sandbox",
         "sandboxGetJob",
-        sandbox=True,
         responses={200: (JobDetail, "The job")},
-        errors=(400, 401, 404),
     ),
 )

@@ -6,7 +6,7 @@ Authenticated by any test key of the account (no scope needed), or by the admin 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -20,7 +20,7 @@ from ..core.state import StateDocument, export_state, import_state
 from ..errors import PermissionDenied, ValidationFailed
 from .deliveries import dispatcher
 from .jobs import JobOut, job_out
-from .operation import Call, Handler, Operation
+from .operation import Call, control_operation
 from .responses import json_response
 
 MAX_ADVANCE_SECONDS = 366 * 24 * 3600
@@ -271,15 +271,8 @@ async def put_state(call: Call) -> Response:
     return json_response(ImportOut(imported_jobs=count, state=export_state(call.account)))
 
 
-def _op(
-    method: str, path: str, handler: Handler, summary: str, op_id: str, **kwargs: Any
-) -> Operation:
-    kwargs.setdefault("errors", (400, 401, 404))
-    return Operation(method, path, handler, summary, "Sandbox", op_id, sandbox=True, **kwargs)
-
-
 OPERATIONS = (
-    _op(
+    control_operation(
         "GET",
         "/_sandbox/account",
         get_account,
@@ -287,7 +280,7 @@ OPERATIONS = (
         "getAccount",
         responses={200: (AccountOut, "The account")},
     ),
-    _op(
+    control_operation(
         "POST",
         "/_sandbox/reset",
         reset,
@@ -299,7 +292,7 @@ OPERATIONS = (
         errors=(400, 401, 403, 404),
         responses={200: (ResetOut, "The accounts reset")},
     ),
-    _op(
+    control_operation(
         "GET",
         "/_sandbox/clock",
         get_clock,
@@ -307,7 +300,7 @@ OPERATIONS = (
         "getClock",
         responses={200: (ClockOut, "The clock")},
     ),
-    _op(
+    control_operation(
         "POST",
         "/_sandbox/clock",
         set_clock,
@@ -319,7 +312,7 @@ OPERATIONS = (
         description="409 INVALID_TRANSITION when `now` is before the clock's time: it only "
         "moves forward.",
     ),
-    _op(
+    control_operation(
         "POST",
         "/_sandbox/clock/advance",
         advance,
@@ -328,7 +321,7 @@ OPERATIONS = (
         request_model=AdvanceIn,
         responses={200: (AdvanceOut, "The clock and what ran")},
     ),
-    _op(
+    control_operation(
         "POST",
         "/_sandbox/timing",
         set_timing,
@@ -337,7 +330,7 @@ OPERATIONS = (
         request_model=TimingIn,
         responses={200: (TimingOut, "The timing")},
     ),
-    _op(
+    control_operation(
         "GET",
         "/_sandbox/requests",
         requests,
@@ -346,7 +339,7 @@ OPERATIONS = (
         query_model=JournalQuery,
         responses={200: (JournalOut, "Newest first")},
     ),
-    _op(
+    control_operation(
         "POST",
         "/_sandbox/jobs/{job_id}/transition",
         transition,
@@ -356,7 +349,7 @@ OPERATIONS = (
         errors=(400, 401, 404, 409),
         responses={200: (JobOut, "The job")},
     ),
-    _op(
+    control_operation(
         "GET",
         "/_sandbox/state",
         get_state,
@@ -364,7 +357,7 @@ OPERATIONS = (
         "exportState",
         responses={200: (StateDocument, "The state document")},
     ),
-    _op(
+    control_operation(
         "PUT",
         "/_sandbox/state",
         put_state,

@@ -18,7 +18,7 @@ from ..core.jobs import JobEvent
 from ..core.state import synthetic_job
 from ..errors import NotFound
 from ..webhooks.sender import Dispatcher
-from .operation import Call, Operation
+from .operation import Call, control_operation
 from .responses import json_response
 
 
@@ -181,50 +181,39 @@ async def send_event(call: Call) -> Response:
 
 
 OPERATIONS = (
-    Operation(
+    control_operation(
         "GET",
         "/_sandbox/deliveries",
         list_deliveries,
         "The webhook delivery log",
-        "Sandbox",
         "listDeliveries",
-        sandbox=True,
         query_model=DeliveryQuery,
         responses={200: (DeliveryList, "Newest first")},
         errors=(400, 401),
     ),
-    Operation(
+    control_operation(
         "GET",
         "/_sandbox/deliveries/{delivery_id}",
         get_delivery,
         "One delivery",
-        "Sandbox",
         "getDelivery",
-        sandbox=True,
         responses={200: (DeliveryOut, "The delivery")},
-        errors=(400, 401, 404),
     ),
-    Operation(
+    control_operation(
         "POST",
         "/_sandbox/deliveries/{delivery_id}/redeliver",
         redeliver,
         "Send a delivery's stored bytes again (same id, no retries)",
-        "Sandbox",
         "redeliver",
-        sandbox=True,
         responses={200: (DeliveryOut, "The delivery with the new attempt")},
-        errors=(400, 401, 404),
     ),
-    Operation(
+    control_operation(
         "POST",
         "/_sandbox/events",
         send_event,
         "Send a job event now",
-        "Sandbox",
         "sendEvent",
-        sandbox=True,
         request_model=EventIn,
         responses={202: (EventSent, "The deliveries made")},
-        errors=(400, 401, 404),
     ),
 )

@@ -134,6 +134,15 @@ class Operation:
     body_required: bool = True  # False: an empty body means the model's defaults
 
 
+def control_operation(
+    method: str, path: str, handler: Handler, summary: str, operation_id: str, **more: Any
+) -> Operation:
+    """An operation of the `/_sandbox` control API: tagged Sandbox, documented in
+    `/_sandbox/openapi.json`, answering 400, 401 and 404 unless `errors` says otherwise."""
+    more.setdefault("errors", (400, 401, 404))
+    return Operation(method, path, handler, summary, "Sandbox", operation_id, sandbox=True, **more)
+
+
 def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint that runs `op` with the contract's checks around it."""
 

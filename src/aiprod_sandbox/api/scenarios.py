@@ -8,7 +8,7 @@ from starlette.responses import Response
 from ..core.scenarios import Scenario
 from ..errors import ValidationFailed
 from .fields import CATALOG_ENUM, exactly_one_of
-from .operation import Call, Operation
+from .operation import Call, control_operation
 from .responses import json_response
 
 
@@ -85,48 +85,40 @@ async def delete_scenario(call: Call) -> Response:
 
 
 OPERATIONS = (
-    Operation(
+    control_operation(
         "GET",
         "/_sandbox/scenarios",
         list_scenarios,
         "The shipped scenarios",
-        "Sandbox",
         "listScenarios",
-        sandbox=True,
         responses={200: (ScenarioList, "The library")},
         errors=(400, 401),
     ),
-    Operation(
+    control_operation(
         "GET",
         "/_sandbox/scenario",
         get_scenario,
         "This account's scenario",
-        "Sandbox",
         "getScenario",
-        sandbox=True,
         responses={200: (ScenarioOut, "Active scenarios")},
         errors=(400, 401),
     ),
-    Operation(
+    control_operation(
         "PUT",
         "/_sandbox/scenario",
         put_scenario,
         "Switch a scenario on for this account",
-        "Sandbox",
         "putScenario",
-        sandbox=True,
         request_model=ScenarioIn,
         responses={200: (ScenarioOut, "Active scenarios")},
         errors=(400, 401),
     ),
-    Operation(
+    control_operation(
         "DELETE",
         "/_sandbox/scenario",
         delete_scenario,
         "Switch this account's scenario off",
-        "Sandbox",
         "deleteScenario",
-        sandbox=True,
         responses={200: (ScenarioOut, "Active scenarios")},
         errors=(400, 401),
     ),
