@@ -17,9 +17,14 @@ _TO_LETTER = bytes(ord(_ALPHABET[b % 36]) for b in range(252)) + bytes(4)
 _DROPPED = bytes(range(252, 256))
 
 
+def _name(seed: int, names: tuple[str, ...]) -> bytes:
+    """The seed and names as one key: a path (`"ab", "c"` is not `"a", "bc"`)."""
+    return "\x1f".join([str(seed), *names]).encode()
+
+
 def derive(seed: int, *names: str) -> int:
     """A 64-bit integer determined by the seed and the names, stable across runs and hosts."""
-    digest = hashlib.sha256("\x1f".join([str(seed), *names]).encode()).digest()
+    digest = hashlib.sha256(_name(seed, names)).digest()
     return int.from_bytes(digest[:8], "big")
 
 
@@ -36,7 +41,7 @@ class Draws:
     __slots__ = ("_block", "_key", "_pending")
 
     def __init__(self, seed: int, *names: str) -> None:
-        self._key = "\x1f".join([str(seed), *names]).encode()
+        self._key = _name(seed, names)
         self._block = 0
         self._pending: list[int] = []
 

@@ -8,7 +8,6 @@ walked by `clock/advance` carries the same timestamps as one that ran in real ti
 
 from __future__ import annotations
 
-import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -337,7 +336,7 @@ class JobBook:
 
     def _record(self, job: Job, at: float, event: str, extra: dict[str, Any]) -> None:
         job.updated_at = at
-        shown = sys.intern(f"{event} {extra['progress']}") if "progress" in extra else event
+        shown = f"{event} {extra['progress']}" if "progress" in extra else event
         job.timeline.append((at, shown))
         self._emit(JobEvent(event, job.job_id, at, extra))
 

@@ -82,11 +82,18 @@ class JobPlan(NamedTuple):
 
     def steps(self) -> Steps:
         """(offset after start, action, progress) for every step after PROCESSING begins."""
-        scale = self.processing_seconds if self.simulated else 0.0
-        return _steps(scale, self.outcome, self.progress_steps, self.fail_at_progress)
+        return _plan_steps(self)
 
 
 Steps = tuple[tuple[float, str, int | None], ...]
+# Where JobPlan's fields sit in a tuple of its layout: a JobPlan, or the plain one a Job keeps.
+_OUTCOME, _SIMULATED, _QUEUE, _PROCESSING = 0, 1, 2, 3
+_STEPS_AT, _ERROR, _FAIL_AT = 6, 7, 8
+
+
+def _plan_steps(plan: tuple[Any, ...]) -> Steps:
+    scale = plan[_PROCESSING] if plan[_SIMULATED] else 0.0
+    return _steps(scale, plan[_OUTCOME], plan[_STEPS_AT], plan[_FAIL_AT])
 
 
 @functools.lru_cache(maxsize=1024)  # instant jobs all share a few; a job asks ~8 times
@@ -161,9 +168,6 @@ class Timeline:
         return f"Timeline({list(self)!r})"
 
 
-# Where JobPlan's fields sit in the plain tuple a Job keeps.
-_OUTCOME, _SIMULATED, _QUEUE, _PROCESSING = 0, 1, 2, 3
-_STEPS_AT, _ERROR, _FAIL_AT = 6, 7, 8
 _CALLBACK_URL = JobInput._fields.index("callback_url")
 
 
@@ -305,9 +309,7 @@ class Job:
 
     def steps(self) -> Steps:
         """The plan's steps (`JobPlan.steps`), without making the plan."""
-        p = self._plan
-        scale = p[_PROCESSING] if p[_SIMULATED] else 0.0
-        return _steps(scale, p[_OUTCOME], p[_STEPS_AT], p[_FAIL_AT])
+        return _plan_steps(self._plan)
 
     @property
     def ended(self) -> bool:
