@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings, create_app
 from tests.support.openapi_check import OpenApiChecker
+from tests.support.receivers import Receivers, Running
 
 _keys = itertools.count(1)
 START = 1_780_000_000.0  # 2026-05-28T20:26:40Z: a fixed start for manual clocks
@@ -64,3 +65,19 @@ def key() -> str:
 @pytest.fixture
 def headers(key: str) -> dict[str, str]:
     return auth(key)
+
+
+@pytest.fixture
+def receivers() -> Iterator[Receivers]:
+    """Webhook receivers on loopback sockets, every one stopped at teardown."""
+    started = Receivers()
+    try:
+        yield started
+    finally:
+        started.stop_all()
+
+
+@pytest.fixture
+def receiver(receivers: Receivers) -> Running:
+    """One plain receiver answering 200."""
+    return receivers.plain()

@@ -3,22 +3,19 @@
 In process: the checked `client` (tests/conftest.py) on a sandbox with a manual clock at START
 and simulated job timing (a job takes its estimated_duration_seconds of clock time), and `api`,
 small helpers for one account that return the `X-Request-Id` of every call. Real sockets:
-`receivers` starts webhook receivers under uvicorn in threads on 127.0.0.1 port 0 — the plain
+`receivers` (tests/conftest.py) starts webhook receivers on 127.0.0.1 port 0 — the plain
 `Receiver` answers 200 to everything; `Verifying` answers 401 when the signature is wrong.
 Every wait is bounded.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from starlette.testclient import TestClient
 
@@ -27,7 +24,6 @@ from aiprod_sandbox.core.clock import monotonic
 from aiprod_sandbox.webhooks.receiver import Received, Receiver
 from aiprod_sandbox.webhooks.signing import verify
 from tests.conftest import START, auth, new_key
-from tests.support.threads import Served, serve_in_thread, stop_all
 
 # `pytest_plugins = ["pytester"]` here would be refused when the whole suite runs from the
 # root ("Defining 'pytest_plugins' in a non-top-level conftest is no longer supported"), so
@@ -159,7 +155,7 @@ def free_api(client: TestClient) -> Api:
     return Api(client, new_key("free"))
 
 
-# ---- webhook receivers on loopback -------------------------------------------------------
+# ---- a receiver that checks signatures -------------------------------------------------
 
 
 @dataclass
@@ -179,39 +175,3 @@ class Verifying(Receiver):
             self.received.append(item)
             self._lock.notify_all()
         return item
-
-
-@dataclass
-class Running:
-    receiver: Receiver
-    server: uvicorn.Server
-    thread: threading.Thread
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-
-class Receivers:
-    def __init__(self) -> None:
-        self.running: list[Running] = []
-
-    def start(self, receiver: Receiver | None = None) -> Running:
-        receiver = receiver if receiver is not None else Receiver()
-        served = serve_in_thread(receiver, "advisor-receiver")
-        running = Running(receiver, served.server, served.thread, served.port)
-        self.running.append(running)
-        return running
-
-    def stop_all(self) -> None:
-        stop_all([Served(r.server, r.thread, r.port) for r in self.running])
-
-
-@pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    started = Receivers()
-    try:
-        yield started
-    finally:
-        started.stop_all()

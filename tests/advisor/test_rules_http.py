@@ -34,12 +34,12 @@ from tests.advisor.conftest import (
     RULE_TEXTS,
     WAIT,
     Api,
-    Receivers,
     Verifying,
     assert_finding,
     rid,
 )
 from tests.conftest import START, auth, new_key
+from tests.support.receivers import Receivers
 
 VIDEO = {"video_url": "https://example.com/video.mp4", "preset": "social_short"}
 OTHER = {"video_url": "https://example.com/other.mp4", "preset": "social_short"}
@@ -341,7 +341,7 @@ def chaos_session(api: Api, receiver: Receiver, url: str) -> str:
 def test_a_receiver_answering_200_to_a_bad_signature_is_unverified_webhook(
     api: Api, receivers: Receivers
 ) -> None:
-    running = receivers.start(Receiver())  # answers 200 to everything
+    running = receivers.start(receiver=Receiver())  # answers 200 to everything
     secret = chaos_session(api, running.receiver, running.url)
     forged = [r for r in running.receiver.received if r.signature_valid is False]
     assert len(forged) == 1 and forged[0].status == 200
@@ -356,7 +356,7 @@ def test_a_receiver_answering_200_to_a_bad_signature_is_unverified_webhook(
 def test_a_receiver_answering_401_to_a_bad_signature_gives_no_finding(
     api: Api, receivers: Receivers
 ) -> None:
-    running = receivers.start(Verifying(secret="whsec_placeholder"))
+    running = receivers.start(receiver=Verifying(secret="whsec_placeholder"))
     chaos_session(api, running.receiver, running.url)
     forged = [r for r in running.receiver.received if r.signature_valid is False]
     assert len(forged) == 1 and forged[0].status == 401

@@ -3,7 +3,7 @@
 In process: the checked `client` (tests/conftest.py) on a sandbox with a manual clock at START,
 instant jobs and a 2 s webhook timeout; `unchecked` switches the OpenAPI check off for scripted
 answers the document cannot know (custom bodies, statuses and codes). Real sockets: `receivers`
-starts webhook receivers under uvicorn in threads on 127.0.0.1 port 0; `serve` starts the real
+(tests/conftest.py) starts webhook receivers on 127.0.0.1 port 0; `serve` starts the real
 `aiprod-sandbox serve --port 0` command and stops it with SIGTERM. Every wait is bounded.
 """
 
@@ -27,13 +27,10 @@ from typing import IO, Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings
-from aiprod_sandbox.webhooks.receiver import Receiver
 from tests.conftest import START
-from tests.support.threads import Served, serve_in_thread, stop_all
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "scenarios"
@@ -127,49 +124,6 @@ def signed_by(secret: str, body: bytes, signature: str | None) -> bool:
     """The guide's check: hex HMAC-SHA256 of the body, keyed with the whole whsec_ text."""
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return signature is not None and hmac.compare_digest(signature, expected)
-
-
-# ---- webhook receivers on loopback ---------------------------------------------------------
-
-
-@dataclass
-class Running:
-    receiver: Receiver
-    server: uvicorn.Server
-    thread: threading.Thread
-    port: int
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-
-class Receivers:
-    def __init__(self) -> None:
-        self.running: list[Running] = []
-
-    def start(self, secret: str | None = None) -> Running:
-        receiver = Receiver(secret=secret)
-        served = serve_in_thread(receiver, "scenario-receiver")
-        running = Running(receiver, served.server, served.thread, served.port)
-        self.running.append(running)
-        return running
-
-    def stop_all(self) -> None:
-        stop_all([Served(r.server, r.thread, r.port) for r in self.running])
-
-
-@pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    started = Receivers()
-    try:
-        yield started
-    finally:
-        started.stop_all()
-
-
-@pytest.fixture
-def receiver(receivers: Receivers) -> Running:
-    return receivers.start()
 
 
 # ---- the real command ----------------------------------------------------------------------

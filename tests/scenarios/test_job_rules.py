@@ -7,7 +7,8 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from tests.conftest import auth, new_key
-from tests.scenarios.conftest import Running, advance, get_job, submit, use
+from tests.scenarios.conftest import advance, get_job, submit, use
+from tests.support.receivers import Running
 
 
 def jobs_scenario(*rules: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def test_simulated_timing_with_queue_processing_and_custom_progress_steps(
     )
     webhook = client.post(
         "/webhooks/register",
-        json={"url": receiver.url(), "events": ["job.progress", "job.completed"]},
+        json={"url": receiver.url, "events": ["job.progress", "job.completed"]},
         headers=headers,
     )
     assert webhook.status_code == 201

@@ -16,7 +16,6 @@ from tests.conftest import auth, new_key
 from tests.scenarios.conftest import (
     SHIPPED,
     SHIPPED_NAMES,
-    Receivers,
     advance,
     deliveries,
     get_job,
@@ -26,6 +25,7 @@ from tests.scenarios.conftest import (
     submit,
     use,
 )
+from tests.support.receivers import Receivers
 
 ALL_EVENTS = ["job.started", "job.progress", "job.completed", "job.failed"]
 
@@ -266,7 +266,7 @@ def chaos_run(
     use(client, headers, "webhook-chaos")
     webhook = client.post(
         "/webhooks/register",
-        json={"url": running.url(), "events": ALL_EVENTS},
+        json={"url": running.url, "events": ALL_EVENTS},
         headers=headers,
     ).json()
     jobs = [submit(client, headers, f"v{n}") for n in range(2)]

@@ -9,13 +9,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.scenarios.conftest import (
-    Running,
     advance,
     deliveries,
     signed_by,
     submit,
     use,
 )
+from tests.support.receivers import Running
 
 
 def hooks_scenario(*rules: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def test_drop_is_logged_as_a_deliberate_timeout_then_retried_and_delivered(
     client: TestClient, headers: dict[str, str], receiver: Running
 ) -> None:
     use(client, headers, hooks_scenario({"action": "drop", "when": {"nth": 1}}))
-    webhook = register(client, headers, receiver.url())
+    webhook = register(client, headers, receiver.url)
     submit(client, headers)
     advance(client, headers, 0)
     assert receiver.receiver.received == []
@@ -70,7 +70,7 @@ def test_bad_signature_does_not_verify_with_the_secret(
     client: TestClient, headers: dict[str, str], receiver: Running
 ) -> None:
     use(client, headers, hooks_scenario({"action": "bad_signature", "when": {"every": 2}}))
-    webhook = register(client, headers, receiver.url())
+    webhook = register(client, headers, receiver.url)
     for n in range(4):
         submit(client, headers, f"v{n}")
     advance(client, headers, 0)
@@ -89,7 +89,7 @@ def test_duplicate_sends_the_same_delivery_twice(
     client: TestClient, headers: dict[str, str], receiver: Running
 ) -> None:
     use(client, headers, hooks_scenario({"action": "duplicate", "times": 1}))
-    register(client, headers, receiver.url())
+    register(client, headers, receiver.url)
     submit(client, headers, "one")
     submit(client, headers, "two")
     advance(client, headers, 0)
@@ -112,7 +112,7 @@ def test_delay_holds_a_delivery_for_its_clock_seconds(
 ) -> None:
     rule = {"action": "delay", "delay_seconds": 10, "match": {"event": "job.completed"}}
     use(client, headers, hooks_scenario(rule))
-    register(client, headers, receiver.url(), ["job.progress", "job.completed"])
+    register(client, headers, receiver.url, ["job.progress", "job.completed"])
     submit(client, headers)
     advance(client, headers, 0)
     assert [r.event for r in receiver.receiver.received] == ["job.progress"] * 3
@@ -131,7 +131,7 @@ def test_out_of_order_sends_an_event_after_later_ones(
 ) -> None:
     rule = {"action": "out_of_order", "delay_seconds": 3, "match": {"event": ["job.started"]}}
     use(client, headers, hooks_scenario(rule))
-    register(client, headers, receiver.url(), ["job.started", "job.progress", "job.completed"])
+    register(client, headers, receiver.url, ["job.started", "job.progress", "job.completed"])
     submit(client, headers)
     advance(client, headers, 3)
     arrived = [(r.event, r.json()["data"].get("progress")) for r in receiver.receiver.received]
@@ -150,8 +150,8 @@ def test_out_of_order_sends_an_event_after_later_ones(
 def test_endpoint_matching(
     client: TestClient, headers: dict[str, str], receiver: Running, by: str
 ) -> None:
-    first = register(client, headers, receiver.url("/first"))
-    second = register(client, headers, receiver.url("/second"))
+    first = register(client, headers, receiver.at("/first"))
+    second = register(client, headers, receiver.at("/second"))
     endpoint = {
         "webhook_id": first["webhook_id"],
         "url_glob": "http://127.0.0.1:*/first",
@@ -162,7 +162,7 @@ def test_endpoint_matching(
         headers,
         hooks_scenario({"action": "bad_signature", "match": {"endpoint": endpoint}}),
     )
-    submit(client, headers, callback_url=receiver.url("/callback"))
+    submit(client, headers, callback_url=receiver.at("/callback"))
     advance(client, headers, 0)
     callback_secret = client.get("/_sandbox/account", headers=headers).json()["callback_secret"]
     secrets = {"/first": first["secret"], "/second": second["secret"], "/callback": callback_secret}

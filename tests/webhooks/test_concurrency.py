@@ -10,7 +10,8 @@ import pytest
 
 from aiprod_sandbox import Settings
 from tests.conftest import START
-from tests.webhooks.conftest import WAIT, Api, Receivers, Running
+from tests.support.receivers import Receivers, Running
+from tests.webhooks.conftest import WAIT, Api
 
 ALL_EVENTS = ["job.started", "job.progress", "job.completed", "job.failed", "job.cancelled"]
 JOB_ORDER = [

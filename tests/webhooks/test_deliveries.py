@@ -11,7 +11,8 @@ from typing import Any
 from aiprod_sandbox.webhooks.receiver import Received
 from aiprod_sandbox.webhooks.sender import USER_AGENT
 from tests.conftest import START
-from tests.webhooks.conftest import WAIT, Api, Receivers, Running
+from tests.support.receivers import Receivers, Running
+from tests.webhooks.conftest import WAIT, Api
 
 ALL_EVENTS = ["job.started", "job.progress", "job.completed", "job.failed", "job.cancelled"]
 STAMP = "2026-05-28T20:26:40Z"  # START, as the payload's timestamp

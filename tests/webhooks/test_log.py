@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from tests.webhooks.conftest import WAIT, Api, Receivers, Running
+from tests.support.receivers import Receivers, Running
+from tests.webhooks.conftest import WAIT, Api
 
 ALL_EVENTS = ["job.started", "job.progress", "job.completed", "job.failed", "job.cancelled"]
 

@@ -12,7 +12,8 @@ import pytest
 
 from aiprod_sandbox.core.clock import iso
 from tests.conftest import START
-from tests.webhooks.conftest import WAIT, Api, Receivers, Running
+from tests.support.receivers import Receivers, Running
+from tests.webhooks.conftest import WAIT, Api
 
 DAY = 24 * 3600
 

@@ -12,7 +12,8 @@ from starlette.testclient import TestClient
 from aiprod_sandbox.core.clock import iso
 from aiprod_sandbox.webhooks.signing import verify
 from tests.conftest import START
-from tests.webhooks.conftest import WAIT, Api, Receivers, Running
+from tests.support.receivers import Receivers, Running
+from tests.webhooks.conftest import WAIT, Api
 
 DAY = 24 * 3600
 STAMP = "2026-05-28T20:26:40Z"
