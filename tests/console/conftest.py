@@ -1,6 +1,6 @@
 """Fixtures for the console's browser tests: a real server, a webhook receiver, Chromium.
 
-- `sandbox`: `aiprod-sandbox serve --port 0 --clock manual` in a child process (one per
+- `sandbox`: `aiprod-sandbox serve --port 0 --seed 7 --clock manual` in a child process (one per
   session; each test uses its own fresh key, so its own account). `start_sandbox` starts
   another one for a test that must not share the server. SIGTERM at teardown.
 - `receiver`: the package's verifying webhook `Receiver` on 127.0.0.1, served by uvicorn in a
@@ -14,35 +14,28 @@ Only 127.0.0.1 is used; every wait is bounded.
 from __future__ import annotations
 
 import os
-import queue
-import re
-import secrets
 import shutil
-import string
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
 from aiprod_sandbox.webhooks.receiver import Receiver
+from tests.support import serve
+from tests.support.serve import SandboxProcess
+from tests.support.serve import random_key as fresh_key  # a new, isolated account
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-CLI = Path(sys.executable).parent / "aiprod-sandbox"
 READY_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 UI_TIMEOUT_MS = 10_000
 VIEWPORT = {"width": 1280, "height": 800}
-READY = re.compile(r"ready on (?P<url>http://127\.0\.0\.1:\d+) ")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -52,104 +45,32 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-_ALNUM = string.ascii_letters + string.digits
 
 
-def fresh_key(prefix: str = "sk_test_") -> str:
-    """A well-formed key nobody used before: a new, isolated account."""
-    return prefix + "".join(secrets.choice(_ALNUM) for _ in range(24))
-
-
-def _clean_env() -> dict[str, str]:
-    """No AIPROD_SANDBOX_* settings or proxies from the calling shell."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("AIPROD_SANDBOX_") and not name.lower().endswith("_proxy")
-    }
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[str]
-    base_url: str
-    stderr: IO[str]
-    reader: threading.Thread
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # SIGTERM
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT)
-            pytest.fail(f"aiprod-sandbox did not stop within {STOP_TIMEOUT} s of SIGTERM")
-        finally:
-            self.reader.join(timeout=STOP_TIMEOUT)
-            if self.process.stdout is not None:
-                self.process.stdout.close()
-            self.stderr.close()
-
-
-def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    """Read the server's stdout to the end, so it never blocks on a full pipe."""
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
-def launch(*args: str) -> Server:
-    """`aiprod-sandbox serve --port 0 --clock manual *args`, once it printed its ready line."""
-    argv = [str(CLI), "serve", "--port", "0", "--clock", "manual", *args]
-    stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-    process = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        env=_clean_env(),
-        text=True,
-        encoding="utf-8",
-    )
-    assert process.stdout is not None
-    lines: queue.Queue[str | None] = queue.Queue()
-    reader = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
-    reader.start()
-    server = Server(process, "", stderr, reader)
-    try:
-        line = lines.get(timeout=READY_TIMEOUT)
-    except queue.Empty:
-        line = None
-    match = READY.search(line or "")
-    if match is None:
-        server.stop()
-        pytest.fail(f"{' '.join(argv)}: no ready line within {READY_TIMEOUT} s (got {line!r})")
-    server.base_url = match["url"]
-    return server
+def launch(*args: str) -> SandboxProcess:
+    """`aiprod-sandbox serve --port 0 --seed 7 --clock manual *args`, once it is ready."""
+    return serve.launch(("--clock", "manual", *args))
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[Server]:
+def sandbox() -> Iterator[SandboxProcess]:
     server = launch()
     yield server
-    server.stop()
+    serve.shut_down(server)
 
 
 @pytest.fixture
-def start_sandbox() -> Iterator[Callable[..., Server]]:
+def start_sandbox() -> Iterator[Callable[..., SandboxProcess]]:
     """Start another server for one test (stopped at its teardown)."""
-    started: list[Server] = []
+    started: list[SandboxProcess] = []
 
-    def start(*args: str) -> Server:
+    def start(*args: str) -> SandboxProcess:
         started.append(launch(*args))
         return started[-1]
 
     yield start
     for server in started:
-        server.stop()
+        serve.shut_down(server)
 
 
 class ReceiverThread:
@@ -198,7 +119,7 @@ def key() -> str:
 
 
 @pytest.fixture
-def api(sandbox: Server, key: str) -> Iterator[httpx.Client]:
+def api(sandbox: SandboxProcess, key: str) -> Iterator[httpx.Client]:
     """httpx on the sandbox with this test's key (proxy variables ignored)."""
     with httpx.Client(
         base_url=sandbox.base_url,
@@ -230,7 +151,7 @@ def browser(chromium_path: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, sandbox: Server) -> Iterator[Any]:
+def page(browser: Any, sandbox: SandboxProcess) -> Iterator[Any]:
     """A fresh browser context (own session storage) and page on the session's sandbox."""
     context = browser.new_context(viewport=VIEWPORT, base_url=sandbox.base_url)
     context.set_default_timeout(UI_TIMEOUT_MS)

@@ -19,8 +19,9 @@ import httpx
 from playwright.sync_api import Locator, Page, expect
 
 from aiprod_sandbox.webhooks.receiver import Received
+from tests.support.serve import SandboxProcess
 
-from .conftest import ReceiverThread, Server, fresh_key
+from .conftest import ReceiverThread, fresh_key
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "console"
 KEY_STORAGE = "aiprod-sandbox-key"
@@ -116,7 +117,7 @@ def test_sign_in_keeps_the_key_in_session_storage_only(page: Page, key: str) -> 
 def test_a_live_key_is_refused_and_the_login_form_stays(page: Page, start_sandbox: Any) -> None:
     # The advisor records live-key attempts server-wide (every account then shows the
     # live-key-attempts finding), so this one goes to a server of its own.
-    own: Server = start_sandbox()
+    own: SandboxProcess = start_sandbox()
     live = fresh_key("sk_live_")
     page.goto(own.base_url + "/_sandbox/ui")
     page.get_by_test_id("key-input").fill(live)
@@ -469,7 +470,7 @@ def test_a_slow_poll_does_not_undo_a_page_change(page: Page, api: httpx.Client, 
 
 
 def test_an_unreachable_server_shows_one_error_line(page: Page, start_sandbox: Any) -> None:
-    own: Server = start_sandbox()
+    own: SandboxProcess = start_sandbox()
     sign_in(page, fresh_key(), own.base_url)
     expect(page.get_by_test_id("jobs-table").or_(page.get_by_text("No jobs yet."))).to_be_visible()
     own.stop()

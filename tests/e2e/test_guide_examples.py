@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import SandboxProcess, clean_env
 from tests.support.guide import guide_path
+from tests.support.serve import SandboxProcess, clean_env
 
 GUIDE_DIR = Path(__file__).parent / "guide"
 GUIDE_FILE = guide_path()

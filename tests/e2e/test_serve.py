@@ -15,11 +15,11 @@ import pytest
 
 from aiprod_sandbox import __version__
 from aiprod_sandbox.settings import OPTIONS
-from tests.e2e.conftest import (
+from tests.e2e.conftest import StartSandbox
+from tests.support.serve import (
     CLI,
     READY_LINE,
     SandboxProcess,
-    StartSandbox,
     clean_env,
     http_client,
     random_key,

@@ -13,17 +13,10 @@ import contextlib
 import hashlib
 import hmac
 import os
-import queue
-import re
-import signal
 import subprocess
-import sys
-import tempfile
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -31,16 +24,13 @@ from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings
 from tests.conftest import START
+from tests.support.serve import CLI, SandboxProcess, clean_env, launch, shut_down
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "scenarios"
 SHIPPED_NAMES = sorted(path.stem for path in SHIPPED.glob("*.yaml"))
-CLI = Path(sys.executable).parent / "aiprod-sandbox"
-READY_TIMEOUT = 10.0
-STOP_TIMEOUT = 5.0
 RUN_TIMEOUT = 20.0
 WAIT = 5.0
-READY = re.compile(r"ready on (?P<url>http://127\.0\.0\.1:(?P<port>\d+))\b")
 
 
 @pytest.fixture
@@ -129,17 +119,6 @@ def signed_by(secret: str, body: bytes, signature: str | None) -> bool:
 # ---- the real command ----------------------------------------------------------------------
 
 
-def clean_env() -> dict[str, str]:
-    """This environment without AIPROD_SANDBOX_* settings or proxies."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("AIPROD_SANDBOX_") and not name.lower().endswith("_proxy")
-    }
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """`aiprod-sandbox *args` to completion (bounded), output captured."""
     return subprocess.run(
@@ -154,80 +133,22 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     )
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[str]
-    url: str
-    lines: queue.Queue[str | None]
-    reader: threading.Thread
-    stderr_file: IO[str]
-
-    def stderr(self) -> str:
-        self.stderr_file.flush()
-        self.stderr_file.seek(0)
-        return self.stderr_file.read()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait(timeout=STOP_TIMEOUT)
-        self.reader.join(STOP_TIMEOUT)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        return code
-
-
-def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
+def serve() -> Iterator[Callable[..., SandboxProcess]]:
     """`serve(*flags)`: `aiprod-sandbox serve --port 0 --seed 7 *flags`, once its ready line is
     read; every server is stopped with SIGTERM (and must exit 0) at teardown."""
-    started: list[Server] = []
+    started: list[SandboxProcess] = []
 
-    def start(*flags: str) -> Server:
-        stderr_file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-        process = subprocess.Popen(
-            [str(CLI), "serve", "--port", "0", "--seed", "7", *flags],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr_file,
-            env=clean_env(),
-            text=True,
-            encoding="utf-8",
-        )
-        assert process.stdout is not None
-        lines: queue.Queue[str | None] = queue.Queue()
-        reader = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
-        reader.start()
-        server = Server(process, "", lines, reader, stderr_file)
-        started.append(server)
-        try:
-            line = lines.get(timeout=READY_TIMEOUT)
-        except queue.Empty:
-            line = None
-        found = READY.search(line or "")
-        if found is None:
-            server.stop()
-            pytest.fail(f"no ready line (got {line!r}); stderr:\n{server.stderr()}")
-        server.url = found["url"]
-        return server
+    def start(*flags: str) -> SandboxProcess:
+        started.append(launch(flags))
+        return started[-1]
 
     try:
         yield start
     finally:
-        codes = []
         for server in started:
-            codes.append(server.stop())
-            server.stderr_file.close()
+            shut_down(server)
+    codes = [server.process.returncode for server in started]
     assert all(code == 0 for code in codes), f"serve exit codes {codes}"
 
 

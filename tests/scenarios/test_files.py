@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from tests.conftest import auth, new_key
-from tests.scenarios.conftest import SHIPPED, SHIPPED_NAMES, Server, run_cli
+from tests.scenarios.conftest import SHIPPED, SHIPPED_NAMES, run_cli
+from tests.support.serve import SandboxProcess
 
 PROBLEM = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<field>\S+): (?P<message>.+)$")
 
@@ -246,7 +247,7 @@ def test_serve_refuses_an_unknown_name() -> None:
 
 
 def test_serve_runs_a_scenario_file_for_every_account(
-    tmp_path: Path, serve: Callable[..., Server]
+    tmp_path: Path, serve: Callable[..., SandboxProcess]
 ) -> None:
     path = tmp_path / "teapot.yaml"
     path.write_text(
@@ -263,7 +264,7 @@ def test_serve_runs_a_scenario_file_for_every_account(
     server = serve("--scenario", str(path), "--scenario", "slow-responses")
     for key in (new_key(), new_key("free")):
         with httpx.Client(
-            base_url=server.url, headers=auth(key), timeout=10, trust_env=False
+            base_url=server.base_url, headers=auth(key), timeout=10, trust_env=False
         ) as http:
             account = http.get("/_sandbox/account").json()
             assert account["server_scenarios"] == ["teapot", "slow-responses"]

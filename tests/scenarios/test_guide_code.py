@@ -19,8 +19,8 @@ import pytest
 
 from tests.conftest import auth, new_key
 from tests.scenarios import guide_error_handling, guide_rate_limit
-from tests.scenarios.conftest import Server
 from tests.support.guide import guide_path
+from tests.support.serve import SandboxProcess
 
 GUIDE = guide_path()
 HERE = Path(__file__).parent
@@ -74,8 +74,8 @@ def recording(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> Sleeps:
     return sleeps
 
 
-def control(server: Server, key: str) -> httpx.Client:
-    return httpx.Client(base_url=server.url, headers=auth(key), timeout=10, trust_env=False)
+def control(server: SandboxProcess, key: str) -> httpx.Client:
+    return httpx.Client(base_url=server.base_url, headers=auth(key), timeout=10, trust_env=False)
 
 
 def rules_fired(http: httpx.Client) -> list[tuple[int, list[str]]]:
@@ -84,7 +84,7 @@ def rules_fired(http: httpx.Client) -> list[tuple[int, list[str]]]:
 
 
 def test_make_request_with_retry_waits_out_a_rate_limit_storm(
-    serve: Callable[..., Server],
+    serve: Callable[..., SandboxProcess],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -93,7 +93,7 @@ def test_make_request_with_retry_waits_out_a_rate_limit_storm(
     sleeps = recording(monkeypatch, guide_rate_limit)
     started = time.monotonic()
     response = guide_rate_limit.make_request_with_retry(
-        f"{server.url}/pipeline/run",
+        f"{server.base_url}/pipeline/run",
         {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
         {"video_url": "https://example.com/input.mp4"},
     )
@@ -110,7 +110,7 @@ def test_make_request_with_retry_waits_out_a_rate_limit_storm(
 
 
 def test_handle_api_request_retries_through_intermittent_500s(
-    serve: Callable[..., Server],
+    serve: Callable[..., SandboxProcess],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -119,7 +119,7 @@ def test_handle_api_request_retries_through_intermittent_500s(
     with control(server, key) as http:
         assert http.put("/_sandbox/scenario", json={"name": "intermittent-500s"}).status_code == 200
     monkeypatch.setattr(guide_error_handling, "API_KEY", key)
-    monkeypatch.setattr(guide_error_handling, "BASE_URL", server.url)
+    monkeypatch.setattr(guide_error_handling, "BASE_URL", server.base_url)
     sleeps = recording(monkeypatch, guide_error_handling)
     result: Any = guide_error_handling.handle_api_request("jobs")
     assert result["items"] == [] and result["pagination"]["total"] == 0
@@ -134,7 +134,7 @@ def test_handle_api_request_retries_through_intermittent_500s(
 
 
 def test_handle_api_request_gives_up_during_an_outage_then_works_after_it(
-    serve: Callable[..., Server],
+    serve: Callable[..., SandboxProcess],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -144,7 +144,7 @@ def test_handle_api_request_gives_up_during_an_outage_then_works_after_it(
     with http:
         assert http.put("/_sandbox/scenario", json={"name": "outage-503-window"}).status_code == 200
         monkeypatch.setattr(guide_error_handling, "API_KEY", key)
-        monkeypatch.setattr(guide_error_handling, "BASE_URL", server.url)
+        monkeypatch.setattr(guide_error_handling, "BASE_URL", server.base_url)
         sleeps = recording(monkeypatch, guide_error_handling)
         with pytest.raises(Exception, match=r"^Failed after 3 attempts$"):
             guide_error_handling.handle_api_request("jobs")

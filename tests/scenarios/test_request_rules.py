@@ -14,7 +14,6 @@ from starlette.testclient import TestClient
 from aiprod_sandbox import Settings, create_app
 from tests.conftest import auth, new_key
 from tests.scenarios.conftest import (
-    Server,
     advance,
     inline,
     journal,
@@ -22,6 +21,7 @@ from tests.scenarios.conftest import (
     unchecked,
     use,
 )
+from tests.support.serve import SandboxProcess
 
 FAIL = {"status": 500}
 VIDEO = {"video_url": "https://example.com/a.mp4"}
@@ -317,18 +317,18 @@ def test_nothing_changes_without_a_scenario(client: TestClient, headers: dict[st
 
 
 @pytest.fixture
-def dropping(serve: Callable[..., Server]) -> Iterator[tuple[Server, httpx.Client]]:
+def dropping(serve: Callable[..., SandboxProcess]) -> Iterator[tuple[SandboxProcess, httpx.Client]]:
     """A real server whose account drops every 2nd call to /jobs."""
     server = serve()
     cut = {"name": "cut", "match": {"path": "/jobs"}, "when": {"every": 2}}
     key = auth(new_key())
-    with httpx.Client(base_url=server.url, headers=key, timeout=5, trust_env=False) as http:
+    with httpx.Client(base_url=server.base_url, headers=key, timeout=5, trust_env=False) as http:
         use(http, {}, inline({**cut, "respond": {"drop": True}}, name="drops"))
         yield server, http
 
 
 def test_drop_cuts_the_connection_and_the_server_keeps_serving(
-    dropping: tuple[Server, httpx.Client],
+    dropping: tuple[SandboxProcess, httpx.Client],
 ) -> None:
     server, http = dropping
     assert http.get("/jobs").status_code == 200
@@ -340,7 +340,7 @@ def test_drop_cuts_the_connection_and_the_server_keeps_serving(
         http.get("/jobs")
     assert http.get("/health").status_code == 200
     with httpx.Client(timeout=5, trust_env=False) as other:
-        assert other.get(f"{server.url}/health").status_code == 200
+        assert other.get(f"{server.base_url}/health").status_code == 200
     entries = list(reversed(http.get("/_sandbox/requests").json()["items"]))
     assert [(e["path"], e["rules"]) for e in entries] == [
         ("/jobs", []),
@@ -353,7 +353,7 @@ def test_drop_cuts_the_connection_and_the_server_keeps_serving(
 
 
 def test_the_journal_does_not_call_a_dropped_connection_a_200(
-    dropping: tuple[Server, httpx.Client],
+    dropping: tuple[SandboxProcess, httpx.Client],
 ) -> None:
     _, http = dropping
     assert http.get("/jobs").status_code == 200
@@ -364,10 +364,12 @@ def test_the_journal_does_not_call_a_dropped_connection_a_200(
     assert newest["status"] != 200
 
 
-def test_a_scripted_204_is_a_clean_answer(serve: Callable[..., Server]) -> None:
+def test_a_scripted_204_is_a_clean_answer(serve: Callable[..., SandboxProcess]) -> None:
     server = serve()
     headers = auth(new_key())
-    with httpx.Client(base_url=server.url, headers=headers, timeout=5, trust_env=False) as http:
+    with httpx.Client(
+        base_url=server.base_url, headers=headers, timeout=5, trust_env=False
+    ) as http:
         use(http, {}, inline({"match": {"path": "/jobs"}, "respond": {"status": 204}}))
         answer = http.get("/jobs")
         assert answer.status_code == 204 and answer.content == b""
