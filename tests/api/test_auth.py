@@ -69,7 +69,9 @@ def test_malformed_authorization_header_is_401_invalid_api_key(
     client: TestClient, header: str
 ) -> None:
     response = client.get("/jobs", headers={"Authorization": header})
-    assert_error(response, 401, "INVALID_API_KEY")
+    error = assert_error(response, 401, "INVALID_API_KEY", details=True)
+    assert error["message"] == "Invalid API key"  # the guide's words, which partners compare
+    assert "Bearer sk_test_" in error["details"]["Authorization"]
 
 
 @pytest.mark.parametrize(
@@ -88,8 +90,10 @@ def test_malformed_authorization_header_is_401_invalid_api_key(
 )
 def test_malformed_key_is_401_invalid_api_key(client: TestClient, secret: str) -> None:
     error = assert_error(client.get("/jobs", headers=auth(secret)), 401, "INVALID_API_KEY")
+    assert error["message"] == "Invalid API key"  # the guide's words, which partners compare
+    assert "at least 16" in error["details"]["key"]  # the hint is in details
     if len(secret) > 8:
-        assert secret not in error["message"], "keys never appear unmasked in errors"
+        assert secret not in str(error), "keys never appear unmasked in errors"
 
 
 def test_shortest_well_formed_test_key_is_accepted(client: TestClient) -> None:
@@ -237,7 +241,9 @@ class TestStrictKeys:
     def test_unknown_well_formed_key_is_401_invalid_api_key(self, client: TestClient) -> None:
         secret = new_key()
         error = assert_error(client.get("/jobs", headers=auth(secret)), 401, "INVALID_API_KEY")
-        assert secret not in error["message"]
+        assert error["message"] == "Invalid API key"
+        assert "strict keys" in error["details"]["key"]
+        assert secret not in str(error)
 
     def test_unknown_key_creates_no_account(self, client: TestClient, app: Any) -> None:
         before = len(app.state.sandbox.accounts)

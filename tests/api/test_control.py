@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings, create_app
+from tests.api.helpers import assert_error
 from tests.conftest import START, auth, new_key
 
 SLOW = {"video_url": "https://example.com/slow.mp4"}
@@ -112,9 +113,13 @@ def test_two_accounts_have_independent_clocks(client: TestClient) -> None:
 
 
 def test_clock_set_mode_time_and_scale(client: TestClient, headers: dict[str, str]) -> None:
-    moved = client.post("/_sandbox/clock", json={"now": "2026-06-01T00:00:00Z"}, headers=headers)
+    moved = client.post(
+        "/_sandbox/clock", json={"mode": "manual", "now": "2026-06-01T00:00:00Z"}, headers=headers
+    )
     assert moved.json() == {"mode": "manual", "now": "2026-06-01T00:00:00Z", "scale": 1.0}
-    back = client.post("/_sandbox/clock", json={"now": "2026-01-01T00:00:00Z"}, headers=headers)
+    back = client.post(
+        "/_sandbox/clock", json={"mode": "manual", "now": "2026-01-01T00:00:00Z"}, headers=headers
+    )
     assert back.status_code == 409  # a conflict with the clock's state: it only moves forward
     assert back.json()["error"]["code"] == "INVALID_TRANSITION"
     assert "now" in back.json()["error"]["details"]
@@ -129,6 +134,19 @@ def test_clock_set_mode_time_and_scale(client: TestClient, headers: dict[str, st
     )
     bad = client.post("/_sandbox/clock", json={"mode": "weird"}, headers=headers)
     assert bad.json()["error"]["details"]["mode"]
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"now": "2030-01-01T00:00:00Z"}, {"scale": 60}], ids=["empty", "now", "scale"]
+)
+def test_clock_mode_is_required_and_nothing_changes_without_it(
+    client: TestClient, headers: dict[str, str], body: dict[str, object]
+) -> None:
+    before = client.get("/_sandbox/clock", headers=headers).json()
+    refused = client.post("/_sandbox/clock", json=body, headers=headers)
+    error = assert_error(refused, 400, "INVALID_PARAMETER")
+    assert list(error["details"]) == ["mode"]
+    assert client.get("/_sandbox/clock", headers=headers).json() == before
 
 
 def test_advance_validates_seconds(client: TestClient, headers: dict[str, str]) -> None:

@@ -43,7 +43,7 @@ def fresh(client: TestClient, tier: str) -> dict[str, str]:
     """A new account whose manual clock stands exactly on T0 (a whole second), so Reset values
     are exact. (A fresh manual clock stands exactly on START: see the test below.)"""
     headers = auth(new_key(tier))
-    pinned = client.post("/_sandbox/clock", json={"now": T0_ISO}, headers=headers)
+    pinned = client.post("/_sandbox/clock", json={"mode": "manual", "now": T0_ISO}, headers=headers)
     assert pinned.status_code == 200, pinned.text
     return headers
 
@@ -92,7 +92,9 @@ def test_reset_is_unix_seconds_on_the_account_clock(client: TestClient) -> None:
     # Full again when every token taken is back: 6 s each.
     assert resets == [T0 + 6 * n for n in range(1, 6)]
     # Move the account's clock somewhere else entirely: Reset follows it, not the wall clock.
-    moved = client.post("/_sandbox/clock", json={"now": "2030-01-01T00:00:00Z"}, headers=headers)
+    moved = client.post(
+        "/_sandbox/clock", json={"mode": "manual", "now": "2030-01-01T00:00:00Z"}, headers=headers
+    )
     assert moved.status_code == 200, moved.text
     after = client.get("/jobs", headers=headers)
     assert after.status_code == 200

@@ -189,7 +189,11 @@ ALLOWED_BY_THE_DOCUMENT = [
     ),
     pytest.param("api", "POST", "/keys", {"name": "ci", "scopes": ["jobs:read"]}, id="keys-scopes"),
     pytest.param(
-        "sandbox", "POST", "/_sandbox/clock", {"now": "2999-01-01T00:00:00Z"}, id="clock-now"
+        "sandbox",
+        "POST",
+        "/_sandbox/clock",
+        {"mode": "manual", "now": "2999-01-01T00:00:00Z"},
+        id="clock-now",
     ),
     pytest.param(
         "sandbox",

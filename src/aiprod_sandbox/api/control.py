@@ -75,7 +75,9 @@ IsoTime = Annotated[str, AfterValidator(_check_iso), WithJsonSchema(ISO_SCHEMA)]
 
 
 class ClockIn(_In):
-    mode: Literal["real", "manual", "scaled"] | None = None
+    mode: Literal["real", "manual", "scaled"] = Field(
+        description="Required: give the current mode to change only `now` or `scale`"
+    )
     now: IsoTime | None = Field(default=None, description="ISO 8601; only forward")
     scale: float | None = Field(
         default=None, gt=0, le=MAX_SCALE, description="Clock seconds per real second"

@@ -21,7 +21,7 @@ from .deliveries import DeliveryLog
 from .ids import Draws, IdSource, derive
 from .jobbook import STEP_KIND, JobBook
 from .jobs import Job, JobEvent, JobInput, fields_of
-from .keys import LIVE_PREFIX, SCOPES, TEST_KEY, ApiKey, tier_of_key
+from .keys import KEY_FORMAT, LIVE_PREFIX, SCOPES, TEST_KEY, ApiKey, tier_of_key
 from .planner import plan_job
 from .ratelimit import TokenBucket
 from .scenarios import Scenario, ScenarioState
@@ -355,20 +355,15 @@ class Accounts:
         scheme, _, secret = authorization.strip().partition(" ")
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret:
-            raise AuthError(
-                "Malformed Authorization header: send 'Authorization: Bearer sk_test_...'"
-            )
+            raise AuthError(details={"Authorization": "send 'Authorization: Bearer sk_test_...'"})
         if secret.startswith(LIVE_PREFIX):
             raise LiveKeyInSandbox()
         found = self.lookup(secret)
         if found is None:
             if not TEST_KEY.fullmatch(secret):
-                raise AuthError(
-                    "Invalid API key: test keys look like sk_test_ followed by at least 16 "
-                    "letters, digits or underscores"
-                )
+                raise AuthError(details={"key": KEY_FORMAT})
             if self._settings.strict_keys:
-                raise AuthError("Invalid API key: unknown key (the sandbox runs with strict keys)")
+                raise AuthError(details={"key": "unknown key (the sandbox runs with strict keys)"})
             account_id = "acct_" + format(derive(self._settings.seed, "account", secret), "x")
             account = self._new_account(
                 account_id, tier_of_key(secret, self._settings.default_tier)

@@ -20,6 +20,7 @@ SCOPES = (
     "usage:read",
 )
 TEST_KEY = re.compile(r"sk_test_[A-Za-z0-9_]{16,}")
+KEY_FORMAT = "test keys look like sk_test_ followed by at least 16 letters, digits or underscores"
 LIVE_PREFIX = "sk_live_"
 TIER_PREFIXES = (("sk_test_free_", "free"), ("sk_test_pro_", "pro"), ("sk_test_ent_", "enterprise"))
 

@@ -24,9 +24,20 @@ class Clock:
         """Move the clock and run everything due (jobs, deliveries, retries); what ran."""
         return dict(_ok(self.client.post("/_sandbox/clock/advance", json={"seconds": seconds})))
 
-    def set(self, **fields: Any) -> dict[str, Any]:
-        """`mode` (real, manual, scaled), `now` (ISO 8601) and/or `scale`."""
+    def set(
+        self, mode: str | None = None, *, now: str | None = None, scale: float | None = None
+    ) -> dict[str, Any]:
+        """`mode` (real, manual, scaled), `now` (ISO 8601) and/or `scale`; without a mode the
+        clock keeps its own (the API itself requires one)."""
+        fields: dict[str, Any] = {"mode": mode or self.mode()}
+        if now is not None:
+            fields["now"] = now
+        if scale is not None:
+            fields["scale"] = scale
         return dict(_ok(self.client.post("/_sandbox/clock", json=fields)))
+
+    def mode(self) -> str:
+        return str(_ok(self.client.get("/_sandbox/clock"))["mode"])
 
     def now(self) -> str:
         return str(_ok(self.client.get("/_sandbox/clock"))["now"])

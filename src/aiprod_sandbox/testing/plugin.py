@@ -171,7 +171,7 @@ def aiprod_account(
     if options.get("clock") or options.get("scale"):
         mode = options.get("clock") or "scaled"
         scale = options.get("scale") or (DEFAULT_SCALE if mode == "scaled" else None)
-        account.clock.set(mode=mode, **({"scale": scale} if scale else {}))
+        account.clock.set(mode, scale=scale or None)
     if options.get("job_timing"):
         account.set_timing(options["job_timing"])
     if options.get("scenario"):
