@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from starlette.testclient import TestClient
 
-from tests.conftest import auth, new_key
+from tests.conftest import START, auth, new_key
 from tests.scenarios.conftest import (
     SHIPPED,
     SHIPPED_NAMES,
@@ -76,8 +76,27 @@ def test_scripted_answers_still_carry_the_rate_limit_headers(
     refused = client.get("/jobs", headers=headers)
     assert refused.status_code == 429
     assert refused.headers["X-RateLimit-Limit"] == "100"
-    assert "X-RateLimit-Remaining" in refused.headers
-    assert "X-RateLimit-Reset" in refused.headers
+    # A refusal reads as an empty bucket whose Reset agrees with Retry-After (not a full one).
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert int(refused.headers["X-RateLimit-Reset"]) == START + int(refused.headers["Retry-After"])
+    # An outage too, even a 503 with a Retry-After of its own.
+    use(client, headers, "outage-503-window")
+    advance(client, headers, 10)
+    down = client.get("/jobs", headers=headers)
+    assert down.status_code == 503
+    assert down.headers["X-RateLimit-Remaining"] == "0"
+    assert int(down.headers["X-RateLimit-Reset"]) == START + 10 + int(down.headers["Retry-After"])
+
+
+def test_a_scripted_error_that_is_not_a_refusal_shows_the_bucket_as_it_is(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    use(client, headers, "intermittent-500s")
+    failed = client.post(
+        "/pipeline/run", json={"video_url": "https://example.com/a.mp4"}, headers=headers
+    )
+    assert failed.status_code == 500
+    assert failed.headers["X-RateLimit-Remaining"] == "50"  # it took no token
 
 
 def test_intermittent_500s_fail_the_first_two_calls_then_work(

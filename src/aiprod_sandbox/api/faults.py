@@ -7,6 +7,7 @@ scripted 429 storm or 503 outage answers as production would when it is overload
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from ..core.clock import sleep
+from ..core.ratelimit import TokenBucket
 from ..core.scenarios import RequestRule, Scenario
 from ..errors import RateLimited, SandboxError
 from .context import RequestContext
@@ -49,6 +51,28 @@ class DroppedResponse(Response):
         await send(start)
         await send({"type": "http.response.body", "body": b"", "more_body": True})
         raise DropConnection("dropped on purpose by a scenario")
+
+
+REFUSALS = (429, 503)  # scripted answers that say "not now": the bucket reads empty
+
+
+def limit_headers(
+    answer: Response, headers: dict[str, str], bucket: TokenBucket, now: float
+) -> dict[str, str]:
+    """The `X-RateLimit-*` headers of a scripted answer, which takes no token. A scripted 429
+    or 503 reports no tokens left and a `Reset` at its `Retry-After`, so a client that paces
+    itself by either header waits as long as the other tells it to."""
+    figures = bucket.peek(now).headers()
+    if answer.status_code not in REFUSALS:
+        return figures
+    retry_after = next(
+        (v for k, v in headers.items() if k.lower() == "retry-after"),
+        answer.headers.get("retry-after"),
+    )
+    figures["X-RateLimit-Remaining"] = "0"
+    if retry_after is not None and retry_after.strip().isdigit():
+        figures["X-RateLimit-Reset"] = str(math.ceil(now + int(retry_after)))
+    return figures
 
 
 def label(scenario: Scenario, rule: RequestRule) -> str:

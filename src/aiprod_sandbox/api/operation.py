@@ -186,7 +186,7 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
         return None  # control calls: any key of the account, never counted or limited
     account.usage.count(now)
     if account.scenarios.any and (scripted := await faults.apply(request, ctx)) is not None:
-        ctx.headers.update(account.bucket.peek(now).headers())  # a scripted answer takes no token
+        ctx.headers.update(faults.limit_headers(scripted, ctx.headers, account.bucket, now))
         return scripted
     decision = account.bucket.take(now)
     ctx.headers.update(decision.headers())
