@@ -8,8 +8,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from itsdangerous import BadSignature, URLSafeSerializer
 
-from aiprod_sandbox.core.links import FILES_PREFIX, Links
+from aiprod_sandbox.core.links import FILES_PREFIX, SALT, Links
 from aiprod_sandbox.errors import InvalidSignature
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_."
@@ -117,3 +118,33 @@ def test_a_token_signed_with_another_secret_is_refused() -> None:
 def test_the_same_link_is_issued_for_the_same_inputs() -> None:
     assert issued() == issued()
     assert issued(issued_at=1_000.0) != issued(issued_at=2_000.0)
+
+
+def test_a_link_is_a_plain_itsdangerous_token() -> None:
+    """The token is what itsdangerous's public URL-safe serializer verifies: an upgrade of the
+    library that kept its documented format cannot break links."""
+    reader = URLSafeSerializer("aiprod-sandbox-links:7", salt=SALT)
+    assert reader.loads(issued("job_abc123", 1_000.4)) == ["acct_a", "job_abc123", 4_600]
+
+
+def test_base64_slack_that_itsdangerous_forgives_is_refused() -> None:
+    """Some other last characters of a signature decode to the same bytes and itsdangerous
+    accepts them; the link is refused all the same (only the token we issue is ours)."""
+    token = issued()
+    reader = URLSafeSerializer("aiprod-sandbox-links:7", salt=SALT)
+    forgiven = []
+    for candidate in _changes(token, len(token) - 1):
+        try:
+            reader.loads(candidate)
+        except BadSignature:
+            continue
+        forgiven.append(candidate)
+    assert forgiven  # the slack exists, so the check in `open` is needed
+    assert _accepted("job_abc123", forgiven) == []
+
+
+def test_expiry_is_in_the_signed_payload_not_read_from_any_clock() -> None:
+    """`open` never looks at a clock: a link issued long ago still opens and carries its
+    expiry; the caller compares it with the account's clock."""
+    claims = LINKS.open("job_abc123", issued(issued_at=0.0))
+    assert claims.expires_at == 3_600.0
