@@ -152,6 +152,7 @@ def test_an_invalid_inline_scenario_is_400_with_every_field_path(
             {"respond": {"status": 700}},
             {"when": {"nth": 5, "first": 2}, "respond": {"status": 500}},
             {"respond": {"drop": True, "status": 500}},
+            {"match": {"path": "jobs/*"}, "respond": {"status": 500}},  # no leading '/'
         ],
         "jobs": [{"progress_steps": [50, 25]}],
         "webhooks": [{"action": "explode"}],
@@ -166,8 +167,10 @@ def test_an_invalid_inline_scenario_is_400_with_every_field_path(
         "scenario.description",
         "scenario.colour",
         "scenario.requests[0].respond.status",
+        "scenario.requests[3].match.path",
         "scenario.webhooks[0].action",
     }
+    assert "can never match" in error["details"]["scenario.requests[3].match.path"]
     assert error["details"]["scenario.colour"] == "Unknown field"
     # The scenario in use before stays in use.
     assert client.get("/_sandbox/scenario", headers=headers).json()["scenario"] == (

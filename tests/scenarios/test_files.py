@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
+from aiprod_sandbox.core.scenarios import ScenarioError, load_file, load_text
 from tests.conftest import auth, new_key
 from tests.scenarios.conftest import SHIPPED, SHIPPED_NAMES, run_cli
 from tests.support.serve import SandboxProcess
@@ -29,11 +31,146 @@ requests:
   - match: {path: "/jobs"
     respond: {status: 500}
 """,
-        [(5, "(yaml)", "expected ',' or '}'")],
+        [(4, "(yaml)", "unclosed '{': no '}' closes it before line 5")],
     ),
     "tabs": (
         "name: tabs\ndescription: x\nrequests:\n\t- respond: {status: 500}\n",
-        [(4, "(yaml)", "found character '\\t'")],
+        [(4, "(yaml)", "a tab: indent with spaces")],
+    ),
+    # PyYAML notices these where the text it took for one value ends: a line late.
+    "missing-colon": (
+        """\
+name: missing-colon
+description: a key without its colon
+requests:
+  - match
+      path: /jobs
+    respond: {status: 500}
+""",
+        [(4, "(yaml)", "missing ':' after 'match'")],
+    ),
+    "key-too-deep": (
+        """\
+name: key-too-deep
+description: a key indented under the value above it
+requests:
+  - match:
+      path: /jobs
+        method: GET
+    respond: {status: 500}
+""",
+        [(6, "(yaml)", "bad indentation: 'method: GET' is deeper than the key above it")],
+    ),
+    "key-between-levels": (
+        """\
+name: key-between-levels
+description: a key that lines up with no other
+requests:
+  - match:
+      path: /jobs
+     method: GET
+    respond: {status: 500}
+""",
+        [(6, "(yaml)", "bad indentation: 'method: GET' lines up with no key above it")],
+    ),
+    "unclosed-quote": (
+        """\
+name: unclosed-quote
+description: "a quote never closed
+requests:
+  - respond: {status: 500}
+""",
+        [(2, "(yaml)", 'unclosed quote: the " here is never closed')],
+    ),
+    "colon-in-value": (
+        "name: colon-in-value\ndescription: note: quote me\n",
+        [(2, "(yaml)", "a value with ': ' in it must be quoted")],
+    ),
+    "duplicate-keys": (
+        """\
+name: duplicate-keys
+description: a key given twice keeps only the last, so it is refused
+requests:
+  - respond: {status: 500}
+    respond: {status: 503}
+description: again
+""",
+        [
+            (5, "requests[0].respond", "duplicate key (first on line 4)"),
+            (6, "description", "duplicate key (first on line 2)"),
+        ],
+    ),
+    "path-without-slash": (
+        """\
+name: path-without-slash
+description: a path glob without its leading slash can never match
+requests:
+  - match: {path: pipeline/run}
+    respond: {status: 500}
+  - match: {path: "[a-z]*"}
+    respond: {status: 500}
+  - match: {path: "*/run"}
+    respond: {status: 500}
+  - match: {path: "[/]jobs"}
+    respond: {status: 500}
+""",
+        [
+            (4, "requests[0].match.path", "'pipeline/run' can never match: request paths"),
+            (6, "requests[1].match.path", "'[a-z]*' can never match"),
+        ],
+    ),
+    "duplicate-names": (
+        """\
+name: duplicate-names
+description: two rules with one name, which the journal could not tell apart
+requests:
+  - name: flaky
+    respond: {status: 500}
+jobs:
+  - name: slow
+    processing_seconds: 60
+webhooks:
+  - name: flaky
+    action: drop
+  - name: slow
+    action: duplicate
+""",
+        [(10, "webhooks[0].name", "the name 'flaky' is already requests[0]'s")],
+    ),
+    "ignored-delay": (
+        """\
+name: ignored-delay
+description: delay_seconds on an action that does not wait
+webhooks:
+  - action: delay
+    delay_seconds: 5
+  - action: out_of_order
+    delay_seconds: 5
+  - action: drop
+    delay_seconds: 5
+""",
+        [(9, "webhooks[2].delay_seconds", "goes with action: delay or out_of_order")],
+    ),
+    "unknown-names": (
+        """\
+name: unknown-names
+description: an event, a method and a tier nobody knows, each told once
+requests:
+  - match: {method: [GET, FETCH], tier: gold}
+    respond: {status: 500}
+webhooks:
+  - match: {event: job.finished}
+    action: drop
+""",
+        [
+            (4, "requests[0].match.method", "unknown method 'FETCH'; known: GET, POST, PUT"),
+            (4, "requests[0].match.tier", "unknown tier 'gold'; known: free, pro, enterprise"),
+            (
+                7,
+                "webhooks[0].match.event",
+                "unknown event 'job.finished'; known: job.started, job.progress, job.completed",
+            ),
+        ],
     ),
     "unknown-keys": (
         """\
@@ -132,7 +269,7 @@ requests:
     ),
     "not-a-mapping": (
         "- name: x\n- description: y\n",
-        [(1, "(file)", "a scenario is a mapping")],
+        [(1, "(file)", "the file must be a mapping (of name, description")],
     ),
 }
 
@@ -212,10 +349,60 @@ def test_the_schema_accepts_every_shipped_file(name: str) -> None:
     assert errors == []
 
 
-@pytest.mark.parametrize("name", ["unknown-keys", "wrong-types", "missing", "not-a-mapping"])
+@pytest.mark.parametrize(
+    "name", ["unknown-keys", "wrong-types", "missing", "not-a-mapping", "path-without-slash"]
+)
 def test_the_schema_rejects_invalid_files(name: str) -> None:
     document = yaml.safe_load(BAD_FILES[name][0])
     assert list(shipped_schema().iter_errors(document))
+
+
+SCALARS = """\
+name: scalars
+description: numbers and true/false in query and headers, as a partner writes them
+requests:
+  - match:
+      path: /jobs
+      query: {page: 2, archived: true, ratio: 0.5}
+      headers: {X-Attempt: 3}
+    respond:
+      status: 503
+      headers: {X-RateLimit-Remaining: 0}
+"""
+
+
+def test_numbers_and_booleans_in_query_and_headers_are_their_text(tmp_path: Path) -> None:
+    path = tmp_path / "scalars.yaml"
+    path.write_text(SCALARS, encoding="utf-8")
+    done = run_cli("scenario", "validate", str(path))
+    assert (done.returncode, done.stderr) == (0, "")
+    rule = load_file(path).requests[0]
+    assert rule.match.query == {"page": "2", "archived": "true", "ratio": "0.5"}
+    assert rule.match.headers == {"X-Attempt": "3"}
+    assert rule.respond.headers == {"X-RateLimit-Remaining": "0"}
+    assert list(shipped_schema().iter_errors(yaml.safe_load(SCALARS))) == []
+
+
+def test_a_null_in_query_is_still_refused() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_text(SCALARS.replace("page: 2", "page: null"), "scalars.yaml")
+    assert caught.value.problems == [
+        "scalars.yaml:6: requests[0].match.query.page: Input should be a valid string"
+    ]
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for n in range(1, 9):
+        this, below = "abcdefghi"[n], "abcdefghi"[n - 1]
+        levels.append(f"{this}: &{this} [{', '.join([f'*{below}'] * 10)}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("name: bomb\ndescription: x\nx-bomb:\n  " + "\n  ".join(levels) + "\n")
+    started = time.monotonic()
+    done = run_cli("scenario", "validate", str(path))
+    assert time.monotonic() - started < 10
+    assert done.returncode == 1
+    assert done.stderr == f"{path}:9: (yaml): aliases expand this to more than 1,000,000 values\n"
 
 
 # ---- serve --scenario ----------------------------------------------------------------------
@@ -235,7 +422,7 @@ def test_serve_refuses_bad_yaml_naming_file_and_line(tmp_path: Path) -> None:
     done = run_cli("serve", "--port", "0", "--scenario", str(path))
     assert done.returncode == 2
     assert done.stdout == ""
-    assert f"{path}:5: (yaml):" in done.stderr
+    assert f"{path}:4: (yaml): unclosed '{{'" in done.stderr
 
 
 def test_serve_refuses_an_unknown_name() -> None:

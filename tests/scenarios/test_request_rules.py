@@ -66,6 +66,18 @@ def test_match_on_query_parameters(client: TestClient, headers: dict[str, str]) 
     assert client.get("/jobs", headers=headers).status_code == 200
 
 
+def test_a_number_or_boolean_in_query_or_headers_matches_its_text(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    match = {"path": "/jobs", "query": {"limit": 2, "x": True}, "headers": {"X-Attempt": 3}}
+    use(client, headers, inline(rule(match)))
+    chosen = {**headers, "X-Attempt": "3"}
+    assert client.get("/jobs?limit=2&x=true", headers=chosen).status_code == 500
+    assert client.get("/jobs?limit=2&x=True", headers=chosen).status_code == 200
+    assert client.get("/jobs?limit=3&x=true", headers=chosen).status_code == 200
+    assert client.get("/jobs?limit=2&x=true", headers=headers).status_code == 200
+
+
 def test_match_on_headers(client: TestClient, headers: dict[str, str]) -> None:
     use(client, headers, inline(rule({"headers": {"X-Chaos": "on"}})))
     assert client.get("/jobs", headers={**headers, "x-chaos": "on"}).status_code == 500

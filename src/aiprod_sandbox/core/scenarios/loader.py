@@ -1,5 +1,5 @@
 """Loading scenario files: YAML into the models, with every problem named by file, line and
-field; the shipped library; the JSON Schema."""
+field (`core/yamlfile.py` reads them); the shipped library; the JSON Schema."""
 
 from __future__ import annotations
 
@@ -7,21 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
-from ...errors import ConfigError
+from .. import yamlfile
 from .models import FILES, Scenario
 
 SCHEMA_FILE = "scenario.schema.json"
 
 
-class ScenarioError(ConfigError):
+class ScenarioError(yamlfile.FileError):
     """A scenario that cannot be used; `problems` has one `file:line: field: message` each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 def shipped_dir() -> Path:
@@ -30,68 +23,18 @@ def shipped_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent.parent / "scenarios"
 
 
-def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            out[child] = key.start_mark.line + 1
-            _lines(value, child, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _lines(item, (*path, index), out)
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, str) and "[" in part:
-            continue  # pydantic's name for one member of a union (`list[...]`): not a field
-        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + str(part)
-    return text or "(file)"
-
-
 def load_text(text: str, source: str = "<scenario>") -> Scenario:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        raise ScenarioError([f"{source}:{line}: (yaml): {exc.problem or exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError([f"{source}:0: (yaml): {exc}"]) from exc
-    return load_data(data, source, node)
-
-
-def load_data(data: Any, source: str = "<scenario>", node: yaml.Node | None = None) -> Scenario:
-    lines: dict[tuple[Any, ...], int] = {}
-    if node is not None:
-        _lines(node, (), lines)
-    if not isinstance(data, dict):
-        raise ScenarioError([f"{source}:1: (file): a scenario is a mapping of fields"])
-    try:
-        return Scenario.model_validate(data, context={FILES: True})
-    except ValidationError as exc:
-        problems: list[str] = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 0)
-            message = str(error["msg"]).removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = "unknown field"
-            problem = f"{source}:{line}: {_field(loc)}: {message}"
-            if problem not in problems:
-                problems.append(problem)
-        raise ScenarioError(problems) from exc
+        return yamlfile.parse(text, source).validate(Scenario, context={FILES: True})
+    except yamlfile.FileError as exc:
+        raise ScenarioError(exc.problems) from exc
 
 
 def load_file(path: Path) -> Scenario:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError([f"{path}:0: (file): cannot read: {exc.strerror or exc}"]) from exc
-    return load_text(text, str(path))
+        return yamlfile.read(path).validate(Scenario, context={FILES: True})
+    except yamlfile.FileError as exc:
+        raise ScenarioError(exc.problems) from exc
 
 
 def library(folder: Path | None = None) -> dict[str, Scenario]:

@@ -9,9 +9,21 @@ clock); `times` caps how often it fires. Rules are tried in order.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import re
+from fnmatch import fnmatchcase
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
+
+from ..yamlfile import problem_at
 
 Method = Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 Tier = Literal["free", "pro", "enterprise"]
@@ -23,6 +35,8 @@ EventName = Literal[
     "job.cancelled",
     "webhook.test",
 ]
+WebhookAction = Literal["bad_signature", "duplicate", "out_of_order", "delay", "drop"]
+HOLDING: tuple[WebhookAction, ...] = ("delay", "out_of_order")  # they use delay_seconds
 
 
 FILES = "scenario-files"  # validation context: also refuse rules that can never fire
@@ -38,9 +52,45 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-def _as_list(value: Any) -> Any:
-    """One value or a list of them, in the file; always a list once loaded."""
-    return [value] if isinstance(value, str) else value
+def _one_or_list(kind: str, names: Any) -> BeforeValidator:
+    """One name or a list of them, in the file; always a list once loaded. An unknown name is
+    one problem naming the known ones (not one per shape the field may take)."""
+    known: tuple[str, ...] = get_args(names)
+
+    def check(value: Any) -> Any:
+        items = [value] if isinstance(value, str) else value
+        if isinstance(items, list):
+            unknown = ", ".join(repr(item) for item in items if item not in known)
+            if unknown:
+                raise ValueError(f"unknown {kind} {unknown}; known: {', '.join(known)}")
+        return items
+
+    return BeforeValidator(check, json_schema_input_type=names | list[names])
+
+
+def _text(value: Any) -> Any:
+    """`page: 2` means `?page=2`: a number or true/false is the text a partner wrote."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_text, json_schema_input_type=str | float | bool)]
+
+_FIRST_GLOB_PART = re.compile(r"\[!?\]?[^\]]*\]|.", re.DOTALL)  # a [class] or one character
+
+
+def _reachable(glob: str) -> str:
+    """A request path always starts with '/': a glob whose first part cannot match '/'
+    (`pipeline/run`) could never fire. `/…`, `*…`, `?…` and a class holding '/' can."""
+    first = _FIRST_GLOB_PART.match(glob)
+    if first is None or not fnmatchcase("/", first.group()):
+        raise ValueError(
+            f"path {glob!r} can never match: request paths start with '/' (as in '/{glob}')"
+        )
+    return glob
 
 
 class Window(_Strict):
@@ -86,17 +136,27 @@ class When(_Strict):
 
 
 class RequestMatch(_Strict):
-    method: Method | list[Method] | None = Field(default=None, description="one method or a list")
-    path: str | None = Field(default=None, description="glob: /pipeline/*, /jobs/*")
-    query: dict[str, str] | None = Field(default=None, description="parameters that must equal")
-    headers: dict[str, str] | None = Field(default=None, description="headers that must equal")
+    method: Annotated[list[Method], _one_or_list("method", Method)] | None = Field(
+        default=None, description="one method or a list"
+    )
+    path: Annotated[str, AfterValidator(_reachable)] | None = Field(
+        default=None,
+        description="glob: /pipeline/*, /jobs/* (paths start with '/')",
+        json_schema_extra={"pattern": r"^[/*?\[]"},
+    )
+    query: dict[str, Text] | None = Field(
+        default=None, description="parameters that must equal (numbers and true/false as text)"
+    )
+    headers: dict[str, Text] | None = Field(
+        default=None, description="headers that must equal (numbers and true/false as text)"
+    )
     body: dict[str, Any] | None = Field(
         default=None, description="body fields (dotted paths) that must equal"
     )
-    tier: Tier | list[Tier] | None = Field(default=None, description="one tier or a list")
+    tier: Annotated[list[Tier], _one_or_list("tier", Tier)] | None = Field(
+        default=None, description="one tier or a list"
+    )
     key: str | None = Field(default=None, description="the full test key, or its last 4 chars")
-
-    _lists = field_validator("method", "tier")(_as_list)
 
 
 class ErrorSpec(_Strict):
@@ -109,7 +169,7 @@ class Respond(_Strict):
     status: int | None = Field(default=None, ge=200, le=599)
     error: ErrorSpec | None = Field(default=None, description="envelope fields to use")
     body: dict[str, Any] | None = Field(default=None, description="a custom JSON body instead")
-    headers: dict[str, str] = {}
+    headers: dict[str, Text] = {}
     retry_after: int | None = Field(default=None, ge=0)
     delay: float | None = Field(default=None, ge=0, le=120, description="real seconds")
     drop: bool = Field(default=False, description="close the connection without an answer")
@@ -170,14 +230,12 @@ class JobRule(_Strict):
 
 
 class WebhookMatch(_Strict):
-    event: EventName | list[EventName] | None = Field(
+    event: Annotated[list[EventName], _one_or_list("event", EventName)] | None = Field(
         default=None, description="one event or a list"
     )
     endpoint: str | None = Field(
         default=None, description="a webhook id, a URL glob, or 'callback' for callback_url"
     )
-
-    _lists = field_validator("event")(_as_list)
 
 
 class WebhookRule(_Strict):
@@ -185,8 +243,20 @@ class WebhookRule(_Strict):
     match: WebhookMatch = WebhookMatch()
     when: When = When()
     times: int | None = Field(default=None, ge=1)
-    action: Literal["bad_signature", "duplicate", "out_of_order", "delay", "drop"]
-    delay_seconds: float = Field(default=30, ge=0, description="clock seconds (delay)")
+    action: WebhookAction
+    delay_seconds: float = Field(
+        default=30, ge=0, description="clock seconds (delay, out_of_order)"
+    )
+
+    @model_validator(mode="after")
+    def _delay_used(self, info: ValidationInfo) -> WebhookRule:
+        if _files(info) and "delay_seconds" in self.model_fields_set and self.action not in HOLDING:
+            raise problem_at(
+                ("delay_seconds",),
+                f"delay_seconds goes with action: {' or '.join(HOLDING)}; "
+                f"action: {self.action} ignores it",
+            )
+        return self
 
 
 class Scenario(_Strict):
@@ -201,3 +271,25 @@ class Scenario(_Strict):
     requests: list[RequestRule] = []
     jobs: list[JobRule] = []
     webhooks: list[WebhookRule] = []
+
+    @model_validator(mode="after")
+    def _names_once(self, info: ValidationInfo) -> Scenario:
+        """Fired rules show in the journal as `scenario:rule`: one name, one rule."""
+        if not _files(info):
+            return self
+        first: dict[str, str] = {}
+        kinds: dict[str, list[Any]] = {
+            "requests": self.requests,
+            "jobs": self.jobs,
+            "webhooks": self.webhooks,
+        }
+        for kind, rules in kinds.items():
+            for index, rule in enumerate(rules):
+                here = f"{kind}[{index}]"
+                if rule.name is not None and first.setdefault(rule.name, here) != here:
+                    raise problem_at(
+                        (kind, index, "name"),
+                        f"{here}: the name {rule.name!r} is already {first[rule.name]}'s; "
+                        "rule names label fired rules in the journal, so each needs its own",
+                    )
+        return self
