@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aiprod_sandbox.core.catalog import Catalog, load_catalog, shipped_fixtures
+from aiprod_sandbox.core.catalog import Catalog, FixtureError, load_catalog, shipped_fixtures
 from aiprod_sandbox.errors import ConfigError
 
 ONE_PRESET = """
@@ -116,80 +116,202 @@ def test_an_override_that_is_not_a_folder_is_refused(tmp_path: Path) -> None:
 
 
 # ---- broken files -----------------------------------------------------------------------------
+# Every problem is one `file:line: field: message`, and every problem of every file is told at
+# once: a FixtureError (a ConfigError, so `serve` exits 2; see tests/e2e/test_fixture_errors.py).
+def problems_of(folder: Path) -> list[str]:
+    with pytest.raises(FixtureError) as caught:
+        load_catalog(folder)
+    assert isinstance(caught.value, ConfigError)
+    assert str(caught.value) == "\n".join(caught.value.problems)
+    return caught.value.problems
+
+
 @pytest.mark.parametrize(
-    ("name", "text", "field"),
+    ("name", "text", "line", "field", "message"),
     [
-        ("presets.yaml", ONE_PRESET.replace("    name: Only one\n", ""), "presets.0.name"),
+        (
+            "presets.yaml",
+            ONE_PRESET.replace("    name: Only one\n", ""),
+            3,
+            "presets[0].name",
+            "Field required",
+        ),
         (
             "presets.yaml",
             ONE_PRESET.replace("base_duration_seconds: 30", "base_duration_seconds: -5"),
-            "presets.0.base_duration_seconds",
+            8,
+            "presets[0].base_duration_seconds",
+            "greater than 0",
         ),
         (
             "presets.yaml",
             ONE_PRESET.replace("resolution:", "colour: red\n    resolution:"),
-            "colour",
+            7,
+            "presets[0].colour",
+            "unknown field",
+        ),
+        (
+            "presets.yaml",
+            ONE_PRESET.replace("music_style: jazz", "music_style: polka"),
+            6,
+            "presets[0].music_style",
+            "unknown music style 'polka'; known: orchestral",
         ),
         (
             "music_styles.yaml",
             "music_styles:\n  - {id: x, name: X}\n",
-            "music_styles.0.description",
+            2,
+            "music_styles[0].description",
+            "Field required",
         ),
-        ("languages.yaml", "languages: english\n", "languages"),
+        ("languages.yaml", "languages: english\n", 1, "languages", "valid list"),
         (
             "tiers.yaml",
             "tiers:\n  free: {concurrent_jobs: 0, batch: false}\n",
+            2,
             "tiers.free.concurrent_jobs",
+            "greater than 0",
+        ),
+        (
+            "tiers.yaml",
+            "tiers:\n  free: {concurrent_jobs: 2, batch: false}\n",
+            1,
+            "tiers",
+            "missing pro, enterprise",
         ),
         (
             "outcomes.yaml",
             "outcomes:\n  boom: {kind: explode}\n",
+            2,
             "outcomes.boom.kind",
+            "'fail'",
         ),
         (
             "outcomes.yaml",
             "outcomes:\n  late: {kind: fail, fail_at_progress: 95}\n",
+            2,
             "outcomes.late.fail_at_progress",
+            "less than or equal to 90",
         ),
-        ("accounts.yaml", "accounts:\n  - {account_id: acct_x}\n", "accounts.0.keys"),
+        (
+            "accounts.yaml",
+            "accounts:\n  - {account_id: acct_x}\n",
+            2,
+            "accounts[0].keys",
+            "required",
+        ),
+        (
+            "accounts.yaml",
+            "accounts:\n  - account_id: acct_x\n    keys:\n      - key: sk_test_x_000000000001\n"
+            "        scopes: [jobs:read, jobs:delete]\n",
+            5,
+            "accounts[0].keys[0].scopes[1]",
+            "unknown scope 'jobs:delete'; known: jobs:read, jobs:write, webhooks:read,",
+        ),
+        (
+            "accounts.yaml",
+            "accounts:\n  - account_id: acct_x\n    limits:\n      requests_per_minute: fast\n"
+            "    keys: [{key: sk_test_x_000000000001}]\n",
+            4,
+            "accounts[0].limits.requests_per_minute",
+            "valid integer",
+        ),
+        (
+            "accounts.yaml",
+            "accounts:\n  - account_id: acct_x\n    limits: {speed: 3}\n"
+            "    keys: [{key: sk_test_x_000000000001}]\n",
+            3,
+            "accounts[0].limits.speed",
+            "unknown field",
+        ),
+        (
+            "accounts.yaml",
+            "accounts:\n  - {account_id: acct_x, keys: [{key: sk_test_x_000000000001}]}\n"
+            "  - {account_id: acct_x, keys: [{key: sk_test_x_000000000002}]}\n",
+            3,
+            "accounts[1].account_id",
+            "account 'acct_x' is already accounts[0]",
+        ),
+        (
+            "accounts.yaml",
+            "accounts:\n  - {account_id: acct_x, keys: [{key: sk_test_x_000000000001}]}\n"
+            "  - account_id: acct_y\n    keys:\n      - key: sk_test_x_000000000001\n",
+            5,
+            "accounts[1].keys[0].key",
+            "this key is already accounts[0].keys[0]",
+        ),
     ],
 )
-def test_a_broken_file_names_the_file_and_the_field(
-    tmp_path: Path, name: str, text: str, field: str
+def test_a_broken_file_names_file_line_and_field(
+    tmp_path: Path, name: str, text: str, line: int, field: str, message: str
 ) -> None:
     path = write(tmp_path, name, text)
-    with pytest.raises(ConfigError) as caught:
-        load_catalog(tmp_path)
-    message = str(caught.value)
-    assert str(path) in message
-    assert field in message
+    [problem] = problems_of(tmp_path)
+    assert problem.startswith(f"{path}:{line}: {field}: "), problem
+    assert message in problem
 
 
-@pytest.mark.parametrize("text", ["presets: [unclosed\n", "", "- just a list\n"])
-def test_an_unreadable_or_empty_file_names_the_file(tmp_path: Path, text: str) -> None:
-    path = write(tmp_path, "presets.yaml", text)
-    with pytest.raises(ConfigError) as caught:
-        load_catalog(tmp_path)
-    assert str(path) in str(caught.value)
-
-
-def test_missing_tiers_are_refused(tmp_path: Path) -> None:
-    write(
+def test_every_problem_of_every_file_at_once(tmp_path: Path) -> None:
+    presets = write(tmp_path, "presets.yaml", "presets:\n  - id: x\n   name: [unclosed\n")
+    languages = write(tmp_path, "languages.yaml", "languages: [en, 2]\n")
+    tiers = write(tmp_path, "tiers.yaml", "tiers:\n  free: {concurrent_jobs: 0, batch: false}\n")
+    accounts = write(
         tmp_path,
-        "tiers.yaml",
-        "tiers:\n  free: {concurrent_jobs: 2, batch: false}\n"
-        "  pro: {concurrent_jobs: 10, batch: true}\n",
+        "accounts.yaml",
+        "accounts:\n"
+        "  - account_id: acct_x\n"
+        "    keys: [{key: sk_test_x_000000000001, scopes: [jobs:read, everything]}]\n",
     )
-    with pytest.raises(ConfigError) as caught:
-        load_catalog(tmp_path)
-    assert "tiers.yaml" in str(caught.value)
-    assert "enterprise" in str(caught.value)
+    assert problems_of(tmp_path) == [
+        f"{presets}:3: (yaml): bad indentation: 'name: [unclosed' lines up with no key above it",
+        f"{languages}:1: languages[1]: Input should be a valid string",
+        f"{tiers}:2: tiers.free.concurrent_jobs: Input should be greater than 0",
+        f"{accounts}:3: accounts[0].keys[0].scopes[1]: unknown scope 'everything'; known: "
+        "jobs:read, jobs:write, webhooks:read, webhooks:write, keys:read, keys:write, usage:read",
+    ]
 
 
-def test_a_preset_with_an_unknown_style_is_refused(tmp_path: Path) -> None:
-    write(tmp_path, "music_styles.yaml", "music_styles:\n  - {id: a, name: A, description: A}\n")
-    with pytest.raises(ConfigError) as caught:
-        load_catalog(tmp_path)
-    assert "presets.yaml" in str(caught.value)
-    assert "brand_campaign" in str(caught.value)
-    assert "orchestral" in str(caught.value)
+def test_limits_are_checked_against_the_accounts_tier(tmp_path: Path) -> None:
+    accounts = write(
+        tmp_path,
+        "accounts.yaml",
+        "accounts:\n"
+        "  - account_id: acct_x\n"
+        "    tier: free\n"
+        "    limits: {requests_per_minute: fast, speed: 3, burst: 2}\n"
+        "    keys: [{key: sk_test_x_000000000001}]\n"
+        "  - account_id: acct_y\n"
+        "    limits:\n"
+        "      concurrent_jobs: 0\n"
+        "    keys: [{key: sk_test_y_000000000001}]\n",
+    )
+    assert problems_of(tmp_path) == [
+        f"{accounts}:4: accounts[0].limits.requests_per_minute: Input should be a valid integer",
+        f"{accounts}:4: accounts[0].limits.speed: unknown field",
+        f"{accounts}:8: accounts[1].limits.concurrent_jobs: Input should be greater than 0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("presets: [unclosed\n", ":1: (yaml): unclosed '[': no ']' closes it"),
+        ("", ":1: (file): the file must be a mapping (of presets)"),
+        ("- just a list\n", ":1: (file): the file must be a mapping (of presets)"),
+        ("presets: []\npresets: []\n", ":2: presets: duplicate key (first on line 1)"),
+    ],
+)
+def test_an_unreadable_or_empty_file_names_the_file(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = write(tmp_path, "presets.yaml", text)
+    assert problems_of(tmp_path) == [f"{path}{problem}"]
+
+
+def test_an_alias_bomb_in_a_fixture_file_is_refused(tmp_path: Path) -> None:
+    levels = ["l0: &l0 [a, a, a, a, a, a, a, a, a, a]"]
+    levels += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 9)]
+    path = write(tmp_path, "languages.yaml", "\n".join(["languages: [en]", *levels]))
+    assert problems_of(tmp_path) == [
+        f"{path}:7: (yaml): aliases expand this to more than 1,000,000 values"
+    ]

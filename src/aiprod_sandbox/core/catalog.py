@@ -2,7 +2,8 @@
 
 Presets, music styles, languages, tiers, magic outcomes and named accounts are data, not code.
 The shipped folder is read first; a folder given with `--fixtures DIR` overrides it file by
-file. Every file is validated here, and a bad one stops the server with its name and field.
+file. Every file is validated here (read by `core/yamlfile.py`), and every problem of every
+file stops the server as one `file:line: field: message` each: a `FixtureError`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import ConfigError
+from . import yamlfile
+from .keys import SCOPES
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class FixtureError(yamlfile.FileError):
+    """Fixture files that cannot be used; `problems` has one `file:line: field: message` each."""
 
 
 class _Strict(BaseModel):
@@ -63,16 +68,22 @@ class Outcome(_Strict):
     processing_seconds: float | None = Field(default=None, gt=0)
 
 
+def _known_scope(scope: str) -> str:
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; known: {', '.join(SCOPES)}")
+    return scope
+
+
 class FixtureKey(_Strict):
     key: str
     name: str = "Fixture key"
-    scopes: list[str] | None = None
+    scopes: list[Annotated[str, AfterValidator(_known_scope)]] | None = None
 
 
 class FixtureAccount(_Strict):
     account_id: str
     tier: Literal["free", "pro", "enterprise"] = "pro"
-    limits: dict[str, Any] | None = None
+    limits: dict[str, Any] | None = None  # checked with tiers.yaml: they complete the tier's
     keys: list[FixtureKey]
     jobs: list[dict[str, Any]] = []
     webhooks: list[dict[str, Any]] = []
@@ -112,6 +123,27 @@ class _OutcomesFile(_Strict):
 class _AccountsFile(_Strict):
     accounts: list[FixtureAccount] = []
 
+    @model_validator(mode="after")
+    def _once(self) -> _AccountsFile:
+        """An account id or a key given twice would silently replace the first."""
+        ids: dict[str, int] = {}
+        keys: dict[str, str] = {}
+        for index, account in enumerate(self.accounts):
+            first = ids.setdefault(account.account_id, index)
+            if first != index:
+                raise yamlfile.problem_at(
+                    ("accounts", index, "account_id"),
+                    f"account {account.account_id!r} is already accounts[{first}]",
+                )
+            for number, key in enumerate(account.keys):
+                here = f"accounts[{index}].keys[{number}]"
+                if keys.setdefault(key.key, here) != here:
+                    raise yamlfile.problem_at(
+                        ("accounts", index, "keys", number, "key"),
+                        f"this key is already {keys[key.key]}: a key opens one account",
+                    )
+        return self
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -150,67 +182,92 @@ def shipped_fixtures() -> Path:
     return here.parent.parent / "fixtures"
 
 
-def _read(folders: list[Path], name: str) -> tuple[Path, Any]:
-    for folder in reversed(folders):  # the override folder wins
-        path = folder / name
-        if path.is_file():
-            try:
-                return path, yaml.safe_load(path.read_text(encoding="utf-8"))
-            except (OSError, yaml.YAMLError) as exc:
-                raise ConfigError(f"{path}: cannot read fixture file: {exc}") from exc
-    raise ConfigError(f"fixture file {name} not found in {', '.join(map(str, folders))}")
+def _find(folders: list[Path], name: str) -> Path | None:
+    """The override folder's file if it has one, else the shipped one."""
+    return next((f / name for f in reversed(folders) if (f / name).is_file()), None)
 
 
-def _model(folders: list[Path], name: str, model: type[M]) -> M:
-    path, data = _read(folders, name)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or '(file)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from exc
+class _Files:
+    """Reads fixture files, keeping every problem of every file until all are read."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        self.folders = folders
+        self.documents: dict[str, yamlfile.Document] = {}
+        self.problems: list[str] = []
+
+    def load(self, name: str, model: type[M]) -> M | None:
+        path = _find(self.folders, name)
+        if path is None:
+            self.missing(name)
+            return None
+        try:
+            document = self.documents[name] = yamlfile.read(path)
+            return document.validate(model)
+        except yamlfile.FileError as exc:
+            self.problems += exc.problems
+            return None
+
+    def missing(self, name: str) -> None:
+        looked = ", ".join(map(str, self.folders))
+        self.problems.append(f"{self.folders[-1] / name}:0: (file): not found (looked in {looked})")
+
+    def problem(self, name: str, loc: tuple[Any, ...], message: str) -> None:
+        self.problems.append(self.documents[name].problem(loc, message))
 
 
 def load_catalog(override: Path | None = None) -> Catalog:
     folders = [shipped_fixtures()]
     if override is not None:
         if not override.is_dir():
-            raise ConfigError(f"--fixtures {override}: not a folder")
+            raise FixtureError([f"{override}:0: --fixtures: not a folder"])
         folders.append(override)
-    presets = _model(folders, "presets.yaml", _PresetsFile).presets
-    styles = _model(folders, "music_styles.yaml", _StylesFile).music_styles
-    languages = _model(folders, "languages.yaml", _LanguagesFile).languages
-    tiers = _model(folders, "tiers.yaml", _TiersFile).tiers
-    outcomes = _model(folders, "outcomes.yaml", _OutcomesFile).outcomes
-    accounts = _model(folders, "accounts.yaml", _AccountsFile).accounts
-    advice = _model(folders, "advice.yaml", _AdviceFile).rules
-    missing = {"free", "pro", "enterprise"} - set(tiers)
-    if missing:
-        raise ConfigError(f"tiers.yaml: missing tiers {sorted(missing)}")
-    style_ids = {style.id for style in styles}
-    for preset in presets:
-        if preset.music_style not in style_ids:
-            raise ConfigError(
-                f"presets.yaml: {preset.id}: unknown music_style {preset.music_style}"
-            )
-    video_path = next(
-        (
-            folder / "sample.mp4"
-            for folder in reversed(folders)
-            if (folder / "sample.mp4").is_file()
-        ),
-        None,
-    )
+    files = _Files(folders)
+    presets = files.load("presets.yaml", _PresetsFile)
+    styles = files.load("music_styles.yaml", _StylesFile)
+    languages = files.load("languages.yaml", _LanguagesFile)
+    tiers = files.load("tiers.yaml", _TiersFile)
+    outcomes = files.load("outcomes.yaml", _OutcomesFile)
+    accounts = files.load("accounts.yaml", _AccountsFile)
+    advice = files.load("advice.yaml", _AdviceFile)
+    if tiers is not None:
+        missing = [name for name in ("free", "pro", "enterprise") if name not in tiers.tiers]
+        if missing:
+            files.problem("tiers.yaml", ("tiers",), f"missing {', '.join(missing)}")
+    if presets is not None and styles is not None:
+        known = [style.id for style in styles.music_styles]
+        for index, preset in enumerate(presets.presets):
+            if preset.music_style not in known:
+                message = f"unknown music style {preset.music_style!r}; known: {', '.join(known)}"
+                files.problem("presets.yaml", ("presets", index, "music_style"), message)
+    if tiers is not None and accounts is not None:
+        _check_limits(files, accounts, tiers)
+    video_path = _find(folders, "sample.mp4")
     if video_path is None:
-        raise ConfigError("fixture file sample.mp4 not found")
+        files.missing("sample.mp4")
+    if files.problems:
+        raise FixtureError(files.problems)
+    assert presets and styles and languages and tiers and outcomes and accounts and advice
+    assert video_path is not None  # (mypy: each is None only with a problem told)
     return Catalog(
-        presets=tuple(presets),
-        music_styles=tuple(styles),
-        languages=frozenset(languages),
-        tiers={str(name): limits for name, limits in tiers.items()},
-        outcomes=dict(outcomes),
-        accounts=tuple(accounts),
+        presets=tuple(presets.presets),
+        music_styles=tuple(styles.music_styles),
+        languages=frozenset(languages.languages),
+        tiers={str(name): limits for name, limits in tiers.tiers.items()},
+        outcomes=dict(outcomes.outcomes),
+        accounts=tuple(accounts.accounts),
         sample_video=video_path.read_bytes(),
-        advice=dict(advice),
+        advice=dict(advice.rules),
     )
+
+
+def _check_limits(files: _Files, accounts: _AccountsFile, tiers: _TiersFile) -> None:
+    """An account's `limits` complete its tier's, so they are checked as the tier's are: at
+    start, not when the account is made."""
+    for index, account in enumerate(accounts.accounts):
+        if account.limits is None or account.tier not in tiers.tiers:
+            continue
+        try:
+            TierLimits.model_validate({**tiers.tiers[account.tier].model_dump(), **account.limits})
+        except ValidationError as exc:
+            under = ("accounts", index, "limits")
+            files.problems += files.documents["accounts.yaml"].explain(exc, under=under)

@@ -91,11 +91,12 @@ class Document:
             raise FileError(problems)
         return found
 
-    def explain(self, exc: ValidationError) -> list[str]:
-        """One `file:line: field: message` per error of `exc`, in order, without repeats."""
+    def explain(self, exc: ValidationError, under: Loc = ()) -> list[str]:
+        """One `file:line: field: message` per error of `exc` (of the data at `under`), in
+        order, without repeats."""
         problems: list[str] = []
         for error in exc.errors():
-            loc = tuple(error["loc"]) + tuple((error.get("ctx") or {}).get(_AT, ()))
+            loc = under + tuple(error["loc"]) + tuple((error.get("ctx") or {}).get(_AT, ()))
             message = str(error["msg"]).removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown field"
