@@ -43,6 +43,7 @@ from .core.clock import WallTime, run_every, system_time
 from .core.sandbox import Sandbox
 from .errors import MethodNotAllowed, NotFound, SandboxError
 from .settings import Settings
+from .webhooks.addresses import Resolver
 from .webhooks.sender import Dispatcher
 
 if TYPE_CHECKING:
@@ -184,12 +185,14 @@ def create_app(
     sandbox: Sandbox | None = None,
     wall: WallTime = system_time,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
+    webhook_resolver: Resolver | None = None,
 ) -> Starlette:
-    """Build the sandbox's ASGI app. Pass `sandbox` to share a domain you already hold, and
-    `webhook_transport` to send webhooks through a transport of your own (tests)."""
+    """Build the sandbox's ASGI app. Pass `sandbox` to share a domain you already hold,
+    `webhook_transport` to send webhooks through a transport of your own, and
+    `webhook_resolver` to look webhook hosts up with a resolver of your own (tests)."""
     settings = settings or (sandbox.settings if sandbox else Settings())
     sandbox = sandbox or Sandbox(settings, wall=wall)
-    dispatcher = Dispatcher(sandbox, transport=webhook_transport)
+    dispatcher = Dispatcher(sandbox, transport=webhook_transport, resolver=webhook_resolver)
     operations = RESOURCE_OPERATIONS + _document_operations()
     routes = _routes(operations)
 

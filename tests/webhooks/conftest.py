@@ -15,6 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings, create_app
+from aiprod_sandbox.webhooks.addresses import Resolver
 from tests.conftest import START, auth, new_key
 
 STARTUP_TIMEOUT = 5.0
@@ -108,11 +109,18 @@ def api(client: TestClient, headers: dict[str, str]) -> Api:
 @pytest.fixture
 def make_api(checker: Any, headers: dict[str, str]) -> Iterator[Callable[..., Api]]:
     """Another sandbox (its lifespan running until teardown) with `base_settings(**changes)`,
-    optionally sending webhooks through `transport`; its client checks every response."""
+    optionally sending webhooks through `transport` and looking their hosts up with
+    `resolver`; its client checks every response."""
     with contextlib.ExitStack() as stack:
 
-        def make(transport: httpx.AsyncBaseTransport | None = None, **changes: Any) -> Api:
-            app = create_app(base_settings(**changes), webhook_transport=transport)
+        def make(
+            transport: httpx.AsyncBaseTransport | None = None,
+            resolver: Resolver | None = None,
+            **changes: Any,
+        ) -> Api:
+            app = create_app(
+                base_settings(**changes), webhook_transport=transport, webhook_resolver=resolver
+            )
             client = stack.enter_context(TestClient(app))
             client.event_hooks = {"request": [], "response": [checker.hook]}
             return Api(client, headers)

@@ -1,16 +1,27 @@
-"""Which resolved addresses may receive webhooks (`webhooks/addresses.py`), without network."""
+"""Which resolved addresses may receive webhooks (`webhooks/addresses.py`), and bounded
+lookups through an injected resolver, without network."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import ipaddress
+import socket
+import time
 from typing import Any
 
 import pytest
 
-from aiprod_sandbox.webhooks import addresses
-from aiprod_sandbox.webhooks.addresses import IPAddress, check_url, refusal
+from aiprod_sandbox.webhooks.addresses import (
+    REGISTRATION_DNS_TIMEOUT,
+    IPAddress,
+    Resolver,
+    Unresolved,
+    check_url,
+    refusal,
+    resolve,
+    system_resolver,
+)
 
 NEVER = [
     "169.254.169.254",
@@ -52,29 +63,63 @@ def test_ipv6_loopback_is_allowed_by_default() -> None:
     assert refusal(ipaddress.ip_address("::1"), False) is None
 
 
-def test_localhost_resolving_to_both_loopbacks_is_allowed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def answers(*found: str) -> Resolver:
+    """A resolver that answers `found` for any host, with no network."""
+
+    async def resolver(host: str) -> list[IPAddress]:
+        return [ipaddress.ip_address(address) for address in found]
+
+    return resolver
+
+
+async def hangs(host: str) -> list[IPAddress]:
+    """A resolver that never answers (a DNS server that does not reply)."""
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+async def fails(host: str) -> list[IPAddress]:
+    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
+def test_localhost_resolving_to_both_loopbacks_is_allowed() -> None:
     """Most systems resolve `localhost` to 127.0.0.1 and ::1; such a URL must be accepted."""
-
-    async def both(host: str) -> list[IPAddress]:
-        return [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
-
-    monkeypatch.setattr(addresses, "resolve", both)
-    assert run(check_url("http://localhost:8000/hook", False)) is None
+    both = answers("127.0.0.1", "::1")
+    assert run(check_url("http://localhost:8000/hook", False, resolver=both)) is None
 
 
-def test_check_url_refuses_when_any_resolved_address_is_refused(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    async def mixed(host: str) -> list[IPAddress]:
-        return [ipaddress.ip_address("93.184.216.34"), ipaddress.ip_address("169.254.169.254")]
-
-    monkeypatch.setattr(addresses, "resolve", mixed)
-    reason = run(check_url("http://rebinding.example/hook", False))
+def test_check_url_refuses_when_any_resolved_address_is_refused() -> None:
+    mixed = answers("93.184.216.34", "169.254.169.254")
+    reason = run(check_url("http://rebinding.example/hook", False, resolver=mixed))
     assert reason is not None
     assert "169.254.169.254" in reason
 
 
 def test_unresolvable_hosts_are_allowed_at_registration() -> None:
-    assert run(check_url("http://nonexistent.invalid/hook", True)) is None
+    assert run(check_url("http://nonexistent.invalid/hook", True, resolver=fails)) is None
+    assert run(check_url("http://nothing.invalid/hook", True, resolver=answers())) is None
+
+
+def test_a_resolver_that_hangs_is_given_up_after_the_registration_bound() -> None:
+    """A slow DNS is treated like a host that does not resolve: allowed, and soon."""
+    assert REGISTRATION_DNS_TIMEOUT <= 1.0
+    started = time.monotonic()
+    assert run(check_url("http://slow-dns.example/hook", True, resolver=hangs)) is None
+    assert REGISTRATION_DNS_TIMEOUT <= time.monotonic() - started < REGISTRATION_DNS_TIMEOUT + 1
+
+
+def test_a_literal_address_is_checked_without_a_lookup() -> None:
+    reason = run(check_url("http://[fe80::1]:8000/hook", False, resolver=hangs))
+    assert reason is not None and "fe80::1" in reason
+
+
+@pytest.mark.parametrize("resolver", [fails, answers(), hangs], ids=["error", "empty", "hangs"])
+def test_resolve_says_why_a_host_has_no_address(resolver: Resolver) -> None:
+    with pytest.raises(Unresolved, match="hook.example"):
+        run(resolve("hook.example", resolver, 0.05))
+
+
+def test_the_system_resolver_answers_localhost_without_repeats() -> None:
+    found = run(system_resolver("localhost"))
+    assert found and all(address.is_loopback for address in found)
+    assert len(found) == len(set(found))

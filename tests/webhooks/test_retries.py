@@ -333,27 +333,3 @@ def test_a_delivery_is_abandoned_24_hours_after_its_event(
     assert final["status"] == "failed"
     assert final["next_attempt_at"] is None
     assert len(running.receiver.received) == 18
-
-
-def test_deny_private_is_checked_again_on_the_address_at_send_time(
-    make_api: Callable[..., Api], monkeypatch: pytest.MonkeyPatch, receiver: Running
-) -> None:
-    """A host that did not resolve at registration but resolves to a private address when the
-    attempt is made (DNS rebinding) is refused at send time, and nothing reaches it."""
-    import ipaddress
-
-    from aiprod_sandbox.webhooks import addresses
-
-    api = make_api(deny_private_webhooks=True)
-    url = f"http://rebinding.invalid:{receiver.port}/hook"
-    api.register(url, ["job.completed"])
-
-    async def private(host: str) -> list[addresses.IPAddress]:
-        return [ipaddress.ip_address("127.0.0.1")]
-
-    monkeypatch.setattr(addresses, "resolve", private)
-    delivery = first_attempt(api)
-    (attempt,) = delivery["attempts"]
-    assert attempt["error"] == "connect_error"
-    assert "127.0.0.1" in attempt["response_excerpt"]
-    assert receiver.receiver.received == []

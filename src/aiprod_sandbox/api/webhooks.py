@@ -15,6 +15,7 @@ from ..core.clock import iso
 from ..core.webhooks import JOB_EVENTS, MAX_WEBHOOKS, Webhook, make_test_delivery
 from ..errors import PermissionDenied, ValidationFailed
 from ..webhooks.addresses import check_url
+from .deliveries import dispatcher
 from .fields import HttpUrl
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
@@ -99,7 +100,10 @@ def _out(webhook: Webhook) -> WebhookOut:
 
 
 async def _allowed(call: Call, url: str) -> None:
-    reason = await check_url(url, call.sandbox.settings.deny_private_webhooks)
+    # The dispatcher's resolver, bounded: a slow DNS never holds a registration for long.
+    reason = await check_url(
+        url, call.sandbox.settings.deny_private_webhooks, resolver=dispatcher(call).resolver
+    )
     if reason:  # a policy on addresses, not a malformed request
         raise PermissionDenied(
             "This URL cannot receive webhooks", code="URL_NOT_ALLOWED", details={"url": reason}

@@ -7,8 +7,11 @@ First attempts go out in event order; a job's first attempts reach an endpoint i
 (each waits for the one before it on its lane: endpoint and job), while other jobs' deliveries
 to a slow endpoint go beside them; retries never hold back later events. A whole attempt,
 slow-dripping response included, is bounded by the timeout; only the first
-`excerpt_bytes` of a response are read; redirects are not followed. `settle` runs an
-account's due work and waits for its attempts, in time order: what `clock/advance` needs.
+`excerpt_bytes` of a response are read; redirects are not followed. Each attempt looks the
+host up with the app's resolver, applies the address policy (`addresses.py`) to what it
+finds, and connects to those checked addresses only, so a name that now resolves elsewhere
+(DNS rebinding) cannot slip past the check. `settle` runs an account's due work and waits
+for its attempts, in time order: what `clock/advance` needs.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +28,15 @@ from ..core.clock import Due, monotonic
 from ..core.deliveries import DELIVERY_KIND, MAX_ATTEMPTS_KEPT, Attempt, Delivery, Trigger
 from ..core.sandbox import Sandbox
 from ..errors import NotFound
-from .addresses import check_url
+from .addresses import (
+    IPAddress,
+    Resolver,
+    Unresolved,
+    first_refusal,
+    literal,
+    resolve,
+    system_resolver,
+)
 from .signing import sign
 
 if TYPE_CHECKING:  # imported on the first attempt: httpx is ~40 ms of every start-up
@@ -41,24 +51,31 @@ class _Refused(Exception):
     """The target resolved to an address the policy refuses."""
 
 
-def _is_dns_failure(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, socket.gaierror):
-            return True
-        text = str(seen)
-        if "Name or service not known" in text or "name resolution" in text:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+def _pinned(url: httpx.URL, address: IPAddress) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """A request to `url` that connects to `address`: the URL with that address as its host,
+    the headers and extensions that keep it about the named host (its Host header; over TLS,
+    the name the certificate is checked against)."""
+    headers = {"Host": url.netloc.decode("ascii")}
+    extensions: dict[str, Any] = {}
+    if url.scheme == "https":
+        extensions["sni_hostname"] = url.host
+        # Pooled connections are keyed by address: one opened for this name must not carry
+        # another name's request (a shared-address host such as a tunnel routes on the name).
+        headers["Connection"] = "close"
+    return url.copy_with(host=str(address)), headers, extensions
 
 
 class Dispatcher:
     def __init__(
-        self, sandbox: Sandbox, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        sandbox: Sandbox,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.policy = sandbox.retry_policy
+        self.resolver: Resolver = resolver or system_resolver  # registration checks use it too
         settings = sandbox.settings
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -313,12 +330,59 @@ class Dispatcher:
         import httpx
 
         started = monotonic()
+        host = ""
+        resolving = True
         try:
-            async with asyncio.timeout(self.policy.timeout):
-                if self._deny_private and (reason := await check_url(url, True)):
+            target = httpx.URL(url)
+            host = target.host
+            async with asyncio.timeout(self.policy.timeout):  # the lookup counts too
+                addresses = await resolve(host, self.resolver, None)
+                resolving = False
+                if reason := first_refusal(host, addresses, self._deny_private):
                     raise _Refused(reason)
+                await self._post(target, addresses, body, attempt)
+            status = attempt.response_status
+            if 300 <= status < 400:
+                attempt.error = "redirect"
+            elif not 200 <= status < 300:
+                attempt.error = "non_2xx"
+        except Unresolved as unresolved:
+            attempt.error = "dns"
+            attempt.response_excerpt = str(unresolved)[:200]
+        except (TimeoutError, httpx.TimeoutException):
+            if resolving:
+                attempt.error = "dns"
+                attempt.response_excerpt = (
+                    f"DNS lookup of {host} timed out after {self.policy.timeout:g} s"
+                )
+            else:
+                attempt.error = "timeout"
+        except _Refused as refused:
+            attempt.error = "connect_error"
+            attempt.response_excerpt = str(refused)
+            log.warning("webhook to %s not sent: %s", url, refused)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            attempt.error = "connect_error"
+            attempt.response_excerpt = str(exc)[:200]
+        attempt.duration_ms = round((monotonic() - started) * 1000, 3)
+
+    async def _post(
+        self, url: httpx.URL, addresses: list[IPAddress], body: bytes, attempt: Attempt
+    ) -> None:
+        """POST to the first of the checked `addresses` that takes the connection (a host
+        written as an address is its only one, and is used as it is)."""
+        import httpx
+
+        named = literal(url.host) is None
+        for index, address in enumerate(addresses):
+            request_url, headers = url, attempt.request_headers
+            extensions: dict[str, Any] = {}
+            if named:
+                request_url, wire, extensions = _pinned(url, address)
+                headers = {**headers, **wire}
+            try:
                 async with self._http().stream(
-                    "POST", url, content=body, headers=attempt.request_headers
+                    "POST", request_url, content=body, headers=headers, extensions=extensions
                 ) as response:
                     attempt.response_status = response.status_code
                     excerpt = bytearray()
@@ -329,20 +393,10 @@ class Dispatcher:
                     attempt.response_excerpt = bytes(excerpt[: self._excerpt]).decode(
                         "utf-8", "replace"
                     )
-            status = attempt.response_status
-            if 300 <= status < 400:
-                attempt.error = "redirect"
-            elif not 200 <= status < 300:
-                attempt.error = "non_2xx"
-        except (TimeoutError, httpx.TimeoutException):
-            attempt.error = "timeout"
-        except _Refused as refused:
-            attempt.error = "connect_error"
-            attempt.response_excerpt = str(refused)
-        except httpx.HTTPError as exc:
-            attempt.error = "dns" if _is_dns_failure(exc) else "connect_error"
-            attempt.response_excerpt = str(exc)[:200]
-        attempt.duration_ms = round((monotonic() - started) * 1000, 3)
+                return
+            except httpx.ConnectError:
+                if index == len(addresses) - 1:
+                    raise
 
     def _record(self, account: Account, delivery: Delivery, attempt: Attempt) -> None:
         delivery.attempts.append(attempt)
