@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,7 +62,7 @@ class Document:
     source: str
     data: Any
     lines: Mapping[Loc, int]
-    problems: tuple[str, ...] = field(default=())
+    problems: tuple[str, ...] = ()
 
     def line(self, loc: Sequence[Any]) -> int:
         """The line of `loc`, or of its nearest ancestor the file shows."""
@@ -107,6 +107,7 @@ class Document:
 
 
 def read(path: Path) -> Document:
+    """The YAML document in the file at `path` (UTF-8), or a FileError saying why not."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
