@@ -34,7 +34,7 @@ def register(
     return dict(response.json())
 
 
-def test_drop_is_logged_as_a_deliberate_timeout_then_retried_and_delivered(
+def test_drop_is_logged_as_dropped_then_retried_and_delivered(
     client: TestClient, headers: dict[str, str], receiver: Running
 ) -> None:
     use(client, headers, hooks_scenario({"action": "drop", "when": {"nth": 1}}))
@@ -47,7 +47,7 @@ def test_drop_is_logged_as_a_deliberate_timeout_then_retried_and_delivered(
     [dropped] = delivery["attempts"]
     assert dropped["attempt"] == 1
     assert dropped["deliberate"] == "drop"
-    assert dropped["error"] == "timeout"
+    assert dropped["error"] == "dropped"  # a deliberate fault, not a receiver's timeout
     assert dropped["response_status"] == 0
     assert delivery["next_attempt_at"] == "2026-05-28T20:26:41Z"  # the schedule: +1 s
 
@@ -60,7 +60,7 @@ def test_drop_is_logged_as_a_deliberate_timeout_then_retried_and_delivered(
     [delivery] = deliveries(client, headers)
     assert delivery["status"] == "delivered"
     assert [(a["attempt"], a["deliberate"], a["error"]) for a in delivery["attempts"]] == [
-        (1, "drop", "timeout"),
+        (1, "drop", "dropped"),
         (2, None, None),
     ]
     assert delivery["attempts"][1]["request_body"] == item.body.decode()

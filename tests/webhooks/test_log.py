@@ -102,3 +102,19 @@ def test_retries_run_by_themselves_on_a_scaled_clock(api: Api, receivers: Receiv
     assert delivery["status"] == "delivered"
     assert [a["error"] for a in delivery["attempts"]] == ["non_2xx", "non_2xx", None]
     assert len(running.receiver.received) == 3
+
+
+def test_the_documented_attempt_errors_are_the_contracts_and_dropped(api: Api) -> None:
+    """What a client generated from the OpenAPI document must accept in `attempts[].error`."""
+    document = api.client.get("/_sandbox/openapi.json", headers=api.headers).json()
+    error = document["components"]["schemas"]["AttemptOut"]["properties"]["error"]
+    (listed,) = [choice for choice in error["anyOf"] if "enum" in choice]
+    assert set(listed["enum"]) == {
+        "timeout",
+        "connect_error",
+        "dns",
+        "redirect",
+        "non_2xx",
+        "dropped",  # a scenario's `drop` rule: a deliberate fault, not a receiver's timeout
+    }
+    assert {"type": "null"} in error["anyOf"]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from ..core.clock import iso
-from ..core.deliveries import Attempt, Delivery
+from ..core.deliveries import Attempt, AttemptError, Delivery
 from ..core.ids import derive
 from ..core.jobs import JobEvent
 from ..core.state import synthetic_job
@@ -32,7 +32,10 @@ class AttemptOut(BaseModel):
     request_body: str = Field(description="The exact body sent (the same on every attempt)")
     response_status: int = Field(description="0 when there was no response")
     response_excerpt: str
-    error: Literal["timeout", "connect_error", "dns", "redirect", "non_2xx"] | None
+    error: AttemptError | None = Field(
+        description="Why the attempt failed; `dropped`: a scenario's `drop` rule lost it on "
+        "purpose (retried like a timeout)"
+    )
     deliberate: str | None = Field(description="Set when a scenario made it misbehave")
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
-AttemptError = Literal["timeout", "connect_error", "dns", "redirect", "non_2xx"]
+# `dropped`: a scenario lost the attempt on purpose (retried like a timeout)
+AttemptError = Literal["timeout", "connect_error", "dns", "redirect", "non_2xx", "dropped"]
 Trigger = Literal["scheduled", "manual", "test"]
 MAX_ATTEMPTS_KEPT = 50
 DELIVERY_KIND = "delivery"

@@ -267,7 +267,7 @@ class Dispatcher:
             attempt.request_headers = self._headers(delivery, secret, number, sent_at)
             if action == "drop":
                 attempt.deliberate = "drop"
-                attempt.error = "timeout"  # lost on the way: the sender hears nothing back
+                attempt.error = "dropped"  # lost on purpose; retried as a timeout would be
                 attempt.duration_ms = 0.0
             else:
                 attempt.deliberate = attempt.deliberate or action
