@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from aiprod_sandbox import ConfigError, Settings, create_app
+from aiprod_sandbox.webhooks.signing import verify
 from tests.conftest import START, auth, new_key
+from tests.support.receivers import Running
 
 WORLD = """\
 accounts:
@@ -87,9 +90,16 @@ def test_export_then_import_recreates_the_world_in_another_account(client: TestC
     ).json()
     state = client.get("/_sandbox/state", headers=source).json()
     assert [job["job_id"] for job in state["jobs"]] == [running, done["job_id"]]
+    # A key belongs to one account: the source's keys cannot be copied, and nothing changes.
+    refused = client.put("/_sandbox/state", json=state, headers=target)
+    assert refused.status_code == 400
+    assert "another account" in refused.json()["error"]["details"]["keys[0].key"]
+    assert client.get("/jobs", headers=target).json()["pagination"]["total"] == 0
+    del state["keys"]  # leave them out: the target keeps its own
     imported = client.put("/_sandbox/state", json=state, headers=target)
     assert imported.status_code == 200
     assert imported.json()["imported_jobs"] == 2
+    assert imported.json()["imported_keys"] is None
     for job_id in (running, done["job_id"]):
         mine = client.get(f"/jobs/{job_id}", headers=source).json()
         theirs = client.get(f"/jobs/{job_id}", headers=target).json()
@@ -148,3 +158,169 @@ def test_import_rejects_a_bad_document_with_every_field(
     assert response.status_code == 400
     details = response.json()["error"]["details"]
     assert {"jobs[0].status", "jobs[0].input.video_url", "surprise"} <= set(details)
+
+
+def _whole_world(client: TestClient, key: str, receiver_url: str) -> dict[str, Any]:
+    """An account with something of everything, exported: a webhook, a callback job, a
+    rotated and a read-only key, a scenario, its own presets and settings, jobs ended and not."""
+    headers = auth(key)
+    hook = client.post(
+        "/webhooks/register",
+        json={"url": receiver_url, "events": ["job.completed"]},
+        headers=headers,
+    ).json()
+    client.post("/webhooks/register", json=WEBHOOK_OFF, headers=headers)
+    old = client.post("/keys", json={"name": "old"}, headers=headers).json()
+    client.delete(f"/keys/{old['key_id']}", headers=headers)
+    client.post("/keys", json={"name": "reports", "scopes": ["jobs:read"]}, headers=headers)
+    client.post("/pipeline/run", json={"video_url": "https://e.com/a.mp4"}, headers=headers)
+    client.post(
+        "/pipeline/run", json={"video_url": "https://e.com/stay_pending.mp4"}, headers=headers
+    )
+    client.post("/_sandbox/timing", json={"job_timing": "simulated"}, headers=headers)
+    client.put("/_sandbox/scenario", json={"name": "rate-limit-storm"}, headers=headers)
+    state: dict[str, Any] = client.get("/_sandbox/state", headers=headers).json()
+    assert state["webhooks"][0]["secret"] == hook["secret"]
+    return state
+
+
+WEBHOOK_OFF = {"url": "https://hooks.example.com/off", "events": ["job.failed"], "active": False}
+
+
+def test_a_whole_account_round_trips_into_a_fresh_server(receiver: Running) -> None:
+    settings = Settings(seed=7, clock="manual", start_time=START)
+    key = new_key()
+    with TestClient(create_app(settings)) as first:
+        state = _whole_world(first, key, receiver.url)
+    assert [k["name"] for k in state["keys"]] == ["Default key", "old", "reports"]
+    assert state["keys"][1]["revoked_at"] is not None
+    assert state["keys"][2]["scopes"] == ["jobs:read"]
+    assert state["settings"]["scenario"] == {"name": "rate-limit-storm", "scenario": None}
+    assert state["settings"]["job_timing"] == "simulated"
+    assert state["settings"]["callback_secret"].startswith("whsec_")
+    assert [w["active"] for w in state["webhooks"]] == [True, False]
+    with TestClient(create_app(settings)) as second:
+        # The same seed and key open the same account id; the import makes it whole again.
+        done = second.put("/_sandbox/state", json=state, headers=auth(key))
+        assert done.status_code == 200, done.text
+        assert (done.json()["imported_webhooks"], done.json()["imported_keys"]) == (2, 3)
+        assert second.get("/_sandbox/state", headers=auth(key)).json() == state
+        rotated = auth(state["keys"][1]["key"])
+        assert second.get("/jobs", headers=rotated).json()["error"]["code"] == "KEY_REVOKED"
+        reports = auth(state["keys"][2]["key"])
+        assert second.get("/jobs", headers=reports).status_code == 429  # the scenario came too
+        second.delete("/_sandbox/scenario", headers=auth(key))
+        assert second.get("/jobs", headers=reports).status_code == 200
+        written = second.post(
+            "/pipeline/run", json={"video_url": "https://e.com/b.mp4"}, headers=reports
+        )
+        assert written.json()["error"]["code"] == "INSUFFICIENT_SCOPE"
+
+
+def test_an_imported_webhook_signs_with_its_own_secret(
+    client: TestClient, headers: dict[str, str], receiver: Running
+) -> None:
+    secret = "whsec_" + "s" * 32
+    document = {
+        "webhooks": [
+            {
+                "webhook_id": "wh_imported",
+                "url": receiver.url,
+                "events": ["job.completed"],
+                "secret": secret,
+            }
+        ]
+    }
+    assert client.put("/_sandbox/state", json=document, headers=headers).status_code == 200
+    client.post("/pipeline/run", json={"video_url": "https://e.com/a.mp4"}, headers=headers)
+    assert receiver.receiver.wait_until(lambda got: len(got) == 1, timeout=10)
+    delivery = receiver.receiver.received[0]
+    assert delivery.json()["webhook_id"] == "wh_imported"
+    assert verify(secret, delivery.body, delivery.headers["x-aiprod-signature"])
+
+
+def test_an_import_keeps_the_callers_key_and_drops_the_others(
+    client: TestClient, headers: dict[str, str], key: str
+) -> None:
+    other = client.post("/keys", json={"name": "other"}, headers=headers).json()["key"]
+    imported_key = "sk_test_imported_key_" + "0" * 16
+    document = {"keys": [{"name": "imported", "key": imported_key, "scopes": ["jobs:read"]}]}
+    done = client.put("/_sandbox/state", json=document, headers=headers)
+    assert done.status_code == 200, done.text
+    names = {k["name"]: k for k in done.json()["state"]["keys"]}
+    assert set(names) == {"Default key", "imported"}
+    assert names["Default key"]["key"] == key  # the caller is never locked out
+    assert client.get("/jobs", headers=auth(imported_key)).status_code == 200
+    # The dropped key is no longer this account's: it opens an account of its own.
+    assert (
+        client.get("/_sandbox/account", headers=auth(other)).json()["account_id"]
+        != (client.get("/_sandbox/account", headers=headers).json()["account_id"])
+    )
+
+
+def test_an_import_refuses_repeats_and_unknown_scenarios_naming_each_field(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    client.post("/pipeline/run", json={"video_url": "https://e.com/a.mp4"}, headers=headers)
+    hook = {"webhook_id": "wh_1", "url": "https://e.com/h", "events": ["job.failed"]}
+    key = {"key_id": "key_1", "name": "k", "key": "sk_test_" + "k" * 20}
+    job = {"job_id": "job_1", "input": {"video_url": "https://e.com/a.mp4"}}
+    document = {
+        "webhooks": [hook, hook],
+        "keys": [key, key],
+        "jobs": [job, job],
+        "settings": {"scenario": {"name": "no-such-scenario"}},
+    }
+    refused = client.put("/_sandbox/state", json=document, headers=headers)
+    assert refused.status_code == 400
+    assert set(refused.json()["error"]["details"]) == {
+        "webhooks[1].webhook_id",
+        "keys[1].key_id",
+        "keys[1].key",
+        "jobs[1].job_id",
+        "settings.scenario.name",
+    }
+    assert client.get("/jobs", headers=headers).json()["pagination"]["total"] == 1  # untouched
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("url", "ftp://e.com/h"),
+        ("events", ["job.finished"]),
+        ("events", []),
+        ("secret", "not-a-secret"),
+    ],
+)
+def test_an_imported_webhook_meets_the_apis_rules(
+    client: TestClient, headers: dict[str, str], field: str, value: Any
+) -> None:
+    hook: dict[str, Any] = {"url": "https://e.com/h", "events": ["job.failed"], field: value}
+    refused = client.put("/_sandbox/state", json={"webhooks": [hook]}, headers=headers)
+    assert refused.status_code == 400
+    assert f"webhooks[0].{field}" in refused.json()["error"]["details"]
+
+
+def test_an_import_never_moves_the_clock_back(client: TestClient, headers: dict[str, str]) -> None:
+    forward = {"settings": {"clock": {"mode": "manual", "now": "2031-01-01T00:00:00Z"}}}
+    assert client.put("/_sandbox/state", json=forward, headers=headers).status_code == 200
+    back = {"settings": {"clock": {"mode": "manual", "now": "2029-01-01T00:00:00Z"}}}
+    assert client.put("/_sandbox/state", json=back, headers=headers).status_code == 200
+    assert client.get("/_sandbox/clock", headers=headers).json()["now"] == "2031-01-01T00:00:00Z"
+
+
+def test_settings_under_a_scenario_export_as_the_account_set_them(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    inline = {"name": "manual-clock", "description": "a manual clock", "clock": "manual"}
+    client.put("/_sandbox/scenario", json={"scenario": inline}, headers=headers)
+    assert client.get("/_sandbox/clock", headers=headers).json()["mode"] == "manual"
+    state = client.get("/_sandbox/state", headers=headers).json()
+    assert state["settings"]["clock"]["mode"] == "real"  # the account's own, beneath it
+    assert state["settings"]["scenario"]["scenario"]["name"] == "manual-clock"
+    other = auth(new_key())
+    del state["keys"]
+    assert client.put("/_sandbox/state", json=state, headers=other).status_code == 200
+    assert client.get("/_sandbox/clock", headers=other).json()["mode"] == "manual"
+    client.delete("/_sandbox/scenario", headers=other)
+    assert client.get("/_sandbox/clock", headers=other).json()["mode"] == "real"

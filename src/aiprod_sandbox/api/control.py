@@ -6,14 +6,13 @@ Authenticated by any test key of the account (no scope needed), or by the admin 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from ..core.accounts import Account
-from ..core.clock import ISO_SCHEMA, MAX_SCALE, iso, parse_iso
+from ..core.clock import MAX_SCALE, IsoTime, iso, parse_iso
 from ..core.deliveries import DELIVERY_KIND
 from ..core.jobs import JobError, JobStatus
 from ..core.state import StateDocument, export_state, import_state
@@ -63,24 +62,22 @@ class ResetOut(BaseModel):
     reset: list[str]
 
 
-def _check_iso(value: str) -> str:
-    try:
-        parse_iso(value)
-    except ValueError as exc:
-        raise PydanticCustomError("time", "Must be an ISO 8601 time with an offset or Z") from exc
-    return value
-
-
-IsoTime = Annotated[str, AfterValidator(_check_iso), WithJsonSchema(ISO_SCHEMA)]
-
-
 class ClockIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={  # the document says what the handler checks: scaled needs scale
+            "if": {"properties": {"mode": {"const": "scaled"}}},
+            "then": {"required": ["scale"], "properties": {"scale": {"type": "number"}}},
+        }
+    )
     mode: Literal["real", "manual", "scaled"] = Field(
-        description="Required: give the current mode to change only `now` or `scale`"
+        description="Required: give the current mode to change only `now`"
     )
     now: IsoTime | None = Field(default=None, description="ISO 8601; only forward")
     scale: float | None = Field(
-        default=None, gt=0, le=MAX_SCALE, description="Clock seconds per real second"
+        default=None,
+        gt=0,
+        le=MAX_SCALE,
+        description="Clock seconds per real second; required with mode 'scaled'",
     )
 
 
@@ -152,6 +149,8 @@ class TransitionIn(_In):
 
 class ImportOut(BaseModel):
     imported_jobs: int
+    imported_webhooks: int | None = Field(description="null: the document left them as they were")
+    imported_keys: int | None = Field(description="null: the document left them as they were")
     state: StateDocument
 
 
@@ -189,7 +188,7 @@ async def get_clock(call: Call) -> Response:
 async def set_clock(call: Call) -> Response:
     body = await call.body(ClockIn)
     now = parse_iso(body.now) if body.now is not None else None
-    if body.mode == "scaled" and body.scale is None and call.account.clock.mode != "scaled":
+    if body.mode == "scaled" and body.scale is None:
         raise ValidationFailed(details={"scale": "Required with mode 'scaled'"})
     call.account.clock.set(mode=body.mode, now=now, scale=body.scale)
     call.account.run_due()
@@ -263,14 +262,25 @@ async def transition(call: Call) -> Response:
 
 
 async def get_state(call: Call) -> Response:
-    return json_response(export_state(call.account))
+    return json_response(export_state(call.account, call.sandbox.scenario_library))
 
 
 async def put_state(call: Call) -> Response:
     body = await call.body(StateDocument)
-    count = import_state(call.account, body, clock=call.account.clock)
-    call.account.run_due()
-    return json_response(ImportOut(imported_jobs=count, state=export_state(call.account)))
+    library = call.sandbox.scenario_library
+    account = call.account
+    done = import_state(
+        account, body, registry=call.sandbox.accounts, library=library, keep=call.ctx.key
+    )
+    account.run_due()
+    return json_response(
+        ImportOut(
+            imported_jobs=done.jobs,
+            imported_webhooks=done.webhooks,
+            imported_keys=done.keys,
+            state=export_state(account, library),
+        )
+    )
 
 
 OPERATIONS = (

@@ -6,38 +6,17 @@ create a new key, switch your application to it, revoke the old one.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from ..core.clock import iso
-from ..core.keys import SCOPES, ApiKey
+from ..core.keys import MAX_KEYS, SCOPES, ApiKey, ScopeList
 from ..errors import InsufficientScope, NotFound, ValidationFailed
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response
-
-MAX_KEYS = 100
-
-
-def _check_scopes(value: list[str]) -> list[str]:
-    for index, scope in enumerate(value):
-        if scope not in SCOPES:
-            raise PydanticCustomError(
-                "scope",
-                "Unknown scope '{scope}' (scopes[{index}]); one of: {known}",
-                {"scope": scope, "index": index, "known": ", ".join(SCOPES)},
-            )
-    return list(dict.fromkeys(value))
-
-
-ScopeList = Annotated[
-    list[str],
-    AfterValidator(_check_scopes),
-    WithJsonSchema({"type": "array", "items": {"enum": list(SCOPES)}}),
-]
 
 
 class KeyCreate(BaseModel):

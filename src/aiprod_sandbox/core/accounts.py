@@ -132,6 +132,11 @@ class Account:
             if scenario.job_timing is not None:
                 self.job_timing = scenario.job_timing
 
+    @property
+    def own_settings(self) -> tuple[str, ClockMode]:
+        """Job timing and clock mode as the account set them, beneath any scenario's."""
+        return self._before_scenario or (self.job_timing, self.clock.mode)
+
     def new_bucket(self) -> TokenBucket:
         return TokenBucket(self.limits.requests_per_minute, self.limits.burst, self.now())
 
@@ -330,6 +335,19 @@ class Accounts:
     def create_key(self, account: Account, name: str, scopes: list[str] | None) -> ApiKey:
         """A new key of the account (`POST /keys`): same account, same tier."""
         return self.add_key(account, "sk_test_" + account.ids.token(32), name, scopes)
+
+    def owner_of(self, secret: str) -> str | None:
+        """The id of the account a key belongs to, if any."""
+        found = self._by_key.get(secret)
+        return found[0] if found else None
+
+    def replace_keys(self, account: Account, keys: list[ApiKey]) -> None:
+        """The account's keys become exactly `keys` (a state import); the old ones stop working."""
+        for old in account.keys.values():
+            self._by_key.pop(old.secret, None)
+        account.keys = {key.key_id: key for key in keys}
+        for key in keys:
+            self._by_key[key.secret] = (account.account_id, key.key_id)
 
     def get(self, account_id: str) -> Account | None:
         return self._accounts.get(account_id)

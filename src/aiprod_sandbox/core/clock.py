@@ -18,7 +18,10 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
+
+from pydantic import AfterValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from ..errors import Conflict, ValidationFailed
 
@@ -65,6 +68,18 @@ def parse_iso(text: str) -> float:
     if stamp.tzinfo is None:
         raise ValueError("time needs a UTC offset or 'Z'")
     return stamp.timestamp()
+
+
+def _check_iso(value: str) -> str:
+    try:
+        parse_iso(value)
+    except ValueError as exc:
+        raise PydanticCustomError("time", "Must be an ISO 8601 time with an offset or Z") from exc
+    return value
+
+
+# A field holding such a time, in the models of every layer.
+IsoTime = Annotated[str, AfterValidator(_check_iso), WithJsonSchema(ISO_SCHEMA)]
 
 
 def _check_scale(scale: float) -> None:
@@ -135,12 +150,20 @@ class Clock:
         self._last = at
 
     def set(
-        self, *, mode: ClockMode | None = None, now: float | None = None, scale: float | None = None
+        self,
+        *,
+        mode: ClockMode | None = None,
+        now: float | None = None,
+        scale: float | None = None,
+        at_least: bool = False,
     ) -> None:
-        """Change mode, time or scale; time only moves forward."""
+        """Change mode, time or scale; time only moves forward (with `at_least`, a `now` in
+        the past leaves the time where it is instead of refusing)."""
         current = self.now()
         if now is not None and not math.isfinite(now):
             raise ValidationFailed(details={"now": "Must be a finite time"})
+        if now is not None and at_least:
+            now = max(now, current)
         if now is not None and now < current:
             raise Conflict(
                 f"The clock only moves forward: it is {iso(current)} already",

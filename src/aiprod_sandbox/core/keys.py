@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 SCOPES = (
     "jobs:read",
@@ -19,6 +23,26 @@ SCOPES = (
     "keys:write",
     "usage:read",
 )
+MAX_KEYS = 100  # per account
+
+
+def _check_scopes(value: list[str]) -> list[str]:
+    for index, scope in enumerate(value):
+        if scope not in SCOPES:
+            raise PydanticCustomError(
+                "scope",
+                "Unknown scope '{scope}' (scopes[{index}]); one of: {known}",
+                {"scope": scope, "index": index, "known": ", ".join(SCOPES)},
+            )
+    return list(dict.fromkeys(value))
+
+
+# A list of scopes in a model (a request, a state document, a fixture file).
+ScopeList = Annotated[
+    list[str],
+    AfterValidator(_check_scopes),
+    WithJsonSchema({"type": "array", "items": {"enum": list(SCOPES)}}),
+]
 TEST_KEY = re.compile(r"sk_test_[A-Za-z0-9_]{16,}")
 KEY_FORMAT = "test keys look like sk_test_ followed by at least 16 letters, digits or underscores"
 LIVE_PREFIX = "sk_live_"

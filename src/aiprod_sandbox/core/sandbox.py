@@ -98,7 +98,9 @@ class Sandbox:
                 )
                 raise ConfigError(f"accounts.yaml: {spec.account_id}: {problems}") from exc
             try:
-                import_state(account, document, clock=account.clock)
+                import_state(
+                    account, document, registry=self.accounts, library=self.scenario_library
+                )
             except SandboxError as exc:
                 raise ConfigError(
                     f"accounts.yaml: {spec.account_id}: {exc.details or exc}"

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AfterValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from ..errors import NotFound
 from .clock import iso
@@ -23,7 +26,26 @@ if TYPE_CHECKING:
 
 JOB_EVENTS = ("job.started", "job.progress", "job.completed", "job.failed", "job.cancelled")
 TEST_EVENT = "webhook.test"
-MAX_WEBHOOKS = 100
+MAX_WEBHOOKS = 100  # per account
+
+
+def _check_events(value: list[str]) -> list[str]:
+    for index, name in enumerate(value):
+        if name not in JOB_EVENTS:
+            raise PydanticCustomError(
+                "event",
+                "Unknown event '{name}' (events[{index}]); one of: {known}",
+                {"name": name, "index": index, "known": ", ".join(JOB_EVENTS)},
+            )
+    return list(dict.fromkeys(value))
+
+
+# The events a webhook subscribes to, in a model (a request, a state document, a fixture).
+EventList = Annotated[
+    list[str],
+    AfterValidator(_check_events),
+    WithJsonSchema({"type": "array", "items": {"enum": list(JOB_EVENTS)}, "minItems": 1}),
+]
 
 
 @dataclass

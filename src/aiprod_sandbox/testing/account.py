@@ -28,16 +28,16 @@ class Clock:
         self, mode: str | None = None, *, now: str | None = None, scale: float | None = None
     ) -> dict[str, Any]:
         """`mode` (real, manual, scaled), `now` (ISO 8601) and/or `scale`; without a mode the
-        clock keeps its own (the API itself requires one)."""
-        fields: dict[str, Any] = {"mode": mode or self.mode()}
-        if now is not None:
-            fields["now"] = now
-        if scale is not None:
-            fields["scale"] = scale
-        return dict(_ok(self.client.post("/_sandbox/clock", json=fields)))
-
-    def mode(self) -> str:
-        return str(_ok(self.client.get("/_sandbox/clock"))["mode"])
+        clock keeps its own mode and scale (the API itself requires a mode, and a scale with
+        mode scaled)."""
+        fields: dict[str, Any] = {"mode": mode, "now": now, "scale": scale}
+        if mode is None:
+            current = _ok(self.client.get("/_sandbox/clock"))
+            fields["mode"] = current["mode"]
+            if current["mode"] == "scaled" and scale is None:
+                fields["scale"] = current["scale"]
+        body = {name: value for name, value in fields.items() if value is not None}
+        return dict(_ok(self.client.post("/_sandbox/clock", json=body)))
 
     def now(self) -> str:
         return str(_ok(self.client.get("/_sandbox/clock"))["now"])

@@ -1,0 +1,20 @@
+"""One account's world as a JSON document: `GET /_sandbox/state` exports it, `PUT` imports
+it, and fixture files preload accounts with it.
+
+    document.py   the document's models, checked by the API's own rules
+    jobs.py       a job as a document entry and back; synthetic jobs for events on demand
+    world.py      export and import of a whole account
+"""
+
+from .document import StateDocument
+from .jobs import synthetic_job
+from .world import Imported, export_state, import_state, state_from_fixture
+
+__all__ = [
+    "Imported",
+    "StateDocument",
+    "export_state",
+    "import_state",
+    "state_from_fixture",
+    "synthetic_job",
+]

@@ -1,0 +1,161 @@
+"""The state document: one account's whole world as JSON (`GET`/`PUT /_sandbox/state`).
+
+It holds the account's tier and settings (clock, job timing, callback secret, its own
+scenario), its own presets, its webhooks with their secrets, its keys (revoked ones too) with
+their scopes and secrets, and its jobs in any state. Every field is checked by the rules the
+API applies to the same thing, so a document that imports is one the API could have made.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..catalog import Preset
+from ..clock import MAX_SCALE, IsoTime
+from ..keys import MAX_KEYS, SCOPES, TEST_KEY, ScopeList
+from ..scenarios import Scenario
+from ..schema import CATALOG_ENUM, exactly_one_of
+from ..urls import HttpUrl
+from ..webhooks import MAX_WEBHOOKS, EventList
+
+STATE_VERSION = 1
+SECRET_PATTERN = r"^whsec_[A-Za-z0-9_]{16,128}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)  # a number is a number
+
+
+class StateClock(_Model):
+    mode: Literal["real", "manual", "scaled"] = "real"
+    now: IsoTime | None = Field(default=None, description="ISO 8601; default: the clock's time now")
+    scale: float = Field(default=1.0, gt=0, le=MAX_SCALE)
+
+
+class StateScenario(_Model):
+    """The account's own scenario: a library one by name, or a whole one inline."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("name", "scenario"))
+    name: str | None = Field(
+        default=None,
+        description="A scenario from GET /_sandbox/scenarios",
+        json_schema_extra={CATALOG_ENUM: "scenarios"},
+    )
+    scenario: Scenario | None = Field(default=None, description="An inline scenario")
+
+    @model_validator(mode="after")
+    def _one(self) -> StateScenario:
+        if (self.name is None) == (self.scenario is None):
+            raise ValueError("give exactly one of 'name' or 'scenario'")
+        return self
+
+
+class StateSettings(_Model):
+    """Each setting given replaces the account's; one left out is kept as it is."""
+
+    job_timing: Literal["instant", "simulated"] | None = None
+    clock: StateClock | None = None
+    callback_secret: str | None = Field(
+        default=None, pattern=SECRET_PATTERN, description="Signs deliveries to callback_url"
+    )
+    scenario: StateScenario | None = Field(
+        default=None, description="The account's own scenario; null switches it off"
+    )
+
+
+class StateJobInput(_Model):
+    video_url: str
+    voice_text: str | None = None
+    voice_language: str | None = None
+    music_style: str | None = None
+    preset: str | None = None
+    callback_url: str | None = None
+
+
+class StateJobResult(_Model):
+    cost_estimate: float
+    quality_score: float
+    processing_time_seconds: int
+
+
+class StateJobError(_Model):
+    type: str = "processing_error"
+    code: str
+    message: str
+
+
+class StatePlan(_Model):
+    outcome: Literal["complete", "fail", "pending"]
+    simulated: bool
+    queue_seconds: float = Field(ge=0)
+    processing_seconds: float = Field(ge=0)
+    quality_score: float
+    cost_estimate: float
+    progress_steps: list[int] = [30, 60, 90]
+    error: StateJobError | None = None
+    fail_at_progress: int | None = None
+
+
+class StateJob(_Model):
+    job_id: str | None = None
+    status: Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"] = "COMPLETED"
+    progress: int | None = Field(default=None, ge=0, le=100)
+    created_at: IsoTime | None = None
+    updated_at: IsoTime | None = None
+    started_at: IsoTime | None = None
+    completed_at: IsoTime | None = None
+    input: StateJobInput
+    metadata: dict[str, str] = {}
+    result: StateJobResult | None = None
+    error: StateJobError | None = None
+    batch_id: str | None = None
+    cancel_reason: str | None = None
+    step: int | None = Field(default=None, ge=0)
+    plan: StatePlan | None = None
+
+
+class StateWebhook(_Model):
+    """A registered webhook, as `POST /webhooks/register` makes one (its secret included)."""
+
+    webhook_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    url: HttpUrl
+    events: EventList = Field(min_length=1)
+    active: bool = True
+    secret: str | None = Field(
+        default=None, pattern=SECRET_PATTERN, description="Default: a new whsec_ secret"
+    )
+    created_at: IsoTime | None = None
+    updated_at: IsoTime | None = None
+
+
+class StateKey(_Model):
+    """An API key of the account, as `POST /keys` makes one, with the key itself."""
+
+    key_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    name: str = Field(min_length=1, max_length=100)
+    key: str = Field(pattern=f"^{TEST_KEY.pattern}$", max_length=256)
+    scopes: ScopeList = Field(default_factory=lambda: list(SCOPES))
+    created_at: IsoTime | None = None
+    last_used_at: IsoTime | None = None
+    revoked_at: IsoTime | None = None
+
+
+class StateDocument(_Model):
+    """`GET /_sandbox/state` answers one; `PUT /_sandbox/state` takes one. `jobs` always
+    replaces the account's jobs; `presets`, `webhooks`, `keys` and each setting replace the
+    account's when given and leave them as they are when left out."""
+
+    version: Literal[1] = 1
+    account_id: str | None = Field(default=None, description="Exported for reference only")
+    tier: Literal["free", "pro", "enterprise"] | None = None
+    settings: StateSettings = StateSettings()
+    presets: list[Preset] | None = None
+    webhooks: list[StateWebhook] | None = Field(default=None, max_length=MAX_WEBHOOKS)
+    keys: list[StateKey] | None = Field(
+        default=None,
+        max_length=MAX_KEYS,
+        description="The key making the import is kept even when the document leaves it out",
+    )
+    jobs: list[StateJob] = []
