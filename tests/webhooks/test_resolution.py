@@ -142,7 +142,7 @@ def test_a_name_that_resolves_to_the_metadata_address_at_send_time_is_refused_an
 
     def answer(request: httpx.Request) -> httpx.Response:
         sent.append(request)
-        return httpx.Response(200)
+        return httpx.Response(200, stream=httpx.ByteStream(b"{}"))
 
     zone = Zone(hooks_test=["127.0.0.1" if not deny_private else "93.184.216.34"])
     api = make_api(
@@ -203,3 +203,25 @@ def test_an_address_written_in_the_url_is_used_without_a_lookup(
     delivery, _ = attempts_of(api, api.submit())
     assert delivery["status"] == "delivered"
     assert zone.lookups == []
+
+
+def test_over_tls_a_name_keeps_its_certificate_name_and_its_own_connection(
+    make_api: Callable[..., Api],
+) -> None:
+    """Connected to the checked address, an https request still checks the certificate
+    against the name (SNI), and does not stay pooled for another name at that address."""
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, stream=httpx.ByteStream(b"{}"))  # a body still to stream
+
+    api = make_api(transport=httpx.MockTransport(answer), resolver=Zone(tls_test=["10.1.2.3"]))
+    api.register("https://tls.test/hook", HOOK_EVENTS)
+    delivery, _ = attempts_of(api, api.submit())
+    assert delivery["status"] == "delivered"
+    (request,) = sent
+    assert (request.url.host, request.url.port) == ("10.1.2.3", None)
+    assert request.headers["host"] == "tls.test"
+    assert request.extensions["sni_hostname"] == "tls.test"
+    assert request.headers["connection"] == "close"
