@@ -72,7 +72,7 @@ def test_fixture_accounts_start_with_jobs_in_every_state(world: Path) -> None:
 
 def test_a_bad_preloaded_job_stops_the_server_with_the_file_and_field(tmp_path: Path) -> None:
     (tmp_path / "accounts.yaml").write_text(WORLD.replace("status: FAILED", "status: BROKEN"))
-    with pytest.raises(ConfigError, match=r"accounts.yaml.*acct_known_world.*status"):
+    with pytest.raises(ConfigError, match=r"accounts.yaml:13: accounts\[0\]\.jobs\[1\]\.status: "):
         create_app(Settings(fixtures=tmp_path))
 
 
@@ -324,3 +324,68 @@ def test_settings_under_a_scenario_export_as_the_account_set_them(
     assert client.get("/_sandbox/clock", headers=other).json()["mode"] == "manual"
     client.delete("/_sandbox/scenario", headers=other)
     assert client.get("/_sandbox/clock", headers=other).json()["mode"] == "real"
+
+
+SEEDED = """\
+accounts:
+  - account_id: acct_seeded
+    keys:
+      - {key: sk_test_seeded_key_000000001, name: Main}
+      - key: sk_test_seeded_key_000000002
+        name: Old
+        key_id: key_old
+        created_at: "2026-01-01T00:00:00Z"
+        revoked_at: "2026-02-01T00:00:00Z"
+    webhooks:
+      - webhook_id: wh_seeded
+        url: {url}
+        events: [job.completed]
+        secret: whsec_seededseededseeded01
+"""
+
+
+def test_fixture_accounts_start_with_their_webhooks_and_keys(
+    tmp_path: Path, receiver: Running
+) -> None:
+    (tmp_path / "accounts.yaml").write_text(SEEDED.replace("{url}", receiver.url))
+    settings = Settings(fixtures=tmp_path, clock="manual", start_time=START, strict_keys=True)
+    headers = auth("sk_test_seeded_key_000000001")
+    with TestClient(create_app(settings)) as client:
+        hooks = client.get("/webhooks", headers=headers).json()["items"]
+        assert [(h["webhook_id"], h["events"]) for h in hooks] == [("wh_seeded", ["job.completed"])]
+        keys = {k["key_id"]: k for k in client.get("/keys", headers=headers).json()["items"]}
+        assert keys["key_old"]["revoked_at"] == "2026-02-01T00:00:00Z"
+        old = client.get("/jobs", headers=auth("sk_test_seeded_key_000000002"))
+        assert old.json()["error"]["code"] == "KEY_REVOKED"
+        client.post("/pipeline/run", json={"video_url": "https://e.com/a.mp4"}, headers=headers)
+        assert receiver.receiver.wait_until(lambda got: len(got) == 1, timeout=10)
+        delivery = receiver.receiver.received[0]
+        signature = delivery.headers["x-aiprod-signature"]
+        assert verify("whsec_seededseededseeded01", delivery.body, signature)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "right", "problem"),
+    [
+        (
+            "{url}",
+            "ftp://hooks.example.com/in",
+            "accounts.yaml:12: accounts[0].webhooks[0].url: Must be an absolute http(s) URL",
+        ),
+        (
+            '"2026-02-01T00:00:00Z"',
+            "last tuesday",
+            "accounts.yaml:9: accounts[0].keys[1].revoked_at: "
+            "Must be an ISO 8601 time with an offset or Z",
+        ),
+    ],
+    ids=["webhook-url", "key-time"],
+)
+def test_a_bad_fixture_webhook_or_key_stops_the_server_at_its_line(
+    tmp_path: Path, wrong: str, right: str, problem: str
+) -> None:
+    text = SEEDED.replace(wrong, right).replace("{url}", "https://hooks.example.com/in")
+    (tmp_path / "accounts.yaml").write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        create_app(Settings(fixtures=tmp_path))
+    assert [p.removeprefix(f"{tmp_path}/") for p in str(raised.value).splitlines()] == [problem]

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import AuthError, KeyRevoked, LiveKeyInSandbox, MissingApiKey
 from ..settings import Settings
 from .catalog import Catalog, Preset, TierLimits
-from .clock import Clock, ClockMode, Due, Scheduler, WallTime, system_time
+from .clock import Clock, ClockMode, Due, Scheduler, WallTime, parse_iso, system_time
 from .deliveries import DeliveryLog
 from .ids import Draws, IdSource, derive
 from .jobbook import STEP_KIND, JobBook
@@ -231,8 +231,13 @@ class Accounts:
             account = self._new_account(
                 spec.account_id, spec.tier, fixture=True, overrides=spec.limits
             )
-            for fixture_key in spec.keys:
-                self.add_key(account, fixture_key.key, fixture_key.name, fixture_key.scopes)
+            for given in spec.keys:
+                key = self.add_key(
+                    account, given.key, given.name, given.scopes, key_id=given.key_id
+                )
+                key.created_at = parse_iso(given.created_at) if given.created_at else key.created_at
+                key.last_used_at = parse_iso(given.last_used_at) if given.last_used_at else None
+                key.revoked_at = parse_iso(given.revoked_at) if given.revoked_at else None
 
     def __iter__(self) -> Iterator[Account]:
         return iter(list(self._accounts.values()))
@@ -319,10 +324,16 @@ class Accounts:
             self._by_key.pop(key.secret, None)
 
     def add_key(
-        self, account: Account, secret: str, name: str, scopes: list[str] | None = None
+        self,
+        account: Account,
+        secret: str,
+        name: str,
+        scopes: list[str] | None = None,
+        *,
+        key_id: str | None = None,
     ) -> ApiKey:
         key = ApiKey(
-            key_id=account.ids.new("key", 12),
+            key_id=key_id or account.ids.new("key", 12),
             name=name,
             secret=secret,
             scopes=frozenset(SCOPES if scopes is None else scopes),

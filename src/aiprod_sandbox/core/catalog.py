@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import yamlfile
+from .clock import IsoTime
 from .keys import SCOPES
 
 M = TypeVar("M", bound=BaseModel)
@@ -75,9 +76,15 @@ def _known_scope(scope: str) -> str:
 
 
 class FixtureKey(_Strict):
+    """A key as the state document has one (`key_id` and the times are optional)."""
+
     key: str
     name: str = "Fixture key"
     scopes: list[Annotated[str, AfterValidator(_known_scope)]] | None = None
+    key_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    created_at: IsoTime | None = None
+    last_used_at: IsoTime | None = None
+    revoked_at: IsoTime | None = None
 
 
 class FixtureAccount(_Strict):
@@ -85,6 +92,7 @@ class FixtureAccount(_Strict):
     tier: Literal["free", "pro", "enterprise"] = "pro"
     limits: dict[str, Any] | None = None  # checked with tiers.yaml: they complete the tier's
     keys: list[FixtureKey]
+    # Entries of the state document (checked as such: see `_check_worlds`).
     jobs: list[dict[str, Any]] = []
     webhooks: list[dict[str, Any]] = []
 
@@ -241,6 +249,8 @@ def load_catalog(override: Path | None = None) -> Catalog:
                 files.problem("presets.yaml", ("presets", index, "music_style"), message)
     if tiers is not None and accounts is not None:
         _check_limits(files, accounts, tiers)
+    if accounts is not None:
+        _check_worlds(files, accounts)
     video_path = _find(folders, "sample.mp4")
     if video_path is None:
         files.missing("sample.mp4")
@@ -271,3 +281,17 @@ def _check_limits(files: _Files, accounts: _AccountsFile, tiers: _TiersFile) -> 
         except ValidationError as exc:
             under = ("accounts", index, "limits")
             files.problems += files.documents["accounts.yaml"].explain(exc, under=under)
+
+
+def _check_worlds(files: _Files, accounts: _AccountsFile) -> None:
+    """An account's webhooks and jobs are what a state document holds for it, so they are
+    checked as the document's are (URLs, events, secrets, times, statuses)."""
+    from .state.document import StateDocument  # the state package imports this module
+
+    for index, account in enumerate(accounts.accounts):
+        try:
+            StateDocument.model_validate({"webhooks": account.webhooks, "jobs": account.jobs})
+        except ValidationError as exc:
+            files.problems += files.documents["accounts.yaml"].explain(
+                exc, under=("accounts", index)
+            )

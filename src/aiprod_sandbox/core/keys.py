@@ -45,6 +45,23 @@ ScopeList = Annotated[
 ]
 TEST_KEY = re.compile(r"sk_test_[A-Za-z0-9_]{16,}")
 KEY_FORMAT = "test keys look like sk_test_ followed by at least 16 letters, digits or underscores"
+MAX_KEY_LENGTH = 256
+
+
+def _check_test_key(value: str) -> str:
+    if len(value) > MAX_KEY_LENGTH or not TEST_KEY.fullmatch(value):
+        raise PydanticCustomError("key", f"Not a test key: {KEY_FORMAT}")
+    return value
+
+
+# A whole test key in a model (a state document, a fixture file).
+TestKey = Annotated[
+    str,
+    AfterValidator(_check_test_key),
+    WithJsonSchema(
+        {"type": "string", "pattern": f"^{TEST_KEY.pattern}$", "maxLength": MAX_KEY_LENGTH}
+    ),
+]
 LIVE_PREFIX = "sk_live_"
 TIER_PREFIXES = (("sk_test_free_", "free"), ("sk_test_pro_", "pro"), ("sk_test_ent_", "enterprise"))
 

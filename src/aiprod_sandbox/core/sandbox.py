@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from pydantic import ValidationError
-
 from ..errors import ConfigError, SandboxError
 from ..settings import Settings
 from .accounts import Account, Accounts
@@ -85,25 +83,21 @@ class Sandbox:
             self.base_url = local_url(host, port)
 
     def _preload(self) -> None:
-        """Fixture accounts start with the jobs their fixture file lists."""
+        """Fixture accounts start with the webhooks and jobs their fixture file lists (checked
+        with the file, by `catalog.py`, as state document entries)."""
         for spec in self.catalog.accounts:
             account = self.accounts.get(spec.account_id)
-            if account is None or not spec.jobs:
+            if account is None or not (spec.jobs or spec.webhooks):
                 continue
-            try:
-                document = state_from_fixture(spec.jobs)
-            except ValidationError as exc:
-                problems = "; ".join(
-                    f"jobs.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-                )
-                raise ConfigError(f"accounts.yaml: {spec.account_id}: {problems}") from exc
+            document = state_from_fixture(spec.jobs, spec.webhooks)
             try:
                 import_state(
                     account, document, registry=self.accounts, library=self.scenario_library
                 )
             except SandboxError as exc:
+                problems = "; ".join(f"{k}: {v}" for k, v in (exc.details or {}).items())
                 raise ConfigError(
-                    f"accounts.yaml: {spec.account_id}: {exc.details or exc}"
+                    f"accounts.yaml: {spec.account_id}: {problems or exc.message}"
                 ) from exc
 
     def reset(self, account: Account) -> None:

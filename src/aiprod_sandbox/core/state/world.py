@@ -217,5 +217,8 @@ def import_state(
     )
 
 
-def state_from_fixture(jobs: list[dict[str, object]]) -> StateDocument:
-    return StateDocument.model_validate({"jobs": jobs})
+def state_from_fixture(
+    jobs: list[dict[str, object]], webhooks: list[dict[str, object]]
+) -> StateDocument:
+    """The document of a fixture account's webhooks and jobs (its keys are made with it)."""
+    return StateDocument.model_validate({"jobs": jobs, "webhooks": webhooks or None})
