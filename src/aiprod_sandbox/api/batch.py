@@ -13,9 +13,9 @@ from pydantic_core import PydanticCustomError
 from starlette.responses import Response
 
 from ..core.jobs import JobInput
+from ..core.schema import exactly_one_of
 from ..core.urls import HttpUrl
 from ..errors import TierFeatureUnavailable
-from .fields import exactly_one_of
 from .jobs import JobAccepted, JobFields, accepted, job_context, job_input
 from .operation import Call, Operation
 from .responses import json_response

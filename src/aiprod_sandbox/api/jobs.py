@@ -18,9 +18,9 @@ from ..core.catalog import Catalog
 from ..core.clock import iso
 from ..core.jobs import Job, JobInput, fields_of
 from ..core.links import Links
+from ..core.schema import CATALOG_ENUM
 from ..core.urls import HttpUrl
 from ..errors import UnknownField
-from .fields import CATALOG_ENUM
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from .._version import __version__
-from .fields import CATALOG_ENUM
+from ..core.schema import CATALOG_ENUM
 from .operation import Operation
 from .responses import ErrorEnvelope
 

@@ -6,8 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from ..core.scenarios import Scenario
+from ..core.schema import CATALOG_ENUM, exactly_one_of
 from ..errors import ValidationFailed
-from .fields import CATALOG_ENUM, exactly_one_of
 from .operation import Call, control_operation
 from .responses import json_response
 

@@ -5,41 +5,22 @@ The `whsec_` secret is shown once, in the 201 of `POST /webhooks/register`, neve
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from ..core.clock import iso
-from ..core.webhooks import JOB_EVENTS, MAX_WEBHOOKS, Webhook, make_test_delivery
+from ..core.urls import HttpUrl
+from ..core.webhooks import JOB_EVENTS, MAX_WEBHOOKS, EventList, Webhook, make_test_delivery
 from ..errors import PermissionDenied, ValidationFailed
 from ..webhooks.addresses import check_url
 from .deliveries import dispatcher
-from .fields import HttpUrl
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response
 
 _EVENTS_DOC = "Any of: " + ", ".join(JOB_EVENTS)
-
-
-def _check_events(value: list[str]) -> list[str]:
-    for index, name in enumerate(value):
-        if name not in JOB_EVENTS:
-            raise PydanticCustomError(
-                "event",
-                "Unknown event '{name}' (events[{index}]); one of: {known}",
-                {"name": name, "index": index, "known": ", ".join(JOB_EVENTS)},
-            )
-    return list(dict.fromkeys(value))
-
-
-EventList = Annotated[
-    list[str],
-    AfterValidator(_check_events),
-    WithJsonSchema({"type": "array", "items": {"enum": list(JOB_EVENTS)}, "minItems": 1}),
-]
 
 
 class WebhookRegister(BaseModel):
