@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import socket
 import sys
@@ -16,6 +17,7 @@ from ._version import __version__
 from .app import create_app
 from .collector import Collector
 from .core.sandbox import Sandbox, local_url
+from .errors import ConfigError
 from .settings import Settings
 from .webhooks.receiver import Receiver, describe
 
@@ -30,6 +32,31 @@ def example_key(sandbox: Sandbox) -> str:
 
 
 log = logging.getLogger("aiprod_sandbox")
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def http_protocol(choice: str = "auto") -> type[asyncio.Protocol] | str:
+    """What `uvicorn.Config(http=...)` gets for `--http`: httptools always with the limits
+    h11 sets on a request (see httptools_protocol.py), h11 where httptools is missing."""
+    if choice == "h11" or (choice == "auto" and not _installed("httptools")):
+        return "h11"
+    if not _installed("httptools"):
+        raise ConfigError("--http httptools: httptools is not installed (pip install httptools)")
+    from .httptools_protocol import HttpToolsProtocol
+
+    return HttpToolsProtocol
+
+
+def event_loop(choice: str = "auto") -> str:
+    """What `uvicorn.Config(loop=...)` gets for `--loop` (auto: uvloop where installed)."""
+    if choice == "uvloop" and not _installed("uvloop"):
+        raise ConfigError("--loop uvloop: uvloop is not installed (pip install uvloop)")
+    return choice
+
+
 HEAD_TIMEOUT_TICKS = 100  # uvicorn ticks every 0.1 s: 10 s to send a request's head
 
 
@@ -144,6 +171,7 @@ def serve(settings: Settings, argv: Sequence[str] | None = None) -> int:
     from .cli import configure_logging
 
     configure_logging(settings.log_level)
+    http, loop = http_protocol(settings.http), event_loop(settings.loop)
     raise_file_limit()
     sandbox = Sandbox(settings)
     app = create_app(settings, sandbox=sandbox)
@@ -151,6 +179,8 @@ def serve(settings: Settings, argv: Sequence[str] | None = None) -> int:
         app,
         host=settings.host,
         port=settings.port,
+        http=http,
+        loop=loop,
         log_config=None,
         access_log=settings.log_level == "debug",
         lifespan="on",
@@ -184,7 +214,13 @@ def listen(host: str, port: int, secret: str | None, statuses: Sequence[int]) ->
         on_delivery=lambda item: print(describe(item), flush=True),
     )
     config = uvicorn.Config(
-        receiver, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+        receiver,
+        host=host,
+        port=port,
+        http=http_protocol(),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
     )
     server = _QuietExit(config)
     print(

@@ -23,6 +23,8 @@ TIERS = ("free", "pro", "enterprise")
 CLOCK_MODES = ("real", "manual")
 JOB_TIMINGS = ("instant", "simulated")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+HTTP_PARSERS = ("auto", "httptools", "h11")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 
 
 def _parse_bool(text: str) -> bool:
@@ -174,6 +176,18 @@ OPTIONS: tuple[Option, ...] = (
         "FILE",
     ),
     Option(
+        "http",
+        _parse_choice(HTTP_PARSERS),
+        "HTTP/1.1 parser: httptools, h11, or auto (httptools where it is installed)",
+        "PARSER",
+    ),
+    Option(
+        "loop",
+        _parse_choice(EVENT_LOOPS),
+        "event loop: uvloop, asyncio, or auto (uvloop where it is installed)",
+        "LOOP",
+    ),
+    Option(
         "deny_private_webhooks",
         _parse_bool,
         "refuse webhook URLs that resolve to private or loopback addresses",
@@ -204,6 +218,8 @@ class Settings:
     deny_private_webhooks: bool = False
     scenario: tuple[str, ...] = ()
     port_file: Path | None = None
+    http: str = "auto"
+    loop: str = "auto"
     webhook_max_age: float = 24 * 3600.0
     webhook_concurrency: int = 64
     webhook_queue: int = 10_000
