@@ -151,6 +151,13 @@ class ServerProcess:
     def open_fds(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 
+    def loaded(self, package: str) -> bool:
+        """Whether a compiled module of this package is mapped into the process (so in use)."""
+        marker = f"/site-packages/{package}/"
+        return any(
+            marker in line for line in Path(f"/proc/{self.pid}/maps").read_text().splitlines()
+        )
+
 
 def logged_errors(process: ServerProcess, since: int = 0) -> list[str]:
     """Lines of the server's log (from offset `since`) reporting an unhandled error."""

@@ -5,8 +5,13 @@ goes on serving: after every test, `GET /health` answers 200 within a second and
 jobs, submitted before any case ran, read back exactly as they were (nothing lost). The
 results are tabled in docs/reliability.md.
 
-The protocol layer is uvicorn's (h11): a request it cannot parse never reaches the app, and
-uvicorn answers it with a plain-text `400 Invalid HTTP request received.` and closes.
+Every test runs on both stacks a partner can get: httptools on uvloop (the default, where their
+wheels exist) and h11 on asyncio's own loop (`--http h11 --loop asyncio`, what uvicorn runs
+without them). The protocol layer is uvicorn's: a request the parser cannot parse never
+reaches the app, and uvicorn answers it with a plain-text `400 Invalid HTTP request received.`
+and closes. The limits h11 sets on a request head hold under httptools through the server's
+own protocol class (`httptools_protocol.py`); where the two parsers still differ, the case
+says how and why (`PARSERS_DIFFER`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,37 @@ from .conftest import (
 HEALTH_WITHIN = 1.0  # seconds: a normal request must be answered this fast whatever goes on
 CUT_OFF_WITHIN = 15.0  # seconds: a connection that never completes its request head
 MIB = 1 << 20
+INVALID = b"Invalid HTTP request received."  # uvicorn's own answer to what it cannot parse
+
+# The parser and event loop of each stack: every test runs on both.
+STACKS = {
+    "h11": ("--http", "h11", "--loop", "asyncio"),
+    "httptools": ("--http", "httptools", "--loop", "uvloop"),
+}
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def parser(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def start_server(parser: str, file_limit: int | None = None) -> ServerProcess:
+    """`aiprod-sandbox serve` on this parser's stack, checked to run on it."""
+    process = ServerProcess(*STACKS[parser], file_limit=file_limit).start()
+    on_httptools = parser == "httptools"
+    running = {"httptools": process.loaded("httptools"), "uvloop": process.loaded("uvloop")}
+    if running != {"httptools": on_httptools, "uvloop": on_httptools}:
+        stop_and_check(process, allow_logged_errors=True)
+        pytest.fail(f"asked for the {parser} stack, the server runs on {running}")
+    return process
+
+
+@pytest.fixture(scope="module")
+def server(parser: str) -> Iterator[ServerProcess]:
+    """A real server process on one parser's stack for the whole test module."""
+    process = start_server(parser)
+    yield process
+    stop_and_check(process)
 
 
 # --- the witness: data that must survive every case -----------------------------------------
@@ -137,16 +173,20 @@ def _send_raw(server: ServerProcess, data: bytes) -> tuple[RawResponse | None, b
 # --- malformed HTTP ---------------------------------------------------------------------------
 
 H = b"Host: 127.0.0.1\r\n"
+POST_CHUNKED = b"POST /pipeline/run HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n"
 PROTOCOL_ERRORS = {
     "garbage request line": b"GARBAGE\r\n\r\n",
     "request line without a target": b"GET  HTTP/1.1\r\n" + H + b"\r\n",
+    "request line without a version (HTTP/0.9)": b"GET /health\r\n\r\n",
     "binary junk": bytes(range(256)) + b"\r\n\r\n",
     "TLS ClientHello on the plain port": bytes.fromhex("16030100a5010000a10303") + bytes(160),
     "raw 0xff bytes in the target": b"GET /jobs/\xff\xfe HTTP/1.1\r\n" + H + b"\r\n",
     "header name with a space": b"GET /health HTTP/1.1\r\n" + H + b"Bad Header: x\r\n\r\n",
     "NUL in a header value": b"GET /health HTTP/1.1\r\n" + H + b"X-A: a\x00b\r\n\r\n",
     "header line without a colon": b"GET /health HTTP/1.1\r\n" + H + b"NoColonHere\r\n\r\n",
+    "folded line before the first header": b"GET /health HTTP/1.1\r\n x\r\n" + H + b"\r\n",
     "HTTP/1.1 without Host": b"GET /health HTTP/1.1\r\n\r\n",
+    "two Host headers": b"GET /health HTTP/1.1\r\n" + H + b"Host: evil.example\r\n\r\n",
     "Content-Length not a number": b"POST /pipeline/run HTTP/1.1\r\n"
     + H
     + b"Content-Length: abc\r\n\r\n{}",
@@ -156,33 +196,91 @@ PROTOCOL_ERRORS = {
     "two different Content-Lengths": b"POST /pipeline/run HTTP/1.1\r\n"
     + H
     + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    "Transfer-Encoding gzip": POST_CHUNKED.replace(b"chunked", b"gzip") + b"\r\n{}",
+    "Transfer-Encoding gzip, chunked": POST_CHUNKED.replace(b"chunked", b"gzip, chunked")
+    + b"\r\n2\r\n{}\r\n0\r\n\r\n",
+    "two Transfer-Encoding headers": POST_CHUNKED
+    + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
 }
+
+
+def assert_refused(response: RawResponse | None, closed: bool) -> None:
+    """uvicorn's own answer, before any app code runs (or none), and the connection closed."""
+    assert closed, "the server kept a connection open after an unparseable request"
+    if response is not None:
+        assert response.status == 400, response
+        assert response.body == INVALID, response
 
 
 @pytest.mark.parametrize("data", PROTOCOL_ERRORS.values(), ids=PROTOCOL_ERRORS.keys())
 def test_unparseable_http_is_refused_and_cut_off(server: ServerProcess, data: bytes) -> None:
     response, closed, took = _send_raw(server, data)
-    assert closed, "the server kept a connection open after an unparseable request"
-    if response is not None:  # uvicorn's own answer, before any app code runs
-        assert response.status == 400, response
-        assert response.body == b"Invalid HTTP request received."
+    assert_refused(response, closed)
     assert took < 1.0
 
 
 def test_a_one_mib_header_is_cut_off(server: ServerProcess) -> None:
     data = b"GET /health HTTP/1.1\r\n" + H + b"X-Big: " + b"a" * MIB + b"\r\n\r\n"
     response, closed, took = _send_raw(server, data)
-    assert closed
-    assert response is None or response.status == 400, response
+    assert_refused(response, closed)
     assert took < 2.0
 
 
 def test_ten_thousand_headers_do_not_hurt(server: ServerProcess) -> None:
-    """Small headers, many of them: answered (h11 limits only an incomplete head) or cut."""
+    """Small headers, many of them, in one write: answered (h11's limit, which the server
+    keeps under httptools too, is on an incomplete head) or cut off."""
     many = b"".join(b"X-H%d: v\r\n" % i for i in range(10_000))
-    response, _, took = _send_raw(server, b"GET /health HTTP/1.1\r\n" + H + many + b"\r\n")
+    data = b"GET /health HTTP/1.1\r\n" + H + many + b"Connection: close\r\n\r\n"
+    response, _, took = _send_raw(server, data)
     assert response is None or response.status in (200, 400), response
     assert took < 2.0
+
+
+# A head (or a trailer section, or a chunk header) that never ends, sent 64 KiB at a time: cut
+# off once 16 KiB of it are waiting (h11's limit on an incomplete event, which the server holds
+# httptools to), and never kept. Without that limit, httptools kept all of it: 80 MiB of
+# trailers took 400 MiB.
+ENDLESS: dict[str, tuple[bytes, bytes]] = {
+    "header value": (b"GET /health HTTP/1.1\r\n" + H + b"X-Big: ", b"a" * 65536),
+    "header name": (b"GET /health HTTP/1.1\r\n" + H + b"X-", b"a" * 65536),
+    "small headers": (b"GET /health HTTP/1.1\r\n" + H, b"X-Hdr: value\r\n" * 4096),
+    "request target": (b"GET /", b"a" * 65536),
+    "blank lines before a request line": (b"", b"\r\n" * 32768),
+}
+# The same inside a chunked body. Under h11 the app, told of the disconnect only when it
+# answers, logs an 'Unhandled error' (as for invalid chunk framing, below): a server of its own.
+ENDLESS_IN_A_BODY: dict[str, tuple[bytes, bytes]] = {
+    "chunk extension": (POST_CHUNKED + b"\r\n2;x=", b"a" * 65536),
+    "trailers": (POST_CHUNKED + b"\r\n2\r\n{}\r\n0\r\n", b"X-Trailer: value\r\n" * 4096),
+}
+ENDLESS_SENT = 32 * MIB  # what the client would send, if not cut off
+ENDLESS_CUT_BY = 8 * MIB  # at most this much is taken (socket buffers hold some MiB)
+ENDLESS_GROWTH = 8 * 1024  # KiB the server's RSS may grow by
+
+
+def _send_endless(server: ServerProcess, prefix: bytes, block: bytes) -> None:
+    """Send `prefix`, then `block` after block: the server must cut it off, and keep none."""
+    before = server.rss_kib()
+    sent, error = 0, None
+    with connect(server, timeout=10) as sock:
+        try:
+            sock.sendall(prefix)
+            while sent < ENDLESS_SENT:
+                sock.sendall(block)
+                sent += len(block)
+        except OSError as exc:
+            error = exc
+    grown = server.rss_kib() - before
+    assert error is not None, f"{sent >> 20} MiB sent and still not cut off"
+    assert sent < ENDLESS_CUT_BY, f"cut off only after {sent >> 20} MiB"
+    assert grown < ENDLESS_GROWTH, f"the server grew by {grown} KiB"
+
+
+@pytest.mark.parametrize(("prefix", "block"), ENDLESS.values(), ids=ENDLESS.keys())
+def test_an_endless_head_is_cut_off_and_never_kept(
+    server: ServerProcess, prefix: bytes, block: bytes
+) -> None:
+    _send_endless(server, prefix, block)
 
 
 def _with_key(key: str, method: str, target: bytes, extra: bytes = b"", body: bytes = b"") -> bytes:
@@ -192,19 +290,8 @@ def _with_key(key: str, method: str, target: bytes, extra: bytes = b"", body: by
 
 
 ODD_BUT_PARSEABLE: dict[str, tuple[Callable[[str], bytes], int, str | None]] = {
-    "unknown method FOO": (lambda k: _with_key(k, "FOO", b"/jobs"), 405, "METHOD_NOT_ALLOWED"),
     "TRACE": (lambda k: _with_key(k, "TRACE", b"/health"), 405, "METHOD_NOT_ALLOWED"),
-    "HTTP/2 preface (PRI * HTTP/2.0)": (
-        lambda k: b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-        404,
-        "ROUTE_NOT_FOUND",
-    ),
-    "absolute-form target": (
-        lambda k: _with_key(k, "GET", b"http://evil.example/health"),
-        404,
-        "ROUTE_NOT_FOUND",
-    ),
-    "100 KB target": (lambda k: _with_key(k, "GET", b"/" + b"a" * 100_000), 404, "ROUTE_NOT_FOUND"),
+    "OPTIONS *": (lambda k: _with_key(k, "OPTIONS", b"*"), 404, "ROUTE_NOT_FOUND"),
     "percent-encoded NUL and 0xff in a job id": (
         lambda k: _with_key(k, "GET", b"/jobs/%00%ff"),
         404,
@@ -243,6 +330,13 @@ ODD_BUT_PARSEABLE: dict[str, tuple[Callable[[str], bytes], int, str | None]] = {
 }
 
 
+def assert_answered(response: RawResponse | None, status: int, code: str | None) -> None:
+    if code is None:
+        assert response is not None and response.status == status, response
+    else:
+        assert_envelope(response, status, code)
+
+
 @pytest.mark.parametrize(
     ("build", "status", "code"), ODD_BUT_PARSEABLE.values(), ids=ODD_BUT_PARSEABLE.keys()
 )
@@ -250,10 +344,127 @@ def test_odd_but_parseable_requests_get_the_envelope(
     server: ServerProcess, build: Callable[[str], bytes], status: int, code: str | None
 ) -> None:
     response, _, took = _send_raw(server, build(fresh_key()))
-    if code is None:
-        assert response is not None and response.status == status, response
+    assert_answered(response, status, code)
+    assert took < 1.0
+
+
+@dataclass(frozen=True)
+class Differ:
+    """A request the two parsers treat differently; both outcomes are safe and documented.
+    An outcome is (status, error code or None for a success) or REFUSED: uvicorn's own 400,
+    then the connection is closed."""
+
+    build: Callable[[str], bytes]
+    h11: tuple[int, str | None] | str
+    httptools: tuple[int, str | None] | str
+    why: str
+
+
+REFUSED = "refused"
+CL_AND_TE = b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+PARSERS_DIFFER = {
+    "unknown method FOO": Differ(
+        lambda k: _with_key(k, "FOO", b"/jobs"),
+        (405, "METHOD_NOT_ALLOWED"),
+        REFUSED,
+        "llhttp parses only the methods it knows",
+    ),
+    "lower-case method": Differ(
+        lambda k: _with_key(k, "get", b"/health"),
+        (405, "METHOD_NOT_ALLOWED"),
+        REFUSED,
+        "methods are case-sensitive: h11 passes `get` on (no route has it), llhttp knows none",
+    ),
+    "CONNECT": Differ(
+        lambda k: _with_key(k, "CONNECT", b"example.com:443"),
+        (404, "ROUTE_NOT_FOUND"),
+        REFUSED,
+        "llhttp parses CONNECT as a tunnel, which uvicorn does not serve",
+    ),
+    "HTTP/2 preface (PRI * HTTP/2.0)": Differ(
+        lambda k: b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        (404, "ROUTE_NOT_FOUND"),
+        REFUSED,
+        "llhttp takes PRI only as the start of HTTP/2, which this server does not speak",
+    ),
+    "HTTP/1.2": Differ(
+        lambda k: _with_key(k, "GET", b"/health").replace(b"HTTP/1.1", b"HTTP/1.2"),
+        (200, None),
+        REFUSED,
+        "llhttp knows only the HTTP versions that exist",
+    ),
+    "absolute-form target": Differ(
+        lambda k: _with_key(k, "GET", b"http://evil.example/health"),
+        (404, "ROUTE_NOT_FOUND"),
+        (200, None),
+        "httptools routes by the URL's path, as RFC 9112 section 3.2.2 asks; h11 takes the "
+        "whole URL for the path",
+    ),
+    "fragment in the target": Differ(
+        lambda k: _with_key(k, "GET", b"/health#x"),
+        (404, "ROUTE_NOT_FOUND"),
+        (200, None),
+        "httptools drops the fragment; h11 keeps it in the path",
+    ),
+    "100 KB target": Differ(
+        lambda k: _with_key(k, "GET", b"/" + b"a" * 100_000),
+        (404, "ROUTE_NOT_FOUND"),
+        REFUSED,
+        "httptools's URL parser takes at most 65,535 bytes; h11 takes a longer head when "
+        "it arrives whole (its limit is on an incomplete head)",
+    ),
+    "blank lines before the request line": Differ(
+        lambda k: b"\r\n\r\n" + _with_key(k, "GET", b"/health"),
+        REFUSED,
+        (200, None),
+        "RFC 9112 section 2.2: a server should skip them; h11 does not",
+    ),
+    "bare LF line ends": Differ(
+        lambda k: _with_key(k, "GET", b"/health").replace(b"\r\n", b"\n"),
+        (200, None),
+        REFUSED,
+        "llhttp wants CRLF; h11 also takes a bare LF",
+    ),
+    "DEL in a header value": Differ(
+        lambda k: _with_key(k, "GET", b"/health", b"X-A: a\x7fb\r\n"),
+        (200, None),
+        REFUSED,
+        "llhttp refuses every control character in a value; h11 lets DEL through",
+    ),
+    "folded header line (obs-fold)": Differ(
+        lambda k: _with_key(k, "GET", b"/jobs").replace(b"Bearer ", b"Bearer\r\n "),
+        (200, None),
+        REFUSED,
+        "RFC 9112 section 5.2 lets a server refuse it or unfold it: h11 joins the line to "
+        "its header with a space (the key still works), httptools refuses",
+    ),
+    "Content-Length and Transfer-Encoding": Differ(
+        lambda k: _with_key(k, "POST", b"/pipeline/run", CL_AND_TE, b"2\r\n{}\r\n0\r\n\r\n"),
+        (400, "INVALID_PARAMETER"),
+        REFUSED,
+        "RFC 9112 section 6.1 lets a server refuse it or read the body by Transfer-Encoding: "
+        "h11 reads it by Transfer-Encoding (the app sees `{}`), httptools refuses",
+    ),
+    "two identical Content-Lengths": Differ(
+        lambda k: _with_key(
+            k, "POST", b"/pipeline/run", b"Content-Length: 2\r\nContent-Length: 2\r\n", b"{}"
+        ),
+        (400, "INVALID_PARAMETER"),
+        REFUSED,
+        "h11 takes the one length; llhttp refuses any repeated Content-Length",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", PARSERS_DIFFER.values(), ids=PARSERS_DIFFER.keys())
+def test_where_the_parsers_differ(server: ServerProcess, parser: str, case: Differ) -> None:
+    expected = case.h11 if parser == "h11" else case.httptools
+    response, closed, took = _send_raw(server, case.build(fresh_key()))
+    if expected == REFUSED:
+        assert_refused(response, closed)
     else:
-        assert_envelope(response, status, code)
+        assert isinstance(expected, tuple)
+        assert_answered(response, *expected)
     assert took < 1.0
 
 
@@ -534,9 +745,9 @@ def test_2000_idle_connections_do_not_stop_others(server: ServerProcess) -> None
 
 
 @pytest.fixture
-def cramped_server() -> Iterator[ServerProcess]:
+def cramped_server(parser: str) -> Iterator[ServerProcess]:
     """A server whose process may open only 256 files (as a small container might)."""
-    process = ServerProcess(file_limit=256).start()
+    process = start_server(parser, file_limit=256)
     yield process
     stop_and_check(process, allow_logged_errors=True)
 
@@ -562,10 +773,10 @@ def test_idle_connections_past_the_file_limit_do_not_stop_the_server(
 
 
 @pytest.fixture(scope="module")
-def disconnect_server() -> Iterator[ServerProcess]:
+def disconnect_server(parser: str) -> Iterator[ServerProcess]:
     """A server of its own: today a disconnect mid-body logs an 'Unhandled error' (below), which
     would fail the module server's clean-log check at teardown."""
-    process = ServerProcess().start()
+    process = start_server(parser)
     yield process
     stop_and_check(process, allow_logged_errors=True)
 
@@ -625,6 +836,21 @@ def test_a_disconnect_mid_body_is_not_a_server_error(disconnect_server: ServerPr
     statuses = [entry["status"] for entry in journal if entry["path"] == "/pipeline/run"]
     assert 500 not in statuses, f"journaled as {statuses}"
     assert not logged_errors(disconnect_server, before)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "block"), ENDLESS_IN_A_BODY.values(), ids=ENDLESS_IN_A_BODY.keys()
+)
+def test_an_endless_chunk_header_or_trailer_is_cut_off_and_never_kept(
+    disconnect_server: ServerProcess, prefix: bytes, block: bytes
+) -> None:
+    key = fresh_key()
+    _send_endless(
+        disconnect_server,
+        prefix.replace(H, H + b"Authorization: Bearer " + key.encode() + b"\r\n"),
+        block,
+    )
+    assert api(disconnect_server, "GET", "/jobs", key).json()["pagination"]["total"] == 0
 
 
 def test_invalid_chunk_framing_mid_body_is_cut_off(disconnect_server: ServerProcess) -> None:
