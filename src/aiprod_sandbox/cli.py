@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -220,6 +221,27 @@ def _not_a_scripted_drop(record: logging.LogRecord) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # here, where a closed pipe can still be caught
+    except BrokenPipeError:
+        # `aiprod-sandbox scenario list | head -2`: the reader has gone; end quietly, and keep
+        # Python from failing again on the flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return code
+
+
+def _config_problems(exc: ConfigError) -> list[str]:
+    """A file's problems one per line, as `file:line: field: message`; anything else named."""
+    from .core.yamlfile import FileError  # not at import: --help and --version stay instant
+
+    if isinstance(exc, FileError):
+        return exc.problems
+    return [f"aiprod-sandbox: {exc}"]
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -233,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return serve(settings)
         except ConfigError as exc:
-            print(f"aiprod-sandbox: {exc}", file=sys.stderr)
+            print("\n".join(_config_problems(exc)), file=sys.stderr)
             return 2
     if args.command == "health":
         return _health(args.url, args.timeout)

@@ -4,7 +4,9 @@ and `serve --scenario` refusing a bad file or name before it starts."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +19,7 @@ import yaml
 from aiprod_sandbox.core.scenarios import ScenarioError, load_file, load_text
 from tests.conftest import auth, new_key
 from tests.scenarios.conftest import SHIPPED, SHIPPED_NAMES, run_cli
-from tests.support.serve import SandboxProcess
+from tests.support.serve import CLI, SandboxProcess, clean_env
 
 PROBLEM = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<field>\S+): (?P<message>.+)$")
 
@@ -325,6 +327,27 @@ def test_list_shows_every_name_and_description() -> None:
         source = yaml.safe_load((SHIPPED / f"{name}.yaml").read_text())
         assert " ".join(source["description"].split()) in text
         assert " ".join(source["advice"].split()) in text
+
+
+@pytest.mark.parametrize("action", ["list", "schema"])
+def test_a_reader_that_stops_early_ends_the_command_quietly(action: str) -> None:
+    """`aiprod-sandbox scenario list | head -2`: the pipe closes before the command writes."""
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader has gone before the first line is written
+    try:
+        done = subprocess.run(
+            [str(CLI), "scenario", action],
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        os.close(writer)
+    assert done.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored"
+    assert done.returncode == 1
 
 
 def test_schema_prints_the_shipped_schema_file() -> None:
