@@ -9,6 +9,7 @@ import logging
 import socket
 import sys
 from collections.abc import Generator, Sequence
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -140,6 +141,7 @@ class _Server(_QuietExit):
         super().__init__(config)
         self.sandbox = sandbox
         self.collector = Collector(lambda: sandbox.accounts.released)
+        self.wrote_port_file = False
 
     async def on_tick(self, counter: int) -> bool:
         self.collector.tick()
@@ -158,13 +160,36 @@ class _Server(_QuietExit):
         self.sandbox.set_served_at(self.config.host, port)
         port_file = self.sandbox.settings.port_file
         if port_file is not None:  # so `aiprod-sandbox health` finds a port given as a flag
-            port_file.write_text(f"{port}\n", encoding="utf-8")
+            self.wrote_port_file = write_port_file(port_file, port)
         url = local_url(self.config.host, port)
         print(
             f"AIPROD Sandbox {__version__} ready on {url} "
             f"(example key: {example_key(self.sandbox)}; docs: {url}/openapi.json)",
             flush=True,
         )
+
+
+def write_port_file(path: Path, port: int) -> bool:
+    """The port file is a convenience for `health`: a read-only root filesystem (no /tmp)
+    must not stop the server, so a failure is one warning, not a crash. Whether it was
+    written (and so is ours to remove at the end)."""
+    try:
+        path.write_text(f"{port}\n", encoding="utf-8")
+    except OSError as exc:
+        log.warning(
+            "cannot write the port file %s (%s): serving on port %d without it; "
+            "`aiprod-sandbox health` finds the server on AIPROD_SANDBOX_PORT or --url",
+            path,
+            exc.strerror or exc,
+            port,
+        )
+        return False
+    return True
+
+
+def remove_port_file(path: Path) -> None:
+    with contextlib.suppress(OSError):  # removed or made unreachable meanwhile: nothing to do
+        path.unlink(missing_ok=True)
 
 
 def serve(settings: Settings, argv: Sequence[str] | None = None) -> int:
@@ -191,8 +216,8 @@ def serve(settings: Settings, argv: Sequence[str] | None = None) -> int:
         server.run()
     finally:
         server.collector.uninstall()
-        if settings.port_file is not None:
-            settings.port_file.unlink(missing_ok=True)
+        if settings.port_file is not None and server.wrote_port_file:
+            remove_port_file(settings.port_file)
     advice = sandbox.advice_summary()
     if advice:
         print(
