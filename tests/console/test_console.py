@@ -114,6 +114,19 @@ def test_sign_in_keeps_the_key_in_session_storage_only(page: Page, key: str) -> 
     assert page.evaluate(f"sessionStorage.getItem('{KEY_STORAGE}')") == key
 
 
+def test_the_console_asks_only_for_what_the_sandbox_serves(page: Page, start_sandbox: Any) -> None:
+    """The browser asks for /favicon.ico unless the page names an icon, and the sandbox
+    serves nothing outside /_sandbox/: that would be a 404 in the server's log. (The browser
+    asks for the icon itself, not the page, so the server's access log is where it shows;
+    it asks within ~0.1 s of the load here, so 2 s is a wide margin.)"""
+    own: SandboxProcess = start_sandbox("--log-level", "debug")  # with uvicorn's access log
+    page.goto(own.base_url + "/_sandbox/ui", wait_until="load")
+    page.wait_for_timeout(2000)
+    served = [line for line in own.stderr().splitlines() if "uvicorn.access" in line]
+    assert any("GET /_sandbox/ui " in line for line in served), served
+    assert not [line for line in served if '" 404' in line or "favicon" in line], served
+
+
 def test_a_live_key_is_refused_and_the_login_form_stays(page: Page, start_sandbox: Any) -> None:
     # The advisor records live-key attempts server-wide (every account then shows the
     # live-key-attempts finding), so this one goes to a server of its own.
