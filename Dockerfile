@@ -33,8 +33,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     AIPROD_SANDBOX_PORT=8080 \
     AIPROD_SANDBOX_PORT_FILE=/tmp/aiprod-sandbox.port
 COPY --from=build /dist/ /tmp/dist/
-RUN pip install --no-cache-dir /tmp/dist/aiprod_sandbox-*.whl \
-    && rm -rf /tmp/dist \
+# The exact dependency versions the tests ran with: the server builds on uvicorn's internals.
+COPY constraints/runtime.txt /tmp/constraints.txt
+RUN pip install --no-cache-dir -c /tmp/constraints.txt /tmp/dist/aiprod_sandbox-*.whl \
+    && rm -rf /tmp/dist /tmp/constraints.txt \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin sandbox
 USER 10001
 WORKDIR /home/sandbox

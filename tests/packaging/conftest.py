@@ -31,6 +31,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
+CONSTRAINTS = REPO / "constraints" / "runtime.txt"  # the image's pinned dependencies
 BUILD_TIMEOUT = 300.0
 VENV_TIMEOUT = 60.0
 INSTALL_TIMEOUT = 180.0
@@ -293,7 +294,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory, built: Built) -> Installed:
-    """A fresh venv (outside the source tree) with only the built wheel and its dependencies."""
+    """A fresh venv (outside the source tree) with only the built wheel and its dependencies,
+    at the versions the image pins (`pip install -c constraints/runtime.txt`, as it does)."""
     root = tmp_path_factory.mktemp("installed")
     venv = root / "venv"
     assert REPO not in venv.parents, "the venv must be outside the source tree"
@@ -313,6 +315,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory, built: Built) -> Install
             "--quiet",
             "--disable-pip-version-check",
             "--no-input",
+            "-c",
+            str(CONSTRAINTS),
             str(built.wheel),
         ],
         INSTALL_TIMEOUT,

@@ -203,7 +203,13 @@ def test_wheel_holds_the_package_and_nothing_else(built: Built) -> None:
 
 def test_sdist_carries_sources_data_readme_and_dockerfile(built: Built) -> None:
     members = sdist_members(built.sdist)
-    for name in ("README.md", "Dockerfile", "pyproject.toml", "PKG-INFO"):
+    for name in (
+        "README.md",
+        "Dockerfile",
+        "pyproject.toml",
+        "PKG-INFO",
+        "constraints/runtime.txt",
+    ):
         assert name in members and members[name].isfile(), f"{name} is not in the sdist"
     for folder in ("fixtures", "scenarios", "src/aiprod_sandbox"):
         for path in files_under(REPO / folder):
@@ -412,9 +418,12 @@ def _build_context_copy(dockerfile: Dockerfile, into: Path) -> list[str]:
     return copied
 
 
-def test_dockerignore_keeps_everything_the_build_stage_copies(dockerfile: Dockerfile) -> None:
+def test_dockerignore_keeps_everything_the_image_copies(dockerfile: Dockerfile) -> None:
+    """What any stage COPYs from the build context (not --from another stage)."""
     patterns = _dockerignore_patterns()
-    for copy in dockerfile.all("COPY", dockerfile.stages[0]):
+    for copy in dockerfile.all("COPY", list(dockerfile.instructions)):
+        if copy.args.startswith("--from="):
+            continue
         for source in [w for w in copy.args.split() if not w.startswith("--")][:-1]:
             path = REPO / source
             for file in [path] if path.is_file() else files_under(path):
@@ -538,6 +547,15 @@ def test_listens_on_the_host_the_env_gives(container: Container) -> None:
     rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
     listening = [row.split()[1] for row in rows if row.split()[3] == "0A"]
     assert wanted in listening
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc")
+def test_serves_on_httptools_and_uvloop(container: Container) -> None:
+    """The wheel's dependencies bring uvicorn's fast parser and loop, and serve uses them."""
+    assert container.process is not None
+    maps = Path(f"/proc/{container.process.pid}/maps").read_text()
+    for package in ("httptools", "uvloop"):
+        assert f"/site-packages/{package}/" in maps, f"{package} is not loaded by the server"
 
 
 def test_health_shows_version_and_environment(container: Container) -> None:
