@@ -69,3 +69,19 @@ def test_another_seed_changes_ids_and_figures() -> None:
     first, other = run_script(seed=11), run_script(seed=12)
     assert first[0][2] != other[0][2]
     assert first[7][2] != other[7][2]  # the completed job: ids, score and cost differ
+
+
+def test_reads_before_a_submission_do_not_change_its_ids() -> None:
+    """Request ids have a stream of their own: how often a client polled, retried or read
+    before it submitted does not shift the ids of the jobs it then makes."""
+    job_ids = []
+    for reads in (0, 5):
+        app = create_app(Settings(seed=11, clock="manual", start_time=START))
+        with TestClient(app) as client:
+            for _ in range(reads):
+                assert client.get("/jobs", headers=KEY).status_code == 200
+            submitted = client.post(
+                "/pipeline/run", headers=KEY, json={"video_url": "https://e.com/a.mp4"}
+            )
+            job_ids.append(submitted.json()["job_id"])
+    assert job_ids[0] == job_ids[1]

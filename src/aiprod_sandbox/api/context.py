@@ -26,9 +26,10 @@ class RequestContext:
     notes: dict[str, Any] = field(default_factory=dict)
 
     def ensure_request_id(self) -> str:
-        """The request's id: from its account's own sequence once it is known, else the server's."""
+        """The request's id: from its account's own request-id sequence once the account is
+        known, else the server's (deterministic per seed, apart from every other id)."""
         if self.request_id is None:
-            source = self.account.ids if self.account is not None else self.sandbox.ids
+            source = self.account.request_ids if self.account else self.sandbox.request_ids
             self.request_id = source.new("req")
         return self.request_id
 

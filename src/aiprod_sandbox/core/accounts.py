@@ -67,6 +67,7 @@ class Account:
     callback_secret: str = ""
     presets: tuple[Preset, ...] | None = None  # the account's own, in place of the catalogue's
     jobs: JobBook = field(init=False)
+    request_ids: IdSource = field(init=False)  # a stream of their own: reads shift no other id
     journal: deque[dict[str, Any]] = field(init=False)
     events: deque[JobEvent] = field(init=False)
     webhooks: WebhookBook = field(init=False)
@@ -87,6 +88,7 @@ class Account:
             emit=self.events_append,
             max_jobs=self.max_jobs,
         )
+        self.request_ids = IdSource(self.seed, self.account_id, "requests")
         self.journal = deque(maxlen=self.journal_size)
         self.events = deque(maxlen=self.journal_size)
         self.webhooks = WebhookBook()

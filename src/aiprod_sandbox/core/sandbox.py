@@ -46,6 +46,7 @@ class Sandbox:
         server_scenarios = [resolve(name, self.scenario_library) for name in settings.scenario]
         self.accounts = Accounts(settings, self.catalog, wall, server_scenarios)
         self.ids = IdSource(settings.seed, "server")
+        self.request_ids = IdSource(settings.seed, "server", "requests")  # before an account
         self.links = Links(f"aiprod-sandbox-links:{settings.seed}", settings.link_ttl_seconds)
         self.unexpected_errors: deque[BaseException] = deque(maxlen=100)
         self.base_urls: dict[tuple[Any, ...], str] = {}  # request scope → its base URL (cache)
