@@ -87,6 +87,11 @@ class HeadDeadline(uvicorn.Server):
                     self._out_of_files,
                 )
             return
+        if "_start_serving" in str(context.get("message", "")) and self.should_exit:
+            # Each refused accept also left asyncio a timer to listen again; at shutdown, with
+            # the socket closed, every one of them fails (tens of thousands of tracebacks,
+            # seconds of the shutdown's time). Nothing is left to serve: nothing to report.
+            return
         loop.default_exception_handler(context)
 
     async def on_tick(self, counter: int) -> bool:
