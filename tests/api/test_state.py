@@ -389,3 +389,31 @@ def test_a_bad_fixture_webhook_or_key_stops_the_server_at_its_line(
     with pytest.raises(ConfigError) as raised:
         create_app(Settings(fixtures=tmp_path))
     assert [p.removeprefix(f"{tmp_path}/") for p in str(raised.value).splitlines()] == [problem]
+
+
+def test_ids_made_after_an_import_into_a_fresh_server_are_new() -> None:
+    """A fresh server's account draws from the start of its id sequence again: what it makes
+    after an import must not take the id of something the document brought."""
+    settings = Settings(seed=7, clock="manual", start_time=START)
+    key = new_key()
+    with TestClient(create_app(settings)) as first:
+        made = [
+            first.post(
+                "/pipeline/run", json={"video_url": f"https://e.com/{n}.mp4"}, headers=auth(key)
+            )
+            for n in range(3)
+        ]
+        state = first.get("/_sandbox/state", headers=auth(key)).json()
+    with TestClient(create_app(settings)) as second:
+        assert second.put("/_sandbox/state", json=state, headers=auth(key)).status_code == 200
+        again = [
+            second.post(
+                "/pipeline/run", json={"video_url": f"https://e.com/{n}.mp4"}, headers=auth(key)
+            )
+            for n in range(3)
+        ]
+        listed = second.get("/jobs?limit=100", headers=auth(key)).json()
+    old = {answer.json()["job_id"] for answer in made}
+    new = {answer.json()["job_id"] for answer in again}
+    assert not old & new
+    assert listed["pagination"]["total"] == 6

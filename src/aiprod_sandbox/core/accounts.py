@@ -68,6 +68,7 @@ class Account:
     presets: tuple[Preset, ...] | None = None  # the account's own, in place of the catalogue's
     jobs: JobBook = field(init=False)
     request_ids: IdSource = field(init=False)  # a stream of their own: reads shift no other id
+    imports: int = 0  # state documents imported (each starts the ids on a sequence of its own)
     journal: deque[dict[str, Any]] = field(init=False)
     events: deque[JobEvent] = field(init=False)
     webhooks: WebhookBook = field(init=False)

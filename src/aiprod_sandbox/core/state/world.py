@@ -10,12 +10,14 @@ a document's `now` before the account's clock leaves the clock where it is.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ...errors import ValidationFailed
 from ..accounts import Account, Accounts
 from ..clock import iso, parse_iso
+from ..ids import IdSource
 from ..keys import SCOPES, ApiKey
 from ..scenarios import Scenario
 from ..webhooks import Webhook
@@ -132,6 +134,16 @@ def _check(
     return problems
 
 
+def _ids_after(account: Account, document: StateDocument) -> IdSource:
+    """The sequence the account's ids come from after the import. A fresh server's account
+    would start its sequence over and mint the ids the document brought from another server,
+    so the import starts a sequence of its own, named by the document and the account's
+    import count: deterministic, and apart from every sequence the document's ids came from."""
+    account.imports += 1
+    digest = hashlib.sha256(document.model_dump_json().encode()).hexdigest()[:32]
+    return IdSource(account.seed, account.account_id, "import", str(account.imports), digest)
+
+
 def _webhook(account: Account, spec: StateWebhook, now: float) -> Webhook:
     created = parse_iso(spec.created_at) if spec.created_at else now
     return Webhook(
@@ -191,6 +203,7 @@ def import_state(
         given = settings.scenario
         own = None if given is None else (given.scenario or library[given.name or ""])
     account.use_scenario(None)  # settings apply beneath the scenario, which comes back last
+    account.ids = _ids_after(account, document)
     _apply_settings(account, document)
     if document.presets is not None:
         account.presets = tuple(document.presets)
