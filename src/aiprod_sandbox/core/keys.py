@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import AfterValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from .schema import known_names, names_schema
+
 SCOPES = (
     "jobs:read",
     "jobs:write",
@@ -26,23 +28,8 @@ SCOPES = (
 MAX_KEYS = 100  # per account
 
 
-def _check_scopes(value: list[str]) -> list[str]:
-    for index, scope in enumerate(value):
-        if scope not in SCOPES:
-            raise PydanticCustomError(
-                "scope",
-                "Unknown scope '{scope}' (scopes[{index}]); one of: {known}",
-                {"scope": scope, "index": index, "known": ", ".join(SCOPES)},
-            )
-    return list(dict.fromkeys(value))
-
-
-# A list of scopes in a model (a request, a state document, a fixture file).
-ScopeList = Annotated[
-    list[str],
-    AfterValidator(_check_scopes),
-    WithJsonSchema({"type": "array", "items": {"enum": list(SCOPES)}}),
-]
+# A list of scopes in a model (a request, a state document).
+ScopeList = Annotated[list[str], known_names("scope", SCOPES), names_schema(SCOPES)]
 TEST_KEY = re.compile(r"sk_test_[A-Za-z0-9_]{16,}")
 KEY_FORMAT = "test keys look like sk_test_ followed by at least 16 letters, digits or underscores"
 MAX_KEY_LENGTH = 256

@@ -5,7 +5,11 @@ The OpenAPI builder (`api/openapi.py`) reads them; the models stay free of HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from pydantic import AfterValidator, WithJsonSchema
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
 CATALOG_ENUM = "x-aiprod-catalog"  # a field whose values come from the loaded catalogue
 
@@ -24,3 +28,28 @@ def exactly_one_of(first: str, second: str) -> JsonDict:
             },
         ]
     }
+
+
+def known_names(kind: str, known: Sequence[str]) -> AfterValidator:
+    """For a list of names that must each be one of `known` (scopes, events): repeats are
+    dropped, an unknown one is refused naming the known ones. Pair it with `names_schema`."""
+
+    def check(value: list[str]) -> list[str]:
+        for index, name in enumerate(value):
+            if name not in known:
+                raise PydanticCustomError(
+                    kind,
+                    "Unknown {kind} '{name}' ({kind}s[{index}]); one of: {known}",
+                    {"kind": kind, "name": name, "index": index, "known": ", ".join(known)},
+                )
+        return list(dict.fromkeys(value))
+
+    return AfterValidator(check)
+
+
+def names_schema(known: Sequence[str], *, min_items: int = 0) -> WithJsonSchema:
+    """The JSON Schema of such a list: what `known_names` accepts, no more."""
+    schema: JsonDict = {"type": "array", "items": {"enum": list(known)}}
+    if min_items:
+        schema["minItems"] = min_items
+    return WithJsonSchema(schema)

@@ -13,13 +13,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, WithJsonSchema
-from pydantic_core import PydanticCustomError
-
 from ..errors import NotFound
 from .clock import iso
 from .deliveries import DELIVERY_KIND, Delivery
 from .jobs import Job, JobEvent
+from .schema import known_names, names_schema
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -29,22 +27,9 @@ TEST_EVENT = "webhook.test"
 MAX_WEBHOOKS = 100  # per account
 
 
-def _check_events(value: list[str]) -> list[str]:
-    for index, name in enumerate(value):
-        if name not in JOB_EVENTS:
-            raise PydanticCustomError(
-                "event",
-                "Unknown event '{name}' (events[{index}]); one of: {known}",
-                {"name": name, "index": index, "known": ", ".join(JOB_EVENTS)},
-            )
-    return list(dict.fromkeys(value))
-
-
 # The events a webhook subscribes to, in a model (a request, a state document, a fixture).
 EventList = Annotated[
-    list[str],
-    AfterValidator(_check_events),
-    WithJsonSchema({"type": "array", "items": {"enum": list(JOB_EVENTS)}, "minItems": 1}),
+    list[str], known_names("event", JOB_EVENTS), names_schema(JOB_EVENTS, min_items=1)
 ]
 
 
