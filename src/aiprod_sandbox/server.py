@@ -226,12 +226,12 @@ def serve(settings: Settings, argv: Sequence[str] | None = None) -> int:
     advice = sandbox.advice_summary()
     if advice:
         print(
-            f"Integration advice ({len(advice)} finding(s); GET /_sandbox/advice for the "
-            "evidence):",
+            f"Integration advice ({len(advice)} finding(s), each with the ids of the requests "
+            "or deliveries that show it):",
             file=sys.stderr,
         )
-        for line in advice:
-            print("  " + line, file=sys.stderr)
+        for finding in advice:
+            print("  " + finding.replace("\n", "\n  "), file=sys.stderr)
     print("AIPROD Sandbox stopped", file=sys.stderr, flush=True)
     return 0 if server.started else 1
 

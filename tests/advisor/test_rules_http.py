@@ -478,9 +478,11 @@ def test_serve_prints_integration_advice_on_sigterm() -> None:
             assert found, f"no ready line: {line!r}"
             headers = auth(new_key())
             with httpx.Client(base_url=found["url"], trust_env=False, timeout=10) as http:
+                sent = []
                 for _ in range(2):
                     answer = http.post("/pipeline/run", json=VIDEO, headers=headers)
                     assert answer.status_code == 202, answer.text
+                    sent.append(answer.headers["x-request-id"])
                 account = http.get("/_sandbox/account", headers=headers).json()["account_id"]
         finally:
             if process.poll() is None:
@@ -498,10 +500,12 @@ def test_serve_prints_integration_advice_on_sigterm() -> None:
     assert code == 0, printed
     title = RULE_TEXTS["duplicate-submission"]["title"]
     fix = RULE_TEXTS["duplicate-submission"]["fix"]
-    assert "Integration advice (1 finding(s); GET /_sandbox/advice for the evidence):" in printed, (
-        printed
-    )
-    assert f"  {account}: duplicate-submission ×1: {title} — fix: {fix}" in printed, printed
+    # The server has stopped: the summary names the evidence itself (the repeated request's
+    # id, as the client's own logs have it), rather than an endpoint nobody can reach now.
+    assert "Integration advice (1 finding(s), each with the ids of the requests" in printed
+    assert "/_sandbox/advice" not in printed, printed
+    assert f"  {account}: duplicate-submission ×1: {title} — fix: {fix}\n" in printed, printed
+    assert f"      evidence: {sent[1]}\n" in printed, printed
     assert printed.index("Integration advice") < printed.index("AIPROD Sandbox stopped")
 
 
@@ -535,6 +539,7 @@ def test_the_plugin_prints_the_advice_section_with_its_option(
         [
             "*= AIPROD Sandbox integration advice =*",
             f"acct_*: duplicate-submission ×1: {title} — fix: *",
+            "    evidence: req_*",
         ]
     )
     result.stdout.no_fnmatch_line("*presets-no-cache*")

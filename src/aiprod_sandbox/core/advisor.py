@@ -188,5 +188,11 @@ def advise(facts: Facts, rules: Mapping[str, AdviceRule]) -> list[dict[str, Any]
     return findings
 
 
+def evidence_line(ids: Sequence[str], count: int) -> str:
+    """A finding's evidence as an indented line of ids (the first `MAX_EVIDENCE` of them)."""
+    more = f" (first {len(ids)} of {count})" if len(ids) >= MAX_EVIDENCE < count else ""
+    return f"    evidence{more}: {', '.join(ids)}"
+
+
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))

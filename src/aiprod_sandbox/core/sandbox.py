@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import ConfigError, SandboxError
 from ..settings import Settings
 from .accounts import Account, Accounts
-from .advisor import Facts, advise
+from .advisor import MAX_EVIDENCE, Facts, advise, evidence_line
 from .catalog import Catalog, load_catalog
 from .clock import WallTime, system_time
 from .deliveries import RetryPolicy
@@ -147,23 +147,28 @@ class Sandbox:
         return advise(facts, self.catalog.advice)
 
     def advice_summary(self) -> list[str]:
-        """One line per finding of every account, for `serve` to print when it stops."""
-        lines = []
+        """Each finding of every account: a line, and under it a line of its evidence (the
+        request and delivery ids a partner finds in their own logs). `serve` prints them when
+        it stops, when there is no server left to ask for the evidence."""
+        findings = []
         for account in self.accounts:
             for finding in self.advice(account):
                 if finding["rule"] == "live-key-attempts":
                     continue  # a server-wide fact: said once, below
-                lines.append(
+                findings.append(
                     f"{account.account_id}: {finding['rule']} ×{finding['count']}: "
-                    f"{finding['title']} — fix: {finding['fix']}"
+                    f"{finding['title']} — fix: {finding['fix']}\n"
+                    + evidence_line(finding["evidence"], finding["count"])
                 )
         if self.live_key_requests:
             rule = self.catalog.advice["live-key-attempts"]
-            lines.append(
-                f"server: live-key-attempts ×{len(self.live_key_requests)}: "
-                f"{rule.title} — fix: {rule.fix}"
+            count = len(self.live_key_requests)
+            ids = [request_id for request_id, _ in self.live_key_requests][:MAX_EVIDENCE]
+            findings.append(
+                f"server: live-key-attempts ×{count}: {rule.title} — fix: {rule.fix}\n"
+                + evidence_line(ids, count)
             )
-        return lines
+        return findings
 
     def record_error(self, exc: BaseException) -> None:
         """Keep an unexpected exception (the pytest plugin re-raises it in the test)."""

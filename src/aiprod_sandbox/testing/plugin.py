@@ -80,6 +80,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     else:
         import httpx
 
+        from ..core.advisor import evidence_line
+
         keys: list[str] = config.stash.get(_KEYS, [])
         for key in dict.fromkeys(keys):
             answer = httpx.get(
@@ -91,7 +93,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             for finding in answer.json().get("items", []) if answer.status_code == 200 else []:
                 lines.append(
                     f"{finding['rule']} ×{finding['count']}: {finding['title']} — "
-                    f"fix: {finding['fix']}"
+                    f"fix: {finding['fix']}\n"
+                    + evidence_line(finding["evidence"], finding["count"])
                 )
     for line in lines or ["no findings"]:
         terminalreporter.write_line(line)
