@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
+from ..server import http_protocol
 from ..webhooks.receiver import Received, Receiver, describe
 
 
@@ -51,6 +52,7 @@ class ReceiverServer:
             log_config=None,
             access_log=False,
             lifespan="off",
+            http=http_protocol(),  # with serve's limits on a request head
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

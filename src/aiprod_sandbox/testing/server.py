@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from ..api.faults import DropConnection
 from ..app import create_app
 from ..core.sandbox import Sandbox
-from ..server import HeadDeadline
+from ..server import HeadDeadline, http_protocol
 from ..settings import Settings
 
 START_TIMEOUT = 10.0
@@ -41,7 +41,13 @@ class ThreadedSandbox:
         self.sandbox = Sandbox(self.settings)
         self.app: Starlette = create_app(self.settings, sandbox=self.sandbox)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
+            self.app,
+            host="127.0.0.1",
+            port=0,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            http=http_protocol(self.settings.http),  # with serve's limits on a request head
         )
         self._server = _Server(config)
         self._thread = threading.Thread(target=self._server.run, name="aiprod-sandbox", daemon=True)
