@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiprod_sandbox.core.accounts import Accounts
 from aiprod_sandbox.core.catalog import Catalog, load_catalog
 from aiprod_sandbox.core.jobs import JobInput, JobStatus
 from aiprod_sandbox.core.keys import SCOPES, mask_key, tier_of_key
+from aiprod_sandbox.core.registry import Accounts
 from aiprod_sandbox.errors import AuthError, KeyRevoked, LiveKeyInSandbox, MissingApiKey
 from aiprod_sandbox.settings import Settings
 from tests.core.fakes import START, FakeWall

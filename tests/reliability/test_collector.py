@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from aiprod_sandbox.collector import THRESHOLDS, Collector
-from aiprod_sandbox.core.accounts import Accounts
 from aiprod_sandbox.core.catalog import load_catalog
+from aiprod_sandbox.core.registry import Accounts
 from aiprod_sandbox.settings import Settings
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError, SandboxError
 from ..settings import Settings
-from .accounts import Account, Accounts
+from .accounts import Account
 from .advisor import MAX_EVIDENCE, Facts, advise, evidence_line
 from .catalog import Catalog, load_catalog
 from .clock import WallTime, system_time
@@ -19,6 +19,7 @@ from .deliveries import RetryPolicy
 from .ids import IdSource
 from .jobs import JobEvent
 from .links import Links
+from .registry import Accounts
 from .scenarios import Scenario, library, resolve
 from .state import import_state, state_from_fixture
 from .webhooks import fan_out

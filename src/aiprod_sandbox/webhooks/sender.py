@@ -1,17 +1,13 @@
 """The dispatcher: sends due webhook attempts over HTTP, records them, schedules retries.
 
-Owned by the app's lifespan, with one shared `httpx.AsyncClient`. The account's scheduler says
-when an attempt is due; `on_due` starts it as a task and returns at once, so no API request ever
-waits for a receiver. A semaphore bounds attempts in flight, and a queue bound defers the rest.
-First attempts go out in event order; a job's first attempts reach an endpoint in event order
-(each waits for the one before it on its lane: endpoint and job), while other jobs' deliveries
-to a slow endpoint go beside them; retries never hold back later events. A whole attempt,
-slow-dripping response included, is bounded by the timeout; only the first
-`excerpt_bytes` of a response are read; redirects are not followed. Each attempt looks the
-host up with the app's resolver, applies the address policy (`addresses.py`) to what it
-finds, and connects to those checked addresses only, so a name that now resolves elsewhere
-(DNS rebinding) cannot slip past the check. `settle` runs an account's due work and waits
-for its attempts, in time order: what `clock/advance` needs.
+Owned by the app's lifespan. The account's scheduler says when an attempt is due; `on_due`
+starts it as a task and returns at once, so no API request ever waits for a receiver. A
+semaphore bounds attempts in flight, and a queue bound defers the rest. First attempts go out
+in event order; a job's first attempts reach an endpoint in event order (each waits for the
+one before it on its lane: endpoint and job), while other jobs' deliveries to a slow endpoint
+go beside them; retries never hold back later events. What one attempt does on the wire (the
+lookup, the address policy, the POST, the timeout) is `transmit.py`'s. `settle` runs an
+account's due work and waits for its attempts, in time order: what `clock/advance` needs.
 """
 
 from __future__ import annotations
@@ -24,20 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..core.accounts import Account
-from ..core.clock import Due, monotonic
+from ..core.clock import Due
 from ..core.deliveries import DELIVERY_KIND, MAX_ATTEMPTS_KEPT, Attempt, Delivery, Trigger
 from ..core.sandbox import Sandbox
 from ..errors import NotFound
-from .addresses import (
-    IPAddress,
-    Resolver,
-    Unresolved,
-    first_refusal,
-    literal,
-    resolve,
-    system_resolver,
-)
+from .addresses import Resolver, system_resolver
 from .signing import sign
+from .transmit import Transmitter
 
 if TYPE_CHECKING:  # imported on the first attempt: httpx is ~40 ms of every start-up
     import httpx
@@ -45,24 +34,6 @@ if TYPE_CHECKING:  # imported on the first attempt: httpx is ~40 ms of every sta
 log = logging.getLogger("aiprod_sandbox.webhooks")
 USER_AGENT = f"AIPROD-Webhooks/1.0 (AIPROD Sandbox {__version__})"
 WRONG_SECRET = "whsec_deliberately_wrong_secret_for_testing"  # bad_signature scenarios
-
-
-class _Refused(Exception):
-    """The target resolved to an address the policy refuses."""
-
-
-def _pinned(url: httpx.URL, address: IPAddress) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
-    """A request to `url` that connects to `address`: the URL with that address as its host,
-    the headers and extensions that keep it about the named host (its Host header; over TLS,
-    the name the certificate is checked against)."""
-    headers = {"Host": url.netloc.decode("ascii")}
-    extensions: dict[str, Any] = {}
-    if url.scheme == "https":
-        extensions["sni_hostname"] = url.host
-        # Pooled connections are keyed by address: one opened for this name must not carry
-        # another name's request (a shared-address host such as a tunnel routes on the name).
-        headers["Connection"] = "close"
-    return url.copy_with(host=str(address)), headers, extensions
 
 
 class Dispatcher:
@@ -77,12 +48,16 @@ class Dispatcher:
         self.policy = sandbox.retry_policy
         self.resolver: Resolver = resolver or system_resolver  # registration checks use it too
         settings = sandbox.settings
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
         self._concurrency = settings.webhook_concurrency
         self._queue_limit = settings.webhook_queue
-        self._excerpt = settings.webhook_excerpt_bytes
-        self._deny_private = settings.deny_private_webhooks
+        self.transmit = Transmitter(
+            resolver=self.resolver,
+            timeout=self.policy.timeout,
+            concurrency=self._concurrency,
+            excerpt_bytes=settings.webhook_excerpt_bytes,
+            deny_private=settings.deny_private_webhooks,
+            transport=transport,
+        )
         self._semaphore: asyncio.Semaphore | None = None
         self._inflight: dict[str, set[asyncio.Task[None]]] = {}
         self._lanes: dict[tuple[str, str, str], asyncio.Task[None]] = {}
@@ -91,19 +66,6 @@ class Dispatcher:
         sandbox.accounts.handlers[DELIVERY_KIND] = self.on_due
 
     # ---- lifecycle -----------------------------------------------------------------------
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            import httpx
-
-            self._client = httpx.AsyncClient(
-                transport=self._transport,
-                follow_redirects=False,
-                timeout=httpx.Timeout(self.policy.timeout),
-                limits=httpx.Limits(max_connections=self._concurrency),
-                trust_env=False,
-            )
-        return self._client
-
     async def aclose(self) -> None:
         tasks = [task for tasks in self._inflight.values() for task in tasks]
         for task in tasks:
@@ -111,9 +73,7 @@ class Dispatcher:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self.transmit.aclose()
 
     # ---- scheduling ----------------------------------------------------------------------
     def on_due(self, account: Account, due: Due) -> str | None:
@@ -271,7 +231,7 @@ class Dispatcher:
                 attempt.duration_ms = 0.0
             else:
                 attempt.deliberate = attempt.deliberate or action
-                await self._send(url, delivery.body, attempt)
+                await self.transmit.send(url, delivery.body, attempt)
             if action == "duplicate":
                 twin = Attempt(
                     attempt=number,
@@ -281,7 +241,7 @@ class Dispatcher:
                     request_headers=attempt.request_headers,
                     deliberate="duplicate",
                 )
-                await self._send(url, delivery.body, twin)
+                await self.transmit.send(url, delivery.body, twin)
                 delivery.attempts.append(twin)
         self._record(account, delivery, attempt)
 
@@ -325,78 +285,6 @@ class Dispatcher:
             "X-AIPROD-Attempt": str(number),
             "X-AIPROD-Timestamp": str(int(at)),
         }
-
-    async def _send(self, url: str, body: bytes, attempt: Attempt) -> None:
-        import httpx
-
-        started = monotonic()
-        host = ""
-        resolving = True
-        try:
-            target = httpx.URL(url)
-            host = target.host
-            async with asyncio.timeout(self.policy.timeout):  # the lookup counts too
-                addresses = await resolve(host, self.resolver, None)
-                resolving = False
-                if reason := first_refusal(host, addresses, self._deny_private):
-                    raise _Refused(reason)
-                await self._post(target, addresses, body, attempt)
-            status = attempt.response_status
-            if 300 <= status < 400:
-                attempt.error = "redirect"
-            elif not 200 <= status < 300:
-                attempt.error = "non_2xx"
-        except Unresolved as unresolved:
-            attempt.error = "dns"
-            attempt.response_excerpt = str(unresolved)[:200]
-        except (TimeoutError, httpx.TimeoutException):
-            if resolving:
-                attempt.error = "dns"
-                attempt.response_excerpt = (
-                    f"DNS lookup of {host} timed out after {self.policy.timeout:g} s"
-                )
-            else:
-                attempt.error = "timeout"
-        except _Refused as refused:
-            attempt.error = "connect_error"
-            attempt.response_excerpt = str(refused)
-            log.warning("webhook to %s not sent: %s", url, refused)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            attempt.error = "connect_error"
-            attempt.response_excerpt = str(exc)[:200]
-        attempt.duration_ms = round((monotonic() - started) * 1000, 3)
-
-    async def _post(
-        self, url: httpx.URL, addresses: list[IPAddress], body: bytes, attempt: Attempt
-    ) -> None:
-        """POST to the first of the checked `addresses` that takes the connection (a host
-        written as an address is its only one, and is used as it is)."""
-        import httpx
-
-        named = literal(url.host) is None
-        for index, address in enumerate(addresses):
-            request_url, headers = url, attempt.request_headers
-            extensions: dict[str, Any] = {}
-            if named:
-                request_url, wire, extensions = _pinned(url, address)
-                headers = {**headers, **wire}
-            try:
-                async with self._http().stream(
-                    "POST", request_url, content=body, headers=headers, extensions=extensions
-                ) as response:
-                    attempt.response_status = response.status_code
-                    excerpt = bytearray()
-                    async for chunk in response.aiter_raw():
-                        excerpt += chunk
-                        if len(excerpt) >= self._excerpt:
-                            break
-                    attempt.response_excerpt = bytes(excerpt[: self._excerpt]).decode(
-                        "utf-8", "replace"
-                    )
-                return
-            except httpx.ConnectError:
-                if index == len(addresses) - 1:
-                    raise
 
     def _record(self, account: Account, delivery: Delivery, attempt: Attempt) -> None:
         delivery.attempts.append(attempt)

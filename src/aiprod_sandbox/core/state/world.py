@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ...errors import ValidationFailed
-from ..accounts import Account, Accounts
+from ..accounts import Account
 from ..clock import iso, parse_iso
 from ..ids import IdSource
 from ..keys import SCOPES, ApiKey
+from ..registry import Accounts
 from ..scenarios import Scenario
 from ..webhooks import Webhook
 from .document import (

@@ -1,0 +1,218 @@
+"""The registry of accounts: finds the account of a bearer key, creating it when the rules
+allow. Every well-formed test key not seen before starts a fresh account (unless keys are
+strict). The registry is bounded: past `max_accounts` the account used longest ago is
+forgotten (fixture accounts never are).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import AuthError, KeyRevoked, LiveKeyInSandbox, MissingApiKey
+from ..settings import Settings
+from .accounts import Account, EventListener, Limits, StepHandler
+from .catalog import Catalog
+from .clock import Clock, ClockMode, WallTime, parse_iso, system_time
+from .ids import IdSource, derive
+from .keys import KEY_FORMAT, LIVE_PREFIX, SCOPES, TEST_KEY, ApiKey, tier_of_key
+from .scenarios import Scenario
+
+
+class Accounts:
+    """The registry: finds the account of a bearer key, creating it when the rules allow."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        wall: WallTime = system_time,
+        scenarios: list[Scenario] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._catalog = catalog
+        self._wall = wall
+        self._accounts: OrderedDict[str, Account] = OrderedDict()
+        self._by_key: dict[str, tuple[str, str]] = {}  # secret -> (account_id, key_id)
+        self.handlers: dict[str, StepHandler] = {}
+        self.listeners: list[EventListener] = []
+        self.server_scenarios: list[Scenario] = list(scenarios or [])
+        self._busy: set[str] = set()  # accounts that may have scheduled work
+        self.released = 0  # accounts forgotten so far (their objects are garbage now)
+        for spec in catalog.accounts:
+            account = self._new_account(
+                spec.account_id, spec.tier, fixture=True, overrides=spec.limits
+            )
+            for given in spec.keys:
+                key = self.add_key(
+                    account, given.key, given.name, given.scopes, key_id=given.key_id
+                )
+                key.created_at = parse_iso(given.created_at) if given.created_at else key.created_at
+                key.last_used_at = parse_iso(given.last_used_at) if given.last_used_at else None
+                key.revoked_at = parse_iso(given.revoked_at) if given.revoked_at else None
+
+    def __iter__(self) -> Iterator[Account]:
+        return iter(list(self._accounts.values()))
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def new_clock(self) -> Clock:
+        settings = self._settings
+        mode: ClockMode = "manual" if settings.clock == "manual" else "real"
+        if mode == "real" and settings.time_scale != 1.0:
+            mode = "scaled"
+        return Clock(self._wall, mode=mode, start=settings.start_time, scale=settings.time_scale)
+
+    def _new_account(
+        self,
+        account_id: str,
+        tier: str,
+        *,
+        fixture: bool = False,
+        overrides: dict[str, Any] | None = None,
+    ) -> Account:
+        settings = self._settings
+        account = Account(
+            account_id=account_id,
+            tier=tier,
+            limits=Limits.of(self._catalog.tiers[tier], overrides),
+            limit_overrides=overrides,
+            clock=self.new_clock(),
+            ids=IdSource(settings.seed, account_id),
+            seed=settings.seed,
+            job_timing=settings.job_timing,
+            catalog=self._catalog,
+            max_jobs=settings.max_jobs_per_account,
+            journal_size=settings.journal_size,
+            fixture=fixture,
+            handlers=self.handlers,
+            listeners=self.listeners,
+            server_scenarios=self.server_scenarios,
+        )
+        account.scheduler.on_schedule = lambda: self._busy.add(account_id)
+        self.apply_server_scenarios(account)
+        self._accounts[account_id] = account
+        self._evict(keep=account_id)
+        return account
+
+    def apply_server_scenarios(self, account: Account) -> None:
+        """`serve --scenario` settings (tier, clock mode, timing) on a new or reset account."""
+        for scenario in self.server_scenarios:
+            if scenario.tier:
+                account.base_tier = scenario.tier
+                account.set_tier(scenario.tier)
+            if scenario.clock:
+                account.clock.set(mode=scenario.clock)
+            if scenario.job_timing:
+                account.job_timing = scenario.job_timing
+
+    def _evict(self, keep: str) -> None:
+        while len(self._accounts) > self._settings.max_accounts:
+            victim = next(
+                (a for a in self._accounts.values() if not a.fixture and a.account_id != keep),
+                None,
+            )
+            if victim is None:
+                return
+            self.forget(victim)
+
+    def busy(self) -> list[Account]:
+        """Accounts with scheduled work (the ticker's round), forgetting the idle ones."""
+        found = []
+        for account_id in list(self._busy):
+            account = self._accounts.get(account_id)
+            if account is None or not len(account.scheduler):
+                self._busy.discard(account_id)
+            else:
+                found.append(account)
+        return found
+
+    def forget(self, account: Account) -> None:
+        self.released += 1
+        self._accounts.pop(account.account_id, None)
+        self._busy.discard(account.account_id)
+        for key in account.keys.values():
+            self._by_key.pop(key.secret, None)
+
+    def add_key(
+        self,
+        account: Account,
+        secret: str,
+        name: str,
+        scopes: list[str] | None = None,
+        *,
+        key_id: str | None = None,
+    ) -> ApiKey:
+        key = ApiKey(
+            key_id=key_id or account.ids.new("key", 12),
+            name=name,
+            secret=secret,
+            scopes=frozenset(SCOPES if scopes is None else scopes),
+            created_at=account.now(),
+        )
+        account.keys[key.key_id] = key
+        self._by_key[secret] = (account.account_id, key.key_id)
+        return key
+
+    def create_key(self, account: Account, name: str, scopes: list[str] | None) -> ApiKey:
+        """A new key of the account (`POST /keys`): same account, same tier."""
+        return self.add_key(account, "sk_test_" + account.ids.token(32), name, scopes)
+
+    def owner_of(self, secret: str) -> str | None:
+        """The id of the account a key belongs to, if any."""
+        found = self._by_key.get(secret)
+        return found[0] if found else None
+
+    def replace_keys(self, account: Account, keys: list[ApiKey]) -> None:
+        """The account's keys become exactly `keys` (a state import); the old ones stop working."""
+        for old in account.keys.values():
+            self._by_key.pop(old.secret, None)
+        account.keys = {key.key_id: key for key in keys}
+        for key in keys:
+            self._by_key[key.secret] = (account.account_id, key.key_id)
+
+    def get(self, account_id: str) -> Account | None:
+        return self._accounts.get(account_id)
+
+    def lookup(self, secret: str) -> tuple[Account, ApiKey] | None:
+        found = self._by_key.get(secret)
+        if found is None:
+            return None
+        account = self._accounts[found[0]]
+        return account, account.keys[found[1]]
+
+    def authenticate(self, authorization: str | None) -> tuple[Account, ApiKey]:
+        """The account and key of an `Authorization` header, or the contract's 401."""
+        account, key = self.identify(authorization)
+        if key.revoked_at is not None:
+            raise KeyRevoked()
+        return account, key
+
+    def identify(self, authorization: str | None) -> tuple[Account, ApiKey]:
+        """Like `authenticate`, but a revoked key is returned (the caller audits, then refuses)."""
+        if not authorization:
+            raise MissingApiKey()
+        scheme, _, secret = authorization.strip().partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
+            raise AuthError(details={"Authorization": "send 'Authorization: Bearer sk_test_...'"})
+        if secret.startswith(LIVE_PREFIX):
+            raise LiveKeyInSandbox()
+        found = self.lookup(secret)
+        if found is None:
+            if not TEST_KEY.fullmatch(secret):
+                raise AuthError(details={"key": KEY_FORMAT})
+            if self._settings.strict_keys:
+                raise AuthError(details={"key": "unknown key (the sandbox runs with strict keys)"})
+            account_id = "acct_" + format(derive(self._settings.seed, "account", secret), "x")
+            account = self._new_account(
+                account_id, tier_of_key(secret, self._settings.default_tier)
+            )
+            self.add_key(account, secret, "Default key")
+            found = self.lookup(secret)
+            assert found is not None
+        account, key = found
+        self._accounts.move_to_end(account.account_id)
+        return account, key
