@@ -107,9 +107,9 @@ def _message(error: Mapping[str, Any]) -> str:
 def translate(exc: ValidationError, *, where: str = "body") -> ValidationFailed:
     details: dict[str, str] = {}
     for error in exc.errors():
-        loc = tuple(part for part in error["loc"] if part != "__root__")
+        loc = tuple(error["loc"])
         path = field_path(loc)
-        if error["type"] == "extra_forbidden" and isinstance(loc[-1], str):
+        if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
             # the last part is the client's own key, verbatim, even one like "[" or "a[0]"
             parent = field_path(loc[:-1]) if len(loc) > 1 else ""
             path = f"{parent}.{loc[-1]}" if parent else loc[-1]
