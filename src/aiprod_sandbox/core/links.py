@@ -12,7 +12,9 @@ costs ~50 µs on every link.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -50,9 +52,17 @@ class Links:
     def __init__(self, secret: str, ttl_seconds: float) -> None:
         self._serializer = Serializer(secret, salt=SALT, serializer=_UrlSafeJSON)
         self.ttl_seconds = ttl_seconds
+        # A link expires on a whole second, so a job read again within the second (a client
+        # polling it) gets the same token: signing it once saves ~9 µs a read.
+        self._token: Callable[[str, str, int], str] = functools.lru_cache(maxsize=1024)(
+            self._sign
+        )
+
+    def _sign(self, account_id: str, job_id: str, expires: int) -> str:
+        return self._serializer.dumps([account_id, job_id, expires])
 
     def make(self, base_url: str, account_id: str, job_id: str, issued_at: float) -> str:
-        token = self._serializer.dumps([account_id, job_id, int(issued_at + self.ttl_seconds)])
+        token = self._token(account_id, job_id, int(issued_at + self.ttl_seconds))
         return f"{base_url.rstrip('/')}{FILES_PREFIX}{quote(job_id)}.mp4?token={token}"
 
     def open(self, job_id: str, token: str) -> LinkClaims:
