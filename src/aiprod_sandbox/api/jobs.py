@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from ..core.accounts import Account
 from ..core.catalog import Catalog
-from ..core.clock import iso
+from ..core.clock import iso, iso_or_none
 from ..core.jobs import Job, JobInput, fields_of
 from ..core.links import Links
 from ..core.schema import CATALOG_ENUM
@@ -199,10 +199,6 @@ class JobListQuery(PageQuery):
     status: Status | None = Field(default=None, description="Only jobs in this status")
 
 
-def _time(value: float | None) -> str | None:
-    return None if value is None else iso(value)
-
-
 def job_out(job: Job, account: Account, links: Links, base_url: str) -> JobOut:
     result, done, failure = None, job.result, job.error
     if done is not None:
@@ -223,8 +219,8 @@ def job_out(job: Job, account: Account, links: Links, base_url: str) -> JobOut:
         progress=job.progress,
         created_at=iso(job.created_at),
         updated_at=iso(job.updated_at),
-        started_at=_time(job.started_at),
-        completed_at=_time(job.completed_at),
+        started_at=iso_or_none(job.started_at),
+        completed_at=iso_or_none(job.completed_at),
         estimated_duration_seconds=job.estimated_duration_seconds,
         input=JobInputOut.model_construct(**fields_of(job.input)),
         metadata=dict(job.metadata),

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from ..core.clock import iso
+from ..core.clock import iso, iso_or_none
 from ..core.keys import MAX_KEYS, SCOPES, ApiKey, ScopeList
 from ..errors import InsufficientScope, NotFound, ValidationFailed
 from .operation import Call, Operation
@@ -64,19 +64,15 @@ class SortQuery(PageQuery):
     sort: Literal["created_at", "-created_at"] = "-created_at"
 
 
-def _time(value: float | None) -> str | None:
-    return None if value is None else iso(value)
-
-
 def key_out(key: ApiKey) -> KeyOut:
     return KeyOut(
         key_id=key.key_id,
         name=key.name,
         masked=key.masked,
-        scopes=[scope for scope in SCOPES if scope in key.scopes],
+        scopes=key.scope_list,
         created_at=iso(key.created_at),
-        last_used_at=_time(key.last_used_at),
-        revoked_at=_time(key.revoked_at),
+        last_used_at=iso_or_none(key.last_used_at),
+        revoked_at=iso_or_none(key.revoked_at),
     )
 
 
@@ -96,7 +92,7 @@ async def create_key(call: Call) -> Response:
     account = call.account
     if len(account.keys) >= MAX_KEYS:
         raise ValidationFailed(details={"keys": f"At most {MAX_KEYS} keys per account"})
-    granted = [scope for scope in SCOPES if scope in call.key.scopes]
+    granted = call.key.scope_list
     wanted = body.scopes if body.scopes is not None else granted
     beyond = [scope for scope in wanted if scope not in call.key.scopes]
     if beyond:  # a key cannot mint a key stronger than itself

@@ -49,6 +49,11 @@ def iso(at: float) -> str:
     return _iso_second(int(min(max(at, 0.0), LATEST)))
 
 
+def iso_or_none(at: float | None) -> str | None:
+    """`iso(at)`, or None for a time that has not come (a job not started yet)."""
+    return None if at is None else iso(at)
+
+
 @functools.lru_cache(maxsize=4096)
 def _iso_second(second: int) -> str:
     return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -85,3 +85,8 @@ class ApiKey:
     @property
     def masked(self) -> str:
         return mask_key(self.secret)
+
+    @property
+    def scope_list(self) -> list[str]:
+        """The key's scopes in the order the API lists them."""
+        return [scope for scope in SCOPES if scope in self.scopes]

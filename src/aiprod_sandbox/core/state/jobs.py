@@ -9,15 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..accounts import Account
-from ..clock import iso, parse_iso
+from ..clock import iso, iso_or_none, parse_iso
 from ..ids import Draws
 from ..jobs import Job, JobError, JobInput, JobPlan, JobResult, JobStatus, fields_of
 from ..planner import plan_job
 from .document import StateJob, StateJobError, StateJobInput, StateJobResult, StatePlan
-
-
-def _time(value: float | None) -> str | None:
-    return None if value is None else iso(value)
 
 
 def _plan_out(plan: JobPlan) -> StatePlan:
@@ -42,8 +38,8 @@ def job_document(job: Job) -> StateJob:
         progress=job.progress,
         created_at=iso(job.created_at),
         updated_at=iso(job.updated_at),
-        started_at=_time(job.started_at),
-        completed_at=_time(job.completed_at),
+        started_at=iso_or_none(job.started_at),
+        completed_at=iso_or_none(job.completed_at),
         input=StateJobInput(**fields_of(job.input)),
         metadata=dict(job.metadata),
         result=StateJobResult(**fields_of(job.result)) if job.result else None,

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from ...errors import ValidationFailed
 from ..accounts import Account
-from ..clock import iso, parse_iso
+from ..clock import iso, iso_or_none, parse_iso
 from ..ids import IdSource
-from ..keys import SCOPES, ApiKey
+from ..keys import ApiKey
 from ..registry import Accounts
 from ..scenarios import Scenario
 from ..webhooks import Webhook
@@ -40,10 +40,6 @@ class Imported:
     jobs: int
     webhooks: int | None
     keys: int | None
-
-
-def _time(value: float | None) -> str | None:
-    return None if value is None else iso(value)
 
 
 def _scenario_out(own: Scenario | None, library: Mapping[str, Scenario]) -> StateScenario | None:
@@ -84,10 +80,10 @@ def export_state(account: Account, library: Mapping[str, Scenario]) -> StateDocu
                 key_id=key.key_id,
                 name=key.name,
                 key=key.secret,
-                scopes=[scope for scope in SCOPES if scope in key.scopes],
+                scopes=key.scope_list,
                 created_at=iso(key.created_at),
-                last_used_at=_time(key.last_used_at),
-                revoked_at=_time(key.revoked_at),
+                last_used_at=iso_or_none(key.last_used_at),
+                revoked_at=iso_or_none(key.revoked_at),
             )
             for key in account.keys.values()
         ],
