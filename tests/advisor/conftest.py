@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RULE_TEXTS: dict[str, dict[str, str]] = yaml.safe_load(
     (ROOT / "fixtures" / "advice.yaml").read_text(encoding="utf-8")
 )["rules"]
-RULE_IDS = (
+ACCOUNT_RULE_IDS = (
     "poll-after-webhook",
     "poll-too-often",
     "retry-before-retry-after",
@@ -43,8 +43,9 @@ RULE_IDS = (
     "presets-no-cache",
     "unverified-webhook",
     "many-client-identities",
-    "live-key-attempts",
 )
+SERVER_RULE_IDS = ("live-key-attempts",)  # reported for the server, never in an account
+RULE_IDS = ACCOUNT_RULE_IDS + SERVER_RULE_IDS
 STARTUP_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
 WAIT = 5.0

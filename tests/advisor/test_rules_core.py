@@ -5,6 +5,7 @@ evidence into findings with the texts of fixtures/advice.yaml."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -27,7 +28,7 @@ from aiprod_sandbox.core.advisor import (
     advise,
 )
 from aiprod_sandbox.core.catalog import load_catalog
-from tests.advisor.conftest import RULE_IDS, RULE_TEXTS
+from tests.advisor.conftest import ACCOUNT_RULE_IDS, RULE_IDS, RULE_TEXTS, SERVER_RULE_IDS
 
 KEY = "sk_test_…0001"
 OTHER_KEY = "sk_test_…0002"
@@ -73,7 +74,6 @@ def facts(
     webhook_times: Sequence[float] = (),
     callback_jobs: Iterable[str] = (),
     bad_signature_accepted: Sequence[str] = (),
-    live_key_requests: Sequence[str] = (),
 ) -> Facts:
     journal = list(journal)
     watched: dict[str, float] = {}
@@ -88,7 +88,6 @@ def facts(
         journal=journal,
         watched=watched,
         bad_signature_accepted=list(bad_signature_accepted),
-        live_key_requests=list(live_key_requests),
     )
 
 
@@ -421,7 +420,7 @@ def test_reading_each_page_once_or_retrying_a_refusal_is_not_presets_no_cache(
     assert advisor.presets_no_cache(facts(journal)) == []
 
 
-# ---- unverified-webhook and live-key-attempts ----------------------------------------------
+# ---- unverified-webhook, and live-key-attempts (the server's) -------------------------------
 
 
 def test_unverified_webhook_is_the_deliveries_that_accepted_a_bad_signature() -> None:
@@ -432,9 +431,22 @@ def test_unverified_webhook_is_the_deliveries_that_accepted_a_bad_signature() ->
     assert advisor.unverified_webhook(facts([read(0)])) == []
 
 
-def test_live_key_attempts_are_the_requests_with_a_live_key() -> None:
-    assert advisor.live_key_attempts(facts(live_key_requests=["req_1"])) == ["req_1"]
-    assert advisor.live_key_attempts(facts([read(0)])) == []
+def test_live_key_attempts_are_a_server_finding_of_every_live_key_request(rules: Any) -> None:
+    assert advisor.server_findings([], rules) == []
+    [finding] = advisor.server_findings(["req_1", "req_2"], rules)
+    assert finding == {
+        "rule": "live-key-attempts",
+        **RULE_TEXTS["live-key-attempts"],
+        "count": 2,
+        "evidence": ["req_1", "req_2"],
+    }
+
+
+def test_no_account_check_reads_live_keys() -> None:
+    """An account's facts hold nothing of other clients: no field for live-key requests, and
+    no check of that rule."""
+    assert "live_key_requests" not in {f.name for f in dataclasses.fields(Facts)}
+    assert "live-key-attempts" not in CHECKS
 
 
 # ---- many-client-identities ----------------------------------------------------------------
@@ -493,7 +505,8 @@ def rules() -> Any:
 
 
 def test_every_rule_has_a_check_and_a_text(rules: Any) -> None:
-    assert tuple(CHECKS) == RULE_IDS
+    assert tuple(CHECKS) == ACCOUNT_RULE_IDS
+    assert advisor.SERVER_RULES == SERVER_RULE_IDS
     assert set(rules) == set(RULE_IDS)
     for rule_id, text in rules.items():
         assert text.model_dump() == RULE_TEXTS[rule_id]
@@ -501,14 +514,11 @@ def test_every_rule_has_a_check_and_a_text(rules: Any) -> None:
 
 def test_advise_gives_a_finding_per_rule_with_evidence_in_the_checks_order(rules: Any) -> None:
     journal = [submit(0), submit(1), presets(2), presets(3)]
-    found = advise(
-        facts(journal, bad_signature_accepted=["dlv_1"], live_key_requests=["req_live"]), rules
-    )
+    found = advise(facts(journal, bad_signature_accepted=["dlv_1"]), rules)
     assert [f["rule"] for f in found] == [
         "duplicate-submission",
         "presets-no-cache",
         "unverified-webhook",
-        "live-key-attempts",
     ]
     first = found[0]
     assert first == {

@@ -10,6 +10,7 @@ clock advance and every interval is exact.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -404,13 +405,57 @@ def test_three_user_agents_on_one_key_and_a_fourth_on_another_key_give_no_findin
 # ---- live-key-attempts ---------------------------------------------------------------------
 
 
-def test_a_live_key_sent_to_the_sandbox_is_live_key_attempts(api: Api, client: TestClient) -> None:
+# A live key names no account, so the rule is the server's: the 401 tells the client that
+# sent it, and `advice_summary` (serve's and the plugin's summary) tells whoever runs the
+# server. No account is shown another client's live key (core/advisor.py says why).
+
+
+def summary_of(client: TestClient, rule: str) -> list[str]:
+    sandbox: Sandbox = client.app.state.sandbox  # type: ignore[attr-defined]
+    return [line for line in sandbox.advice_summary() if f" {rule} " in line]
+
+
+def test_a_live_key_sent_to_the_sandbox_is_the_servers_live_key_attempts(
+    api: Api, client: TestClient
+) -> None:
     refused = client.get("/jobs", headers=auth(LIVE_KEY))
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "LIVE_KEY_IN_SANDBOX"
     api.get("/jobs")
 
-    assert_finding(api.finding("live-key-attempts"), "live-key-attempts", [rid(refused)])
+    title, fix = RULE_TEXTS["live-key-attempts"]["title"], RULE_TEXTS["live-key-attempts"]["fix"]
+    assert summary_of(client, "live-key-attempts") == [
+        f"server: live-key-attempts ×1: {title} — fix: {fix}\n    evidence: {rid(refused)}"
+    ]
+    assert api.findings() == {}  # the account did not send it
+
+
+def test_two_accounts_sharing_a_user_agent_are_not_blamed_for_a_live_key(
+    client: TestClient,
+) -> None:
+    """The review's reproduction: a live key and two accounts' test keys, all from the one
+    User-Agent every client of an HTTP library shares. Before, both accounts were shown the
+    live key as theirs; now neither is, and the server's summary has it once."""
+    shared = {"User-Agent": "python-httpx/0.28.1"}
+    first, second = Api(client, new_key()), Api(client, new_key())
+    first.get("/jobs", headers=shared)
+    refused = client.get("/jobs", headers={**auth(LIVE_KEY), **shared})
+    assert refused.json()["error"]["code"] == "LIVE_KEY_IN_SANDBOX"
+    second.get("/jobs", headers=shared)
+    first.get("/presets", headers=shared)
+
+    for account in (first, second):
+        assert account.findings() == {}
+        assert rid(refused) not in json.dumps(account.advice())
+    lines = [line for line in summary_of(client, "live-key-attempts")]
+    assert len(lines) == 1 and lines[0].startswith("server: ") and rid(refused) in lines[0]
+    accounts = {api.get("/_sandbox/account").json()["account_id"] for api in (first, second)}
+    sandbox: Sandbox = client.app.state.sandbox  # type: ignore[attr-defined]
+    assert not [
+        line
+        for line in sandbox.advice_summary()
+        if line.split(":")[0] in accounts and rid(refused) in line
+    ]
 
 
 def test_only_test_keys_give_no_finding(api: Api) -> None:

@@ -3,6 +3,16 @@ what an account actually did (its request journal, webhooks and delivery log).
 
 Each check is a pure function returning the evidence (request or delivery ids) of one rule;
 the rule's title, the guide's reasoning and the fix are data, in `fixtures/advice.yaml`.
+
+One rule is the server's, never an account's: `live-key-attempts`. A `sk_live_` key names no
+account, and nothing the server sees ties its request to one. The User-Agent does not (every
+client of one HTTP library shares it), and neither does the connection: ASGI gives it no
+identity (a client address and port are reused, a proxy pools many clients on one address,
+an in-process transport has one fixed address), and even a client that truly sent both keys
+holds every account its test suite uses. Put in an account's findings, another client's
+live key would be shown to, and blamed on, an account that did not send it. So the evidence
+goes where it is true: the 401 `LIVE_KEY_IN_SANDBOX` answer tells the client that sent it,
+and `server_findings` tells whoever runs the server (`serve`'s and the plugin's summary).
 """
 
 from __future__ import annotations
@@ -34,7 +44,6 @@ class Facts:
     journal: Sequence[Entry]  # oldest first; entries have `at` (clock seconds)
     watched: Mapping[str, float]  # job id → from when a webhook or callback tells its end
     bad_signature_accepted: Sequence[str]  # delivery ids answered 2xx despite a bad signature
-    live_key_requests: Sequence[str]  # request ids, server-wide
 
 
 def _job_reads(journal: Sequence[Entry]) -> dict[str, list[Entry]]:
@@ -149,10 +158,6 @@ def many_client_identities(facts: Facts) -> list[str]:
     ]
 
 
-def live_key_attempts(facts: Facts) -> list[str]:
-    return list(facts.live_key_requests)
-
-
 CHECKS: dict[str, Callable[[Facts], list[str]]] = {
     "poll-after-webhook": poll_after_webhook,
     "poll-too-often": poll_too_often,
@@ -162,30 +167,44 @@ CHECKS: dict[str, Callable[[Facts], list[str]]] = {
     "presets-no-cache": presets_no_cache,
     "unverified-webhook": unverified_webhook,
     "many-client-identities": many_client_identities,
-    "live-key-attempts": live_key_attempts,
 }
+"""The account's rules: each check sees only what that account did."""
+
+LIVE_KEY_ATTEMPTS = "live-key-attempts"
+SERVER_RULES = (LIVE_KEY_ATTEMPTS,)
+"""The server's rules: evidence no account can be said to own (see the module docstring)."""
 
 
 def advise(facts: Facts, rules: Mapping[str, AdviceRule]) -> list[dict[str, Any]]:
-    """Every rule with evidence, as findings: id, title, guide, why, fix, evidence, count."""
-    findings = []
-    for rule_id, check in CHECKS.items():
-        evidence = check(facts)
-        if not evidence:
-            continue
-        text = rules[rule_id]
-        findings.append(
-            {
-                "rule": rule_id,
-                "title": text.title,
-                "guide": text.guide,
-                "why": text.why,
-                "fix": text.fix,
-                "count": len(evidence),
-                "evidence": _unique(evidence)[:MAX_EVIDENCE],
-            }
-        )
-    return findings
+    """Every account rule with evidence, as findings: id, title, guide, why, fix, evidence,
+    count."""
+    found = ((rule_id, check(facts)) for rule_id, check in CHECKS.items())
+    return [_finding(rule_id, evidence, rules) for rule_id, evidence in found if evidence]
+
+
+def server_findings(
+    live_key_requests: Sequence[str], rules: Mapping[str, AdviceRule]
+) -> list[dict[str, Any]]:
+    """The server's findings, in the shape of `advise`'s: the request ids of every request
+    sent with a `sk_live_` key, whoever sent it."""
+    if not live_key_requests:
+        return []
+    return [_finding(LIVE_KEY_ATTEMPTS, live_key_requests, rules)]
+
+
+def _finding(
+    rule_id: str, evidence: Sequence[str], rules: Mapping[str, AdviceRule]
+) -> dict[str, Any]:
+    text = rules[rule_id]
+    return {
+        "rule": rule_id,
+        "title": text.title,
+        "guide": text.guide,
+        "why": text.why,
+        "fix": text.fix,
+        "count": len(evidence),
+        "evidence": _unique(evidence)[:MAX_EVIDENCE],
+    }
 
 
 def evidence_line(ids: Sequence[str], count: int) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import ConfigError, SandboxError
 from ..settings import Settings
 from .accounts import Account
-from .advisor import MAX_EVIDENCE, Facts, advise, evidence_line
+from .advisor import Facts, advise, evidence_line, server_findings
 from .catalog import Catalog, load_catalog
 from .clock import WallTime, system_time
 from .deliveries import RetryPolicy
@@ -116,7 +116,10 @@ class Sandbox:
         return ran
 
     def advice(self, account: Account) -> list[dict[str, Any]]:
-        """The advisor's findings for the account (see `core/advisor.py`)."""
+        """The advisor's findings for the account (see `core/advisor.py`): only what the
+        account's own keys did. Requests with a `sk_live_` key are never among them: such a
+        key names no account, and no User-Agent or connection proves which account's client
+        sent it, so `advice_summary` reports them for the whole server instead."""
         hooks = [
             w.created_at for w in account.webhooks.all() if w.active and "job.completed" in w.events
         ]
@@ -138,12 +141,6 @@ class Sandbox:
                 for a in d.attempts
                 if a.deliberate == "bad_signature" and a.ok
             ],
-            # a live key has no account: it is the account's when its client sent it
-            live_key_requests=[
-                request_id
-                for request_id, agent in self.live_key_requests
-                if agent in {entry.get("user_agent") or "" for entry in account.journal}
-            ],
         )
         return advise(facts, self.catalog.advice)
 
@@ -151,25 +148,16 @@ class Sandbox:
         """Each finding of every account: a line, and under it a line of its evidence (the
         request and delivery ids a partner finds in their own logs). `serve` prints them when
         it stops, when there is no server left to ask for the evidence."""
-        findings = []
-        for account in self.accounts:
-            for finding in self.advice(account):
-                if finding["rule"] == "live-key-attempts":
-                    continue  # a server-wide fact: said once, below
-                findings.append(
-                    f"{account.account_id}: {finding['rule']} ×{finding['count']}: "
-                    f"{finding['title']} — fix: {finding['fix']}\n"
-                    + evidence_line(finding["evidence"], finding["count"])
-                )
-        if self.live_key_requests:
-            rule = self.catalog.advice["live-key-attempts"]
-            count = len(self.live_key_requests)
-            ids = [request_id for request_id, _ in self.live_key_requests][:MAX_EVIDENCE]
-            findings.append(
-                f"server: live-key-attempts ×{count}: {rule.title} — fix: {rule.fix}\n"
-                + evidence_line(ids, count)
-            )
-        return findings
+        owned = [(account.account_id, self.advice(account)) for account in self.accounts]
+        live = [request_id for request_id, _ in self.live_key_requests]
+        owned.append(("server", server_findings(live, self.catalog.advice)))
+        return [
+            f"{owner}: {finding['rule']} ×{finding['count']}: "
+            f"{finding['title']} — fix: {finding['fix']}\n"
+            + evidence_line(finding["evidence"], finding["count"])
+            for owner, findings in owned
+            for finding in findings
+        ]
 
     def record_error(self, exc: BaseException) -> None:
         """Keep an unexpected exception (the pytest plugin re-raises it in the test)."""
