@@ -170,6 +170,12 @@ OPTIONS: tuple[Option, ...] = (
         repeat=True,
     ),
     Option(
+        "link_secret",
+        _parse_optional_str,
+        "secret that signs result links (default: random per server, so only it makes them)",
+        "SECRET",
+    ),
+    Option(
         "port_file",
         _parse_path,
         "write the port being served to this file while serving (read by `health`)",
@@ -218,6 +224,7 @@ class Settings:
     deny_private_webhooks: bool = False
     scenario: tuple[str, ...] = ()
     port_file: Path | None = None
+    link_secret: str | None = None
     http: str = "auto"
     loop: str = "auto"
     webhook_max_age: float = 24 * 3600.0

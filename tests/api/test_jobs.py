@@ -509,7 +509,10 @@ class TestManualClock:
 
 
 def _run(seed: int, secret: str, others: int = 0) -> list[dict[str, Any]]:
-    app = create_app(Settings(seed=seed, clock="manual", start_time=START))
+    """The jobs a script makes; result links signed with a configured secret (by default
+    each server signs with a random one)."""
+    settings = Settings(seed=seed, clock="manual", start_time=START, link_secret="configured")
+    app = create_app(settings)
     with TestClient(app) as plain:
         for _ in range(others):
             plain.post("/pipeline/run", json=GUIDE_BODY, headers=auth(new_key()))

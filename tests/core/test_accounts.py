@@ -15,6 +15,7 @@ from aiprod_sandbox.core.catalog import Catalog, load_catalog
 from aiprod_sandbox.core.jobs import JobInput, JobStatus
 from aiprod_sandbox.core.keys import SCOPES, mask_key, tier_of_key
 from aiprod_sandbox.core.registry import Accounts
+from aiprod_sandbox.core.tokens import Tokens
 from aiprod_sandbox.errors import AuthError, KeyRevoked, LiveKeyInSandbox, MissingApiKey
 from aiprod_sandbox.settings import Settings
 from tests.core.fakes import START, FakeWall
@@ -281,25 +282,38 @@ def test_api_keys_carry_their_masked_form(catalog: Catalog) -> None:
 
 
 # ---- deterministic ids ------------------------------------------------------------------------
-def test_account_ids_and_secrets_are_deterministic_for_a_seed(catalog: Catalog) -> None:
+def test_account_ids_are_deterministic_for_a_seed_and_secrets_are_not(catalog: Catalog) -> None:
     secret = fresh_key()
     first, first_key = registry(catalog).authenticate(bearer(secret))
     second, second_key = registry(catalog).authenticate(bearer(secret))
     assert first.account_id == second.account_id
     assert re.fullmatch(r"acct_[0-9a-f]+", first.account_id)
     assert first_key.key_id == second_key.key_id
-    assert first.callback_secret == second.callback_secret
-    assert first.callback_secret.startswith("whsec_")
     job_a = first.submit_job(JobInput("https://example.com/in.mp4"), {})
     job_b = second.submit_job(JobInput("https://example.com/in.mp4"), {})
     assert job_a.job_id == job_b.job_id
     assert job_a.plan == job_b.plan
+    # Secrets come from the OS's random source: nobody computes them from the seed.
+    assert re.fullmatch(r"whsec_[0-9a-f]{32}", first.callback_secret)
+    assert first.callback_secret != second.callback_secret
 
     other_seed, _ = registry(catalog, seed=8).authenticate(bearer(secret))
     assert other_seed.account_id != first.account_id
-    assert other_seed.callback_secret != first.callback_secret
     other_key, _ = registry(catalog).authenticate(bearer(fresh_key()))
     assert other_key.account_id != first.account_id
+
+
+def test_secrets_come_from_the_injected_source(catalog: Catalog) -> None:
+    given: list[str] = []
+
+    def source() -> str:
+        given.append(f"{len(given):032x}")
+        return given[-1]
+
+    accounts = Accounts(Settings(seed=7), catalog, FakeWall(), tokens=Tokens(source))
+    account, _ = accounts.authenticate(bearer(fresh_key()))
+    assert account.callback_secret == "whsec_" + given[-1]
+    assert accounts.create_key(account, "ci", None).secret == "sk_test_" + given[-1]
 
 
 def test_an_accounts_ids_do_not_depend_on_other_accounts(catalog: Catalog) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import string
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -35,7 +36,7 @@ def test_make_builds_a_files_link() -> None:
 
 def test_open_returns_what_make_signed() -> None:
     claims = LINKS.open("job_abc123", issued("job_abc123", 1_000.4))
-    assert claims.account_id == "acct_a"
+    assert claims.account_ref == LINKS.account_ref("acct_a")
     assert claims.job_id == "job_abc123"
     assert claims.expires_at == 4_600.0  # issued + one hour, whole seconds
 
@@ -50,7 +51,7 @@ def test_round_trip_for_any_ids(account_id: str, job_id: str, issued_at: float) 
     url = LINKS.make("http://h", account_id, job_id, issued_at)
     assert urlsplit(url).path == FILES_PREFIX + quote(job_id) + ".mp4"
     claims = LINKS.open(job_id, token_of(url))
-    assert (claims.account_id, claims.job_id) == (account_id, job_id)
+    assert (claims.account_ref, claims.job_id) == (LINKS.account_ref(account_id), job_id)
     assert claims.expires_at == int(issued_at + 3600)
 
 
@@ -124,7 +125,8 @@ def test_a_link_is_a_plain_itsdangerous_token() -> None:
     """The token is what itsdangerous's public URL-safe serializer verifies: an upgrade of the
     library that kept its documented format cannot break links."""
     reader = URLSafeSerializer("aiprod-sandbox-links:7", salt=SALT)
-    assert reader.loads(issued("job_abc123", 1_000.4)) == ["acct_a", "job_abc123", 4_600]
+    claims = [LINKS.account_ref("acct_a"), "job_abc123", 4_600]
+    assert reader.loads(issued("job_abc123", 1_000.4)) == claims
 
 
 def test_base64_slack_that_itsdangerous_forgives_is_refused() -> None:
@@ -148,3 +150,23 @@ def test_expiry_is_in_the_signed_payload_not_read_from_any_clock() -> None:
     expiry; the caller compares it with the account's clock."""
     claims = LINKS.open("job_abc123", issued(issued_at=0.0))
     assert claims.expires_at == 3_600.0
+
+
+def test_a_link_shows_no_account_id() -> None:
+    """The token is signed, not encrypted: what it carries is readable, so it carries an HMAC
+    of the account id, never the id (from which the seeded ids could once be computed)."""
+    account_id = "acct_3f9a0c2e7b1d4a56"
+    token = token_of(LINKS.make("http://h", account_id, "job_abc123", 1_000.0))
+    payload = token.split(".")[0]
+    readable = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    assert "job_abc123" in readable
+    assert account_id not in readable and account_id[5:] not in readable
+
+
+def test_only_a_server_with_the_same_secret_takes_a_link() -> None:
+    token = issued()
+    assert Links("aiprod-sandbox-links:7", 3600).open("job_abc123", token).job_id == "job_abc123"
+    with pytest.raises(InvalidSignature):
+        Links("another secret", 3600).open("job_abc123", token)
+    # and the account behind it is named differently under another secret
+    assert Links("another secret", 3600).account_ref("acct_a") != LINKS.account_ref("acct_a")

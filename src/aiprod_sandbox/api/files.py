@@ -23,7 +23,7 @@ async def get_file(call: Call) -> Response:
     if not token:
         raise InvalidSignature("The link has no token")
     claims = call.sandbox.links.open(call.param("job_id"), token)
-    account = call.sandbox.accounts.get(claims.account_id)
+    account = call.sandbox.accounts.by_ref(claims.account_ref)
     if account is None or account.jobs.find(claims.job_id) is None:
         raise LinkExpired("The link's job no longer exists")
     if account.now() >= claims.expires_at:

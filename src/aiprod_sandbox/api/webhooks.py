@@ -103,7 +103,7 @@ async def register(call: Call) -> Response:
         url=body.url,
         events=tuple(body.events),
         active=body.active,
-        secret="whsec_" + account.ids.token(32),
+        secret=account.tokens.webhook_secret(),
         created_at=now,
         updated_at=now,
     )

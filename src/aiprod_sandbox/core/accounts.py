@@ -20,6 +20,7 @@ from .keys import ApiKey
 from .planner import plan_job
 from .ratelimit import TokenBucket
 from .scenarios import Scenario, ScenarioState
+from .tokens import Tokens
 from .usage import AuditLog, Usage
 from .webhooks import WebhookBook
 
@@ -55,6 +56,7 @@ class Account:
     max_jobs: int
     journal_size: int
     fixture: bool = False
+    tokens: Tokens = field(default_factory=Tokens)  # shared by all accounts
     keys: dict[str, ApiKey] = field(default_factory=dict)
     scheduler: Scheduler = field(default_factory=Scheduler)
     handlers: dict[str, StepHandler] = field(default_factory=dict)  # shared by all accounts
@@ -95,7 +97,7 @@ class Account:
         self.scenarios = ScenarioState(
             self.seed, self.account_id, self.server_scenarios, self.now()
         )
-        self.callback_secret = "whsec_" + self.ids.token(32)
+        self.callback_secret = self.tokens.webhook_secret()
 
     def events_append(self, event: JobEvent) -> None:
         self.events.append(event)

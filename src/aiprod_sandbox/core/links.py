@@ -1,8 +1,11 @@
 """Signed, expiring links to a job's result video (itsdangerous), checked on the account's clock.
 
-A link is `{base}/_sandbox/files/{job_id}.mp4?token=…` where the token signs the account, the
-job and the expiry time. A token changed in any way is refused (403 `INVALID_SIGNATURE`); one
-whose expiry has passed on the account's clock is gone (410 `LINK_EXPIRED`).
+A link is `{base}/_sandbox/files/{job_id}.mp4?token=…` where the token signs a reference to
+the account, the job and the expiry time. The reference is an HMAC of the account id under the
+link secret, so a link shows no account id. The secret is random per server unless configured
+(`--link-secret`): nobody can make a link the server would take. A token changed in any way is
+refused (403 `INVALID_SIGNATURE`); one whose expiry has passed on the account's clock is gone
+(410 `LINK_EXPIRED`).
 
 Only itsdangerous's public API signs: a plain `Serializer` (its timed one would read the wall
 clock; the expiry is in the signed payload instead) whose payload codec is compact JSON in
@@ -13,6 +16,8 @@ costs ~50 µs on every link.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +35,7 @@ SALT = "aiprod-sandbox-files"
 
 @dataclass(frozen=True)
 class LinkClaims:
-    account_id: str
+    account_ref: str  # `Links.account_ref` of the account: never its id in clear
     job_id: str
     expires_at: float
 
@@ -51,15 +56,18 @@ class _UrlSafeJSON:
 class Links:
     def __init__(self, secret: str, ttl_seconds: float) -> None:
         self._serializer = Serializer(secret, salt=SALT, serializer=_UrlSafeJSON)
+        self._ref_key = hashlib.sha256(b"account-ref:" + secret.encode()).digest()
         self.ttl_seconds = ttl_seconds
         # A link expires on a whole second, so a job read again within the second (a client
         # polling it) gets the same token: signing it once saves ~9 µs a read.
-        self._token: Callable[[str, str, int], str] = functools.lru_cache(maxsize=1024)(
-            self._sign
-        )
+        self._token: Callable[[str, str, int], str] = functools.lru_cache(maxsize=1024)(self._sign)
+
+    def account_ref(self, account_id: str) -> str:
+        """The account as links name it: stable for the secret, and no way back to the id."""
+        return hmac.new(self._ref_key, account_id.encode(), hashlib.sha256).hexdigest()[:24]
 
     def _sign(self, account_id: str, job_id: str, expires: int) -> str:
-        return self._serializer.dumps([account_id, job_id, expires])
+        return self._serializer.dumps([self.account_ref(account_id), job_id, expires])
 
     def make(self, base_url: str, account_id: str, job_id: str, issued_at: float) -> str:
         token = self._token(account_id, job_id, int(issued_at + self.ttl_seconds))
@@ -68,7 +76,7 @@ class Links:
     def open(self, job_id: str, token: str) -> LinkClaims:
         try:
             claims = self._serializer.loads(token)
-            account_id, signed_job, expires = claims
+            account_ref, signed_job, expires = claims
         except (BadData, ValueError, TypeError) as exc:
             raise InvalidSignature() from exc
         # base64 decoding forgives the unused bits of a last character, so a few changed
@@ -77,4 +85,4 @@ class Links:
             raise InvalidSignature()
         if signed_job != job_id:
             raise InvalidSignature("The link's signature does not match this file")
-        return LinkClaims(str(account_id), str(signed_job), float(expires))
+        return LinkClaims(str(account_ref), str(signed_job), float(expires))

@@ -7,7 +7,7 @@ forgotten (fixture accounts never are).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import AuthError, KeyRevoked, LiveKeyInSandbox, MissingApiKey
@@ -18,6 +18,7 @@ from .clock import Clock, ClockMode, WallTime, parse_iso, system_time
 from .ids import IdSource, derive
 from .keys import KEY_FORMAT, LIVE_PREFIX, SCOPES, TEST_KEY, ApiKey, tier_of_key
 from .scenarios import Scenario
+from .tokens import Tokens
 
 
 class Accounts:
@@ -29,8 +30,14 @@ class Accounts:
         catalog: Catalog,
         wall: WallTime = system_time,
         scenarios: list[Scenario] | None = None,
+        *,
+        tokens: Tokens | None = None,
+        account_ref: Callable[[str], str] | None = None,
     ) -> None:
         self._settings = settings
+        self.tokens = tokens or Tokens()
+        self._account_ref = account_ref  # how result links name an account (see links.py)
+        self._by_ref: dict[str, str] = {}
         self._catalog = catalog
         self._wall = wall
         self._accounts: OrderedDict[str, Account] = OrderedDict()
@@ -87,11 +94,14 @@ class Accounts:
             max_jobs=settings.max_jobs_per_account,
             journal_size=settings.journal_size,
             fixture=fixture,
+            tokens=self.tokens,
             handlers=self.handlers,
             listeners=self.listeners,
             server_scenarios=self.server_scenarios,
         )
         account.scheduler.on_schedule = lambda: self._busy.add(account_id)
+        if self._account_ref is not None:
+            self._by_ref[self._account_ref(account_id)] = account_id
         self.apply_server_scenarios(account)
         self._accounts[account_id] = account
         self._evict(keep=account_id)
@@ -133,6 +143,8 @@ class Accounts:
         self.released += 1
         self._accounts.pop(account.account_id, None)
         self._busy.discard(account.account_id)
+        if self._account_ref is not None:
+            self._by_ref.pop(self._account_ref(account.account_id), None)
         for key in account.keys.values():
             self._by_key.pop(key.secret, None)
 
@@ -158,7 +170,7 @@ class Accounts:
 
     def create_key(self, account: Account, name: str, scopes: list[str] | None) -> ApiKey:
         """A new key of the account (`POST /keys`): same account, same tier."""
-        return self.add_key(account, "sk_test_" + account.ids.token(32), name, scopes)
+        return self.add_key(account, self.tokens.api_key(), name, scopes)
 
     def owner_of(self, secret: str) -> str | None:
         """The id of the account a key belongs to, if any."""
@@ -172,6 +184,11 @@ class Accounts:
         account.keys = {key.key_id: key for key in keys}
         for key in keys:
             self._by_key[key.secret] = (account.account_id, key.key_id)
+
+    def by_ref(self, account_ref: str) -> Account | None:
+        """The account a result link names (by `Links.account_ref`)."""
+        account_id = self._by_ref.get(account_ref)
+        return None if account_id is None else self._accounts.get(account_id)
 
     def get(self, account_id: str) -> Account | None:
         return self._accounts.get(account_id)

@@ -6,6 +6,7 @@ tests can drive it directly. Two sandboxes in one process share nothing.
 
 from __future__ import annotations
 
+import secrets
 from collections import deque
 from typing import Any
 
@@ -22,6 +23,7 @@ from .links import Links
 from .registry import Accounts
 from .scenarios import Scenario, library, resolve
 from .state import import_state, state_from_fixture
+from .tokens import Tokens
 from .webhooks import fan_out
 
 
@@ -39,16 +41,26 @@ class Sandbox:
         *,
         catalog: Catalog | None = None,
         wall: WallTime = system_time,
+        tokens: Tokens | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog if catalog is not None else load_catalog(settings.fixtures)
         self.wall = wall
         self._library: dict[str, Scenario] | None = None
         server_scenarios = [resolve(name, self.scenario_library) for name in settings.scenario]
-        self.accounts = Accounts(settings, self.catalog, wall, server_scenarios)
+        # Random per server unless configured: a link can be made only by this server.
+        link_secret = settings.link_secret or secrets.token_hex(32)
+        self.links = Links(link_secret, settings.link_ttl_seconds)
+        self.accounts = Accounts(
+            settings,
+            self.catalog,
+            wall,
+            server_scenarios,
+            tokens=tokens,
+            account_ref=self.links.account_ref,
+        )
         self.ids = IdSource(settings.seed, "server")
         self.request_ids = IdSource(settings.seed, "server", "requests")  # before an account
-        self.links = Links(f"aiprod-sandbox-links:{settings.seed}", settings.link_ttl_seconds)
         self.unexpected_errors: deque[BaseException] = deque(maxlen=100)
         self.base_urls: dict[tuple[Any, ...], str] = {}  # request scope → its base URL (cache)
         # (request id, User-Agent) of requests made with sk_live_ keys, server-wide

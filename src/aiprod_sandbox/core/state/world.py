@@ -148,7 +148,7 @@ def _webhook(account: Account, spec: StateWebhook, now: float) -> Webhook:
         url=spec.url,
         events=tuple(spec.events),
         active=spec.active,
-        secret=spec.secret or "whsec_" + account.ids.token(32),
+        secret=spec.secret or account.tokens.webhook_secret(),
         created_at=created,
         updated_at=parse_iso(spec.updated_at) if spec.updated_at else created,
     )
