@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from aiprod_sandbox.core.clock import Scheduler
 from aiprod_sandbox.core.jobbook import JobBook
 from aiprod_sandbox.core.jobs import (
+    TIMELINE_EVENTS,
     TRANSITIONS,
     Job,
     JobError,
@@ -621,6 +622,20 @@ def test_a_timeline_gives_back_what_was_appended(entries: list[tuple[float, str]
     if entries:
         assert job.timeline[-1] == entries[-1]
     assert pack_timeline(entries) == job.timeline_data  # packed the same however it was made
+
+
+def test_a_timeline_entry_is_one_of_a_fixed_set_and_needs_no_shared_table() -> None:
+    """Every event, every progress from 0 to 100, round-trips; anything else is refused
+    rather than added to a table other accounts' jobs depend on."""
+    every = [(float(n), name) for n, name in enumerate(TIMELINE_EVENTS)]
+    every += [(1.0, f"job.progress {percent}") for percent in range(101)]
+    plan = JobPlan("complete", False, 0.0, 1.0, 0.9, 0.1)
+    job = Job("job_t", 1, JobInput("https://example.com/in.mp4"), {}, plan, 0.0, timeline=every)
+    assert list(job.timeline) == every
+    for wrong in ("job.progress 101", "job.progress -1", "job.exploded", "job.started x"):
+        with pytest.raises(ValueError):
+            job.timeline.append((2.0, wrong))
+    assert list(job.timeline) == every
 
 
 def test_a_stored_job_is_one_object_for_the_collector() -> None:

@@ -120,7 +120,7 @@ class JobBook:
             batch_id=batch_id,
             expected_wait=self._expected_wait(plan),
         )
-        job.timeline.append((at, "job.created"))
+        job.timeline.record(at, "job.created")
         self._jobs[job_id] = job
         if plan.outcome != "pending":
             self._queued += 1
@@ -336,8 +336,7 @@ class JobBook:
 
     def _record(self, job: Job, at: float, event: str, extra: dict[str, Any]) -> None:
         job.updated_at = at
-        shown = f"{event} {extra['progress']}" if "progress" in extra else event
-        job.timeline.append((at, shown))
+        job.timeline.record(at, event, extra.get("progress"))
         self._emit(JobEvent(event, job.job_id, at, extra))
 
     def clear(self) -> None:

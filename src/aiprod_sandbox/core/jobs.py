@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import math
 import struct
-import sys
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple
@@ -124,23 +123,39 @@ class JobEvent(NamedTuple):
     data: dict[str, Any]
 
 
-_ENTRY = struct.Struct("<dH")  # a time, and the number of its label in `_LABELS`
-_LABELS: list[str] = []  # every label ever used ("job.created", "job.progress 30", …): a few
-_LABEL_NUMBER: dict[str, int] = {}
+# What a timeline entry can say: an event, and for progress its percentage. The set is
+# fixed, so an entry is its time and two small numbers, with no table to grow (a table shared
+# by every account once let one state import fill it for all of them).
+TIMELINE_EVENTS = (
+    "job.created",
+    "job.started",
+    "job.progress",
+    "job.completed",
+    "job.failed",
+    "job.cancelled",
+)
+_EVENT_NUMBER = {name: number for number, name in enumerate(TIMELINE_EVENTS)}
+_ENTRY = struct.Struct("<dBB")  # a time, the event's number, and the progress (or _NONE)
+_NONE = 255
 
 
-def _label_number(label: str) -> int:
-    number = _LABEL_NUMBER.get(label)
-    if number is None:
-        if len(_LABELS) > 0xFFFF:
-            raise ValueError(f"too many distinct timeline labels to add {label!r}")
-        number = _LABEL_NUMBER[label] = len(_LABELS)
-        _LABELS.append(sys.intern(label))
-    return number
+def _entry(at: float, label: str) -> bytes:
+    """`(at, "job.progress 30")` packed; a label outside the fixed set is a ValueError."""
+    event, _, progress = label.partition(" ")
+    number = _EVENT_NUMBER.get(event)
+    percent = int(progress) if progress else _NONE
+    if number is None or not (0 <= percent <= 100 or percent == _NONE):
+        raise ValueError(f"not a timeline entry: {label!r}")
+    return _ENTRY.pack(at, number, percent)
+
+
+def _label(number: int, percent: int) -> str:
+    name = TIMELINE_EVENTS[number]
+    return name if percent == _NONE else f"{name} {percent}"
 
 
 def pack_timeline(items: Iterable[tuple[float, str]]) -> bytes:
-    return b"".join(_ENTRY.pack(at, _label_number(label)) for at, label in items)
+    return b"".join(_entry(at, label) for at, label in items)
 
 
 class Timeline:
@@ -153,10 +168,16 @@ class Timeline:
         self._job = job
 
     def append(self, item: tuple[float, str]) -> None:
-        self._job.timeline_data += _ENTRY.pack(item[0], _label_number(item[1]))
+        self._job.timeline_data += _entry(*item)
+
+    def record(self, at: float, event: str, progress: int | None = None) -> None:
+        """An event as it happens (no label to parse): the job book's way in."""
+        percent = _NONE if progress is None else progress
+        self._job.timeline_data += _ENTRY.pack(at, _EVENT_NUMBER[event], percent)
 
     def __iter__(self) -> Iterator[tuple[float, str]]:
-        return ((at, _LABELS[n]) for at, n in _ENTRY.iter_unpack(self._job.timeline_data))
+        data = self._job.timeline_data
+        return ((at, _label(number, percent)) for at, number, percent in _ENTRY.iter_unpack(data))
 
     def __len__(self) -> int:
         return len(self._job.timeline_data) // _ENTRY.size

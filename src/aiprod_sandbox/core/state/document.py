@@ -8,7 +8,7 @@ API applies to the same thing, so a document that imports is one the API could h
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -93,9 +93,13 @@ class StatePlan(_Model):
     processing_seconds: float = Field(ge=0)
     quality_score: float
     cost_estimate: float
-    progress_steps: list[int] = [30, 60, 90]
+    progress_steps: list[Annotated[int, Field(ge=1, le=99)]] = Field(
+        default=[30, 60, 90],
+        max_length=99,
+        description="Progress values between 1 and 99, as a scenario's job rules give them",
+    )
     error: StateJobError | None = None
-    fail_at_progress: int | None = None
+    fail_at_progress: int | None = Field(default=None, ge=0, le=100)
 
 
 class StateJob(_Model):
@@ -112,7 +116,7 @@ class StateJob(_Model):
     error: StateJobError | None = None
     batch_id: str | None = None
     cancel_reason: str | None = None
-    step: int | None = Field(default=None, ge=0)
+    step: int | None = Field(default=None, ge=0, le=101, description="Steps of the plan done")
     plan: StatePlan | None = None
 
 

@@ -68,7 +68,7 @@ def restore_job(account: Account, spec: StateJob, seq: int, now: float) -> Job:
             p.processing_seconds,
             p.quality_score,
             p.cost_estimate,
-            tuple(p.progress_steps),
+            tuple(sorted(set(p.progress_steps))),
             _error(p.error),
             p.fail_at_progress,
         )
