@@ -232,7 +232,10 @@ class Settings:
     webhook_queue: int = 10_000
     webhook_excerpt_bytes: int = 2048
     # Limits that keep memory bounded; not flags, but settable by embedders and tests.
-    max_accounts: int = 10_000
+    max_accounts: int = 10_000  # besides fixture accounts
+    new_accounts_burst: int = 1_000  # per client address: new accounts at once...
+    new_accounts_per_second: float = 50.0  # ...and then this many a second
+    account_idle_seconds: float = 60.0  # an empty account unused this long may be let go
     max_jobs_per_account: int = 100_000
     journal_size: int = 1_000
     max_body_bytes: int = 1024 * 1024

@@ -86,18 +86,26 @@ def test_malformed_authorization_header_is_401_invalid_api_key(
         "sk_test_has.dots.in.the.key.00000",
         "sk_TEST_abcdefghijklmnopqrst",
         "pk_test_abcdefghijklmnopqrst",
+        "sk_test_" + "a" * 249,  # one past the longest key: a key's length is bounded
+        "sk_test_" + "a" * 100_000,
     ],
+    ids=lambda secret: secret[:40],
 )
 def test_malformed_key_is_401_invalid_api_key(client: TestClient, secret: str) -> None:
     error = assert_error(client.get("/jobs", headers=auth(secret)), 401, "INVALID_API_KEY")
     assert error["message"] == "Invalid API key"  # the guide's words, which partners compare
-    assert "at least 16" in error["details"]["key"]  # the hint is in details
+    assert "16 to 248" in error["details"]["key"]  # the hint is in details
     if len(secret) > 8:
         assert secret not in str(error), "keys never appear unmasked in errors"
 
 
 def test_shortest_well_formed_test_key_is_accepted(client: TestClient) -> None:
     response = client.get("/jobs", headers=auth("sk_test_" + "a" * 16))
+    assert response.status_code == 200, response.text
+
+
+def test_longest_well_formed_test_key_is_accepted(client: TestClient) -> None:
+    response = client.get("/jobs", headers=auth("sk_test_" + "a" * 248))
     assert response.status_code == 200, response.text
 
 

@@ -16,7 +16,14 @@ from aiprod_sandbox.core.jobs import JobInput, JobStatus
 from aiprod_sandbox.core.keys import SCOPES, mask_key, tier_of_key
 from aiprod_sandbox.core.registry import Accounts
 from aiprod_sandbox.core.tokens import Tokens
-from aiprod_sandbox.errors import AuthError, KeyRevoked, LiveKeyInSandbox, MissingApiKey
+from aiprod_sandbox.errors import (
+    AuthError,
+    KeyRevoked,
+    LiveKeyInSandbox,
+    MissingApiKey,
+    RateLimited,
+    ServiceUnavailable,
+)
 from aiprod_sandbox.settings import Settings
 from tests.core.fakes import START, FakeWall
 
@@ -375,34 +382,77 @@ def test_a_free_account_processes_two_jobs_at_once(catalog: Catalog, wall: FakeW
 
 
 # ---- the bounded registry ---------------------------------------------------------------------
-def test_past_max_accounts_the_least_recently_used_account_is_forgotten(
+def test_past_max_accounts_the_least_recently_used_idle_empty_account_is_let_go(
     catalog: Catalog,
 ) -> None:
-    fixtures = len(catalog.accounts)
-    accounts = registry(catalog, max_accounts=fixtures + 2)
+    wall = FakeWall()
+    accounts = registry(catalog, wall, max_accounts=2, account_idle_seconds=60)
     key_a, key_b, key_c = fresh_key(), fresh_key(), fresh_key()
     a, _ = accounts.authenticate(bearer(key_a))
     b, _ = accounts.authenticate(bearer(key_b))
-    accounts.authenticate(bearer(key_a))  # a is now the most recently used
+    with pytest.raises(ServiceUnavailable) as full:  # both in use a moment ago: no room
+        accounts.authenticate(bearer(fresh_key()))
+    assert full.value.headers["Retry-After"] == "60"
+    wall.step(61)
+    accounts.authenticate(bearer(key_a))  # a is used again: b is the least recently used
     c, _ = accounts.authenticate(bearer(key_c))
-    assert len(accounts) == fixtures + 2
-    assert accounts.get(b.account_id) is None
-    assert accounts.lookup(key_b) is None
+    assert accounts.get(b.account_id) is None and accounts.lookup(key_b) is None
     assert accounts.get(a.account_id) is a and accounts.get(c.account_id) is c
     assert all(accounts.get(spec.account_id) is not None for spec in catalog.accounts)
-    # the forgotten key starts over with a fresh, empty account
+    # the key let go starts over with a fresh, empty account, once there is room again
+    wall.step(61)
     again, _ = accounts.authenticate(bearer(key_b))
     assert again is not b and again.account_id == b.account_id
-    assert accounts.get(a.account_id) is None  # a was now the least recently used
-    assert len(accounts) == fixtures + 2
+    assert len([account for account in accounts if not account.fixture]) == 2
 
 
-def test_fixture_accounts_are_never_evicted(catalog: Catalog) -> None:
-    fixtures = len(catalog.accounts)
-    accounts = registry(catalog, max_accounts=fixtures + 1)
-    for _ in range(5):
+def test_an_account_with_anything_in_it_is_never_let_go(catalog: Catalog) -> None:
+    wall = FakeWall()
+    accounts = registry(catalog, wall, max_accounts=2)
+    busy, _ = accounts.authenticate(bearer(fresh_key()))
+    busy.submit_job(JobInput("https://example.com/in.mp4"), {})
+    rotated, _ = accounts.authenticate(bearer(fresh_key()))
+    accounts.create_key(rotated, "second key", None)
+    wall.step(24 * 3600)
+    with pytest.raises(ServiceUnavailable):
         accounts.authenticate(bearer(fresh_key()))
-    assert len(accounts) == fixtures + 1
+    assert accounts.get(busy.account_id) is busy and len(busy.jobs) == 1
+    assert accounts.get(rotated.account_id) is rotated
+
+
+def test_a_client_opens_accounts_at_a_bounded_rate(catalog: Catalog) -> None:
+    wall = FakeWall()
+    accounts = registry(catalog, wall, new_accounts_burst=3, new_accounts_per_second=1.0)
+    for _ in range(3):
+        accounts.identify(bearer(fresh_key()), "10.0.0.1")
+    with pytest.raises(RateLimited) as refused:
+        accounts.identify(bearer(fresh_key()), "10.0.0.1")
+    assert refused.value.retry_after == 1
+    accounts.identify(bearer(fresh_key()), "10.0.0.2")  # another client is not held back
+    known = accounts.identify(bearer(next(iter(catalog.accounts)).keys[0].key), "10.0.0.1")
+    assert known[0].fixture  # and keys already known always work
+    wall.step(1)
+    accounts.identify(bearer(fresh_key()), "10.0.0.1")
+
+
+def test_an_account_let_go_drops_what_it_held_at_once(catalog: Catalog) -> None:
+    wall = FakeWall()
+    accounts = registry(catalog, wall, max_accounts=1, account_idle_seconds=0)
+    gone, _ = accounts.authenticate(bearer(fresh_key()))
+    gone.journal.append({"request_id": "req_x"})
+    wall.step(1)
+    accounts.authenticate(bearer(fresh_key()))
+    assert accounts.get(gone.account_id) is None
+    assert not gone.journal and accounts.released == 1
+
+
+def test_fixture_accounts_are_never_evicted_nor_counted(catalog: Catalog) -> None:
+    wall = FakeWall()
+    accounts = registry(catalog, wall, max_accounts=1, account_idle_seconds=0)
+    for _ in range(5):
+        wall.step(1)
+        accounts.authenticate(bearer(fresh_key()))
+    assert len(accounts) == len(catalog.accounts) + 1
     assert {account.account_id for account in accounts if account.fixture} == {
         spec.account_id for spec in catalog.accounts
     }

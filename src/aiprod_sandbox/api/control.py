@@ -191,6 +191,7 @@ async def set_clock(call: Call) -> Response:
     if body.mode == "scaled" and body.scale is None:
         raise ValidationFailed(details={"scale": "Required with mode 'scaled'"})
     call.account.clock.set(mode=body.mode, now=now, scale=body.scale)
+    call.account.changed_settings = True
     call.account.run_due()
     return json_response(_clock(call))
 
@@ -199,6 +200,7 @@ async def advance(call: Call) -> Response:
     body = await call.body(AdvanceIn)
     account = call.account
     target = account.clock.advance(body.seconds)
+    account.changed_settings = True
     ran = await dispatcher(call).settle(account, target)
     for entry in ran:
         if entry["kind"] == DELIVERY_KIND:
@@ -226,6 +228,7 @@ def _outcome(account: Account, delivery_id: str, action: str) -> str:
 async def set_timing(call: Call) -> Response:
     body = await call.body(TimingIn)
     call.account.job_timing = body.job_timing
+    call.account.changed_settings = True
     return json_response(TimingOut(job_timing=body.job_timing))
 
 

@@ -169,7 +169,8 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
     order — auditing refusals and the first use of a key each day. Returns a scenario's
     scripted answer, if one fires."""
     try:
-        account, key = ctx.sandbox.accounts.identify(request.headers.get("authorization"))
+        client = request.client.host if request.client else ""
+        account, key = ctx.sandbox.accounts.identify(request.headers.get("authorization"), client)
     except LiveKeyInSandbox:
         agent = request.headers.get("user-agent", "")
         ctx.sandbox.live_key_requests.append((ctx.ensure_request_id(), agent))  # the advisor

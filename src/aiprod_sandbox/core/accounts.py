@@ -66,6 +66,8 @@ class Account:
     jobs: JobBook = field(init=False)
     request_ids: IdSource = field(init=False)  # a stream of their own: reads shift no other id
     imports: int = 0  # state documents imported (each starts the ids on a sequence of its own)
+    changed_settings: bool = False  # its clock, timing or tier set through the control API
+    last_used: float = 0.0  # wall time of its last request (which accounts are idle)
     journal: deque[dict[str, Any]] = field(init=False)
     events: deque[JobEvent] = field(init=False)
     webhooks: WebhookBook = field(init=False)
@@ -136,6 +138,32 @@ class Account:
     def own_settings(self) -> tuple[str, ClockMode]:
         """Job timing and clock mode as the account set them, beneath any scenario's."""
         return self._before_scenario or (self.job_timing, self.clock.mode)
+
+    def is_empty(self) -> bool:
+        """Nothing in it but what any new account has: no jobs, webhooks, deliveries, keys of
+        its own, scenario, presets or settings changed. Letting it go loses nothing."""
+        return (
+            not len(self.jobs)
+            and not len(self.webhooks)
+            and not len(self.deliveries)
+            and len(self.keys) == 1
+            and all(key.revoked_at is None for key in self.keys.values())
+            and self.scenarios.own is None
+            and self.presets is None
+            and self.imports == 0
+            and not self.changed_settings
+        )
+
+    def release(self) -> None:
+        """Drop what the account holds, at once: it has been let go, and its objects may live
+        on a while (in a request being answered, or frozen from the collector)."""
+        self.jobs.clear()
+        self.scheduler.clear()
+        self.journal.clear()
+        self.events.clear()
+        self.webhooks.clear()
+        self.deliveries.clear()
+        self.audit.clear()
 
     def new_bucket(self) -> TokenBucket:
         return TokenBucket(self.limits.requests_per_minute, self.limits.burst, self.now())

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from . import yamlfile
 from .clock import IsoTime
-from .keys import SCOPES
+from .keys import MAX_KEY_LENGTH, SCOPES
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -78,7 +78,7 @@ def _known_scope(scope: str) -> str:
 class FixtureKey(_Strict):
     """A key as the state document has one (`key_id` and the times are optional)."""
 
-    key: str
+    key: str = Field(max_length=MAX_KEY_LENGTH)
     name: str = "Fixture key"
     scopes: list[Annotated[str, AfterValidator(_known_scope)]] | None = None
     key_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")

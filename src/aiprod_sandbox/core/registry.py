@@ -1,24 +1,43 @@
 """The registry of accounts: finds the account of a bearer key, creating it when the rules
 allow. Every well-formed test key not seen before starts a fresh account (unless keys are
-strict). The registry is bounded: past `max_accounts` the account used longest ago is
-forgotten (fixture accounts never are).
+strict), within two bounds that keep one client from crowding out the others:
+
+- each client address opens at most `new_accounts_burst` accounts at once, then
+  `new_accounts_per_second` (429 past that, with Retry-After);
+- at most `max_accounts` accounts besides the fixture ones. At the bound, the least recently
+  used account that is empty (nothing but its first key) and idle for `account_idle_seconds`
+  is let go, with a line in the log; an account with anything in it never is: with no room,
+  a new key gets 503.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..errors import AuthError, KeyRevoked, LiveKeyInSandbox, MissingApiKey
+from ..errors import (
+    AuthError,
+    KeyRevoked,
+    LiveKeyInSandbox,
+    MissingApiKey,
+    RateLimited,
+    ServiceUnavailable,
+)
 from ..settings import Settings
 from .accounts import Account, EventListener, Limits, StepHandler
 from .catalog import Catalog
 from .clock import Clock, ClockMode, WallTime, parse_iso, system_time
 from .ids import IdSource, derive
-from .keys import KEY_FORMAT, LIVE_PREFIX, SCOPES, TEST_KEY, ApiKey, tier_of_key
+from .keys import KEY_FORMAT, LIVE_PREFIX, MAX_KEY_LENGTH, SCOPES, TEST_KEY, ApiKey, tier_of_key
+from .ratelimit import TokenBucket
 from .scenarios import Scenario
 from .tokens import Tokens
+
+log = logging.getLogger("aiprod_sandbox")
+MAX_CLIENTS = 10_000  # client addresses whose account openings are counted (oldest forgotten)
 
 
 class Accounts:
@@ -46,6 +65,8 @@ class Accounts:
         self.listeners: list[EventListener] = []
         self.server_scenarios: list[Scenario] = list(scenarios or [])
         self._busy: set[str] = set()  # accounts that may have scheduled work
+        self._opened = 0  # accounts opened by keys (fixture accounts are not counted)
+        self._openers: OrderedDict[str, TokenBucket] = OrderedDict()  # client → new accounts
         self.released = 0  # accounts forgotten so far (their objects are garbage now)
         for spec in catalog.accounts:
             account = self._new_account(
@@ -103,8 +124,9 @@ class Accounts:
         if self._account_ref is not None:
             self._by_ref[self._account_ref(account_id)] = account_id
         self.apply_server_scenarios(account)
+        account.last_used = self._wall()
         self._accounts[account_id] = account
-        self._evict(keep=account_id)
+        self._opened += not fixture
         return account
 
     def apply_server_scenarios(self, account: Account) -> None:
@@ -118,15 +140,46 @@ class Accounts:
             if scenario.job_timing:
                 account.job_timing = scenario.job_timing
 
-    def _evict(self, keep: str) -> None:
-        while len(self._accounts) > self._settings.max_accounts:
-            victim = next(
-                (a for a in self._accounts.values() if not a.fixture and a.account_id != keep),
-                None,
+    def _make_room(self, client: str) -> None:
+        """Before a key opens a new account: the client has not opened too many lately (429),
+        and there is room, if need be by letting go the least recently used account that is
+        empty and idle. An account with anything in it is never let go: with no room, 503."""
+        settings = self._settings
+        now = self._wall()
+        bucket = self._openers.get(client)
+        if bucket is None:
+            per_minute = max(1, round(settings.new_accounts_per_second * 60))
+            bucket = TokenBucket(per_minute, settings.new_accounts_burst, now)
+            self._openers[client] = bucket
+            while len(self._openers) > MAX_CLIENTS:
+                self._openers.popitem(last=False)
+        self._openers.move_to_end(client)
+        decision = bucket.take(now)
+        if not decision.allowed:
+            raise RateLimited(
+                decision.retry_after,
+                "Too many new accounts from this client: reuse keys, or wait "
+                f"{decision.retry_after} s",
             )
-            if victim is None:
+        if self._opened < settings.max_accounts:
+            return
+        idle_since = now - settings.account_idle_seconds
+        for account in self._accounts.values():  # least recently used first
+            if account.last_used > idle_since:
+                break  # the rest were used more recently still
+            if not account.fixture and account.is_empty():
+                log.warning(
+                    "let go of %s (empty, unused for %.0f s) to make room for a new account",
+                    account.account_id,
+                    now - account.last_used,
+                )
+                self.forget(account)
                 return
-            self.forget(victim)
+        raise ServiceUnavailable(
+            f"The sandbox holds its maximum of {settings.max_accounts} accounts, none of "
+            "them empty and idle: reset or revoke some, or retry later",
+            headers={"Retry-After": str(max(1, math.ceil(settings.account_idle_seconds)))},
+        )
 
     def busy(self) -> list[Account]:
         """Accounts with scheduled work (the ticker's round), forgetting the idle ones."""
@@ -141,7 +194,9 @@ class Accounts:
 
     def forget(self, account: Account) -> None:
         self.released += 1
-        self._accounts.pop(account.account_id, None)
+        if self._accounts.pop(account.account_id, None) is not None and not account.fixture:
+            self._opened -= 1
+        account.release()
         self._busy.discard(account.account_id)
         if self._account_ref is not None:
             self._by_ref.pop(self._account_ref(account.account_id), None)
@@ -207,10 +262,13 @@ class Accounts:
             raise KeyRevoked()
         return account, key
 
-    def identify(self, authorization: str | None) -> tuple[Account, ApiKey]:
-        """Like `authenticate`, but a revoked key is returned (the caller audits, then refuses)."""
+    def identify(self, authorization: str | None, client: str = "") -> tuple[Account, ApiKey]:
+        """Like `authenticate`, but a revoked key is returned (the caller audits, then refuses).
+        `client` (its address) is who opens an account with a key not seen before."""
         if not authorization:
             raise MissingApiKey()
+        if len(authorization) > MAX_KEY_LENGTH + 64:  # no work, and no account, for a huge one
+            raise AuthError(details={"key": KEY_FORMAT})
         scheme, _, secret = authorization.strip().partition(" ")
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret:
@@ -224,6 +282,7 @@ class Accounts:
             if self._settings.strict_keys:
                 raise AuthError(details={"key": "unknown key (the sandbox runs with strict keys)"})
             account_id = "acct_" + format(derive(self._settings.seed, "account", secret), "x")
+            self._make_room(client)
             account = self._new_account(
                 account_id, tier_of_key(secret, self._settings.default_tier)
             )
@@ -232,4 +291,5 @@ class Accounts:
             assert found is not None
         account, key = found
         self._accounts.move_to_end(account.account_id)
+        account.last_used = self._wall()
         return account, key
