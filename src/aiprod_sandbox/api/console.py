@@ -1,12 +1,17 @@
-"""The sandbox console: the page at `/_sandbox/ui`, and the read endpoints it polls.
+"""The sandbox console: the page at `/_sandbox/ui`, its script and style, and the read
+endpoints it polls.
 
-The page is one self-contained HTML file shipped in the package (no build step, nothing
-from outside). Its reads go through `/_sandbox/jobs…`, which — unlike `GET /jobs` — are not
-rate limited and not journaled, so watching an integration does not change what it sees.
+The page is three files shipped in the package (`console/index.html`, `app.js`, `app.css`;
+no build step, nothing from outside). It is served with a Content-Security-Policy that runs
+only those files: no inline script or style, no other origin, no framing, no form posts, so
+a value that reaches the page (an imported job's id, a webhook URL) can be shown but never
+run. Its reads go through `/_sandbox/jobs…`, which — unlike `GET /jobs` — are not rate
+limited and not journaled, so watching an integration does not change what it sees.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
 from pydantic import BaseModel, Field
@@ -19,7 +24,16 @@ from .operation import Call, control_operation
 from .pagination import Page
 from .responses import json_response
 
-_PAGE: bytes | None = None
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+"""What the page may load and who may frame it: its own files and `/_sandbox/` reads only."""
+FILES = {  # name in console/ → media type
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+}
 
 
 class TimelineEntry(BaseModel):
@@ -33,24 +47,29 @@ class JobDetail(BaseModel):
     deliveries: list[str] = Field(description="Ids of the job's webhook deliveries")
 
 
-def _page() -> bytes:
-    global _PAGE  # the page is a constant file: read it once
-    if _PAGE is None:
-        _PAGE = resources.files("aiprod_sandbox").joinpath("console/index.html").read_bytes()
-    return _PAGE
+@cache  # the files are constant: each is read once
+def _read(name: str) -> bytes:
+    return resources.files("aiprod_sandbox").joinpath("console", name).read_bytes()
+
+
+def _file(name: str) -> Response:
+    return Response(
+        _read(name),
+        media_type=FILES[name],
+        headers={"Cache-Control": "no-cache", "Content-Security-Policy": CSP},
+    )
 
 
 async def page(call: Call) -> Response:
-    return Response(
-        _page(),
-        media_type="text/html; charset=utf-8",
-        headers={
-            "Cache-Control": "no-cache",
-            "Content-Security-Policy": "default-src 'self'; "
-            "style-src 'self' 'unsafe-inline'; "
-            "script-src 'self' 'unsafe-inline'; img-src 'self' data:",
-        },
-    )
+    return _file("index.html")
+
+
+async def script(call: Call) -> Response:
+    return _file("app.js")
+
+
+async def style(call: Call) -> Response:
+    return _file("app.css")
 
 
 async def job_detail(call: Call) -> Response:
@@ -77,6 +96,28 @@ OPERATIONS = (
         errors=(),
         media_type="text/html",
         responses={200: (None, "The console page")},
+    ),
+    control_operation(
+        "GET",
+        "/_sandbox/ui/app.js",
+        script,
+        "The console's script",
+        "consoleScript",
+        auth=False,
+        errors=(),
+        media_type="text/javascript",
+        responses={200: (None, "The console's script")},
+    ),
+    control_operation(
+        "GET",
+        "/_sandbox/ui/app.css",
+        style,
+        "The console's style sheet",
+        "consoleStyle",
+        auth=False,
+        errors=(),
+        media_type="text/css",
+        responses={200: (None, "The console's style sheet")},
     ),
     control_operation(
         "GET",

@@ -1,9 +1,9 @@
 """The request-context middleware (pure ASGI): request id, extra headers, journal, last resort.
 
-It gives every request a `RequestContext`, puts `X-Request-Id` (and any headers the checks
-collected, like rate-limit headers) on every response, records the request in its account's
-journal, and turns an unexpected exception into a logged 500 envelope, so one bad request
-never stops the server serving others.
+It gives every request a `RequestContext`, puts `X-Request-Id`, `X-Content-Type-Options:
+nosniff` (and any headers the checks collected, like rate-limit headers) on every response,
+records the request in its account's journal, and turns an unexpected exception into a
+logged 500 envelope, so one bad request never stops the server serving others.
 """
 
 from __future__ import annotations
@@ -41,7 +41,11 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 # Appended as raw pairs: MutableHeaders.__setitem__ rescans the list per header.
-                extra = [(b"x-request-id", ctx.ensure_request_id().encode("latin-1"))]
+                extra = [
+                    (b"x-request-id", ctx.ensure_request_id().encode("latin-1")),
+                    # a browser must take each answer as the type it says (JSON never as HTML)
+                    (b"x-content-type-options", b"nosniff"),
+                ]
                 extra += [
                     (k.lower().encode("latin-1"), v.encode("latin-1"))
                     for k, v in ctx.headers.items()
