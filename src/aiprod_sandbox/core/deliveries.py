@@ -86,33 +86,51 @@ PENDING_FACTOR = 10  # deliveries still being tried may outnumber the log's boun
 class DeliveryLog:
     """One account's deliveries, oldest first, bounded.
 
-    Finished deliveries beyond `limit` are forgotten, oldest first. One still being tried is
-    kept (its retries need it) until `limit * PENDING_FACTOR` are pending; past that the
-    oldest pending one is given up, so memory stays bounded whatever the receivers do.
+    Finished deliveries beyond `limit` are forgotten, the one that finished longest ago first.
+    One still being tried is kept (its retries need it) until `limit * PENDING_FACTOR` are
+    pending; past that the oldest pending one is given up, so memory stays bounded whatever
+    the receivers do. A delivery leaves `pending` only through `finish`, so the log knows
+    which ones are finished without looking: adding is O(1) however many are pending.
     """
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._items: OrderedDict[str, Delivery] = OrderedDict()
+        self._finished: OrderedDict[str, None] = OrderedDict()  # kept ones, as they finished
         self.added = 0  # ever added: `newest(added_now - added_before)` is what came since
         self.abandoned = 0  # pending deliveries given up because too many were pending
 
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def pending(self) -> int:
+        """How many of the deliveries kept are still pending."""
+        return len(self._items) - len(self._finished)
+
     def add(self, delivery: Delivery) -> None:
         self._items[delivery.delivery_id] = delivery
+        if delivery.status != "pending":
+            self._finished[delivery.delivery_id] = None
         self.added += 1
-        if len(self._items) <= self._limit:
-            return
-        finished = [d.delivery_id for d in self._items.values() if d.status != "pending"]
-        for delivery_id in finished[: len(self._items) - self._limit]:
+        while len(self._items) > self._limit and self._finished:
+            delivery_id, _ = self._finished.popitem(last=False)
             del self._items[delivery_id]
+        # Still past the bound ten times over: every delivery left is pending.
         while len(self._items) > self._limit * PENDING_FACTOR:
             _, oldest = self._items.popitem(last=False)
-            oldest.status, oldest.next_attempt_at = "failed", None
-            oldest.note = "given up: too many deliveries were pending at once"
-            self.abandoned += 1
+            if oldest.status == "pending":
+                oldest.status, oldest.next_attempt_at = "failed", None
+                oldest.note = "given up: too many deliveries were pending at once"
+                self.abandoned += 1
+
+    def finish(self, delivery: Delivery, status: DeliveryStatus, note: str | None = None) -> None:
+        """Settle a delivery as `delivered` or `failed`: no more attempts are due."""
+        delivery.status, delivery.next_attempt_at = status, None
+        if note is not None:
+            delivery.note = note
+        if self._items.get(delivery.delivery_id) is delivery:  # not one forgotten since
+            self._finished[delivery.delivery_id] = None
 
     def newest(self, count: int) -> list[Delivery]:
         """The last `count` deliveries added (fewer if the bound forgot some)."""
@@ -127,4 +145,5 @@ class DeliveryLog:
 
     def clear(self) -> None:
         self._items.clear()
+        self._finished.clear()
         self.added = 0

@@ -211,9 +211,7 @@ class Dispatcher:
                 url, secret = self._target(account, delivery, trigger)
             except LookupError as void:
                 if trigger != "manual":
-                    delivery.status = "failed"
-                    delivery.next_attempt_at = None
-                    delivery.note = str(void)
+                    account.deliveries.finish(delivery, "failed", note=str(void))
                 return
             delivery.url = url
             sent_at = self._sent_at(account, at)
@@ -290,8 +288,7 @@ class Dispatcher:
         delivery.attempts.append(attempt)
         del delivery.attempts[:-MAX_ATTEMPTS_KEPT]
         if attempt.ok:  # a successful redelivery also settles a delivery still being retried
-            delivery.status = "delivered"
-            delivery.next_attempt_at = None
+            account.deliveries.finish(delivery, "delivered")
             return
         if attempt.trigger == "manual":
             return
@@ -301,8 +298,7 @@ class Dispatcher:
                 delivery.created_at, attempt.attempt, attempt.scheduled_at
             )
         if following is None:
-            delivery.status = "failed"
-            delivery.next_attempt_at = None
+            account.deliveries.finish(delivery, "failed")
         else:
             delivery.next_attempt_at = following
             account.scheduler.schedule(following, DELIVERY_KIND, delivery.delivery_id)
