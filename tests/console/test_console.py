@@ -127,18 +127,31 @@ def test_the_console_asks_only_for_what_the_sandbox_serves(page: Page, start_san
     assert not [line for line in served if '" 404' in line or "favicon" in line], served
 
 
-def test_a_live_key_is_refused_and_the_login_form_stays(page: Page, start_sandbox: Any) -> None:
-    # The advisor records live-key attempts server-wide (every account then shows the
-    # live-key-attempts finding), so this one goes to a server of its own.
-    own: SandboxProcess = start_sandbox()
+def test_a_live_key_is_refused_and_the_login_form_stays(page: Page, key: str) -> None:
     live = fresh_key("sk_live_")
-    page.goto(own.base_url + "/_sandbox/ui")
+    page.goto("/_sandbox/ui")
     page.get_by_test_id("key-input").fill(live)
     page.get_by_test_id("key-submit").click()
     expect(page.locator("#login-error")).to_contain_text("Live keys (sk_live_) are not accepted")
     expect(page.get_by_test_id("key-input")).to_be_visible()
     expect(page.get_by_test_id("account")).to_be_hidden()
     assert page.evaluate(f"sessionStorage.getItem('{KEY_STORAGE}')") is None
+
+    # An account whose API calls come from this same browser (the same User-Agent) is not
+    # blamed for the live key: that is the server's finding (serve's summary), never an
+    # account's. (The console's own calls are not journaled; this one is.)
+    page.get_by_test_id("key-input").fill(key)
+    page.get_by_test_id("key-submit").click()
+    expect(page.get_by_test_id("account")).to_contain_text("acct_")
+    status = page.evaluate(
+        "key => fetch('/jobs', {headers: {Authorization: 'Bearer ' + key}}).then(r => r.status)",
+        key,
+    )
+    assert status == 200
+    tab(page, "requests")
+    expect(page.get_by_test_id("request-row")).to_have_count(1)
+    tab(page, "advice")
+    expect(page.get_by_test_id("advice-none")).to_contain_text("No findings")
 
 
 # --- jobs ---------------------------------------------------------------------------------
