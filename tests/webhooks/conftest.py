@@ -1,12 +1,14 @@
 """Fixtures for the webhook suite: a sandbox whose dispatcher really POSTs to receivers on
-loopback sockets (`receivers`, from tests/support/receivers.py), and `closed_port`, a port
-nothing listens on. Every wait here is bounded.
+loopback sockets (`receivers`, from tests/support/receivers.py), `closed_port`, a port
+nothing listens on, and `silent`, a receiver that takes connections and never answers. Every
+wait here is bounded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,6 +46,49 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class SilentReceiver:
+    """A loopback port that accepts every connection and never reads or answers: each attempt
+    sent to it holds its slot until the attempt timeout. `close` drops every connection."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
+        self._listener.settimeout(0.05)  # so the accepting thread sees `close` soon
+        self.port = int(self._listener.getsockname()[1])
+        self.connections: list[socket.socket] = []
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name="silent-receiver", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections.append(connection)
+
+    def close(self) -> None:
+        self._closing.set()
+        self._thread.join(STOP_TIMEOUT)
+        self._listener.close()
+        for connection in self.connections:
+            connection.close()
+        assert not self._thread.is_alive(), "the silent receiver did not stop"
+
+
+@pytest.fixture
+def silent() -> Iterator[SilentReceiver]:
+    receiver = SilentReceiver()
+    yield receiver
+    receiver.close()
 
 
 # ---- talking to the sandbox --------------------------------------------------------------

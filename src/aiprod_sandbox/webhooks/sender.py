@@ -1,13 +1,15 @@
 """The dispatcher: sends due webhook attempts over HTTP, records them, schedules retries.
 
 Owned by the app's lifespan. The account's scheduler says when an attempt is due; `on_due`
-starts it as a task and returns at once, so no API request ever waits for a receiver. A
-semaphore bounds attempts in flight, and a queue bound defers the rest. First attempts go out
-in event order; a job's first attempts reach an endpoint in event order (each waits for the
-one before it on its lane: endpoint and job), while other jobs' deliveries to a slow endpoint
-go beside them; retries never hold back later events. What one attempt does on the wire (the
-lookup, the address policy, the POST, the timeout) is `transmit.py`'s. `settle` runs an
-account's due work and waits for its attempts, in time order: what `clock/advance` needs.
+starts it as a task and returns at once, so no API request ever waits for a receiver. Each
+account may have `webhook_queue` attempts started; past that its attempts wait in its own line
+(another account's backlog never defers yours). A started attempt waits for a slot
+(`slots.py`: a fair share per account and per endpoint, so a silent receiver holds only its
+share). A job's first attempts reach an endpoint in event order (each waits for the one before
+it on its lane: endpoint and job), while other jobs' deliveries to a slow endpoint go beside
+them; retries never hold back later events. What one attempt does on the wire (the lookup, the
+address policy, the POST, the timeout) is `transmit.py`'s. `settle` runs an account's due work
+and waits for its attempts, in time order: what `clock/advance` needs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..core.sandbox import Sandbox
 from ..errors import NotFound
 from .addresses import Resolver, system_resolver
 from .signing import sign
+from .slots import FairSlots, endpoint_of
 from .transmit import Transmitter
 
 if TYPE_CHECKING:  # imported on the first attempt: httpx is ~40 ms of every start-up
@@ -34,6 +37,8 @@ if TYPE_CHECKING:  # imported on the first attempt: httpx is ~40 ms of every sta
 log = logging.getLogger("aiprod_sandbox.webhooks")
 USER_AGENT = f"AIPROD-Webhooks/1.0 (AIPROD Sandbox {__version__})"
 WRONG_SECRET = "whsec_deliberately_wrong_secret_for_testing"  # bad_signature scenarios
+
+Waiting = tuple[Delivery, int, float, Trigger]  # an attempt waiting for a place in its queue
 
 
 class Dispatcher:
@@ -49,7 +54,7 @@ class Dispatcher:
         self.resolver: Resolver = resolver or system_resolver  # registration checks use it too
         settings = sandbox.settings
         self._concurrency = settings.webhook_concurrency
-        self._queue_limit = settings.webhook_queue
+        self._queue_limit = settings.webhook_queue  # per account
         self.transmit = Transmitter(
             resolver=self.resolver,
             timeout=self.policy.timeout,
@@ -58,16 +63,20 @@ class Dispatcher:
             deny_private=settings.deny_private_webhooks,
             transport=transport,
         )
-        self._semaphore: asyncio.Semaphore | None = None
-        self._inflight: dict[str, set[asyncio.Task[None]]] = {}
+        self.slots = FairSlots(self._concurrency)
+        # Per account: the attempts started (waiting for a slot or on the wire), and those
+        # waiting for a place among them (in the order they fell due).
+        self._started: dict[str, set[asyncio.Task[None]]] = {}
+        self._deferred: dict[str, tuple[Account, deque[Waiting]]] = {}
         self._lanes: dict[tuple[str, str, str], asyncio.Task[None]] = {}
-        self._queued = 0
-        self._deferred: deque[tuple[Account, Delivery, int, float, Trigger]] = deque()
+        self._closing = False
         sandbox.accounts.handlers[DELIVERY_KIND] = self.on_due
 
     # ---- lifecycle -----------------------------------------------------------------------
     async def aclose(self) -> None:
-        tasks = [task for tasks in self._inflight.values() for task in tasks]
+        """Stop: cancel every attempt, close the connections."""
+        self._closing = True  # cancelled attempts must not start the waiting ones
+        tasks = [task for tasks in self._started.values() for task in tasks]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -83,18 +92,26 @@ class Dispatcher:
             return None
         number = delivery.scheduled_count + 1
         trigger: Trigger = "test" if delivery.test else "scheduled"
-        if self._queued >= self._queue_limit or self._deferred:
-            # Full: wait in line (in order, at the time it fell due) for a free place.
-            self._deferred.append((account, delivery, number, due.at, trigger))
-            return f"attempt {number} (waiting: dispatcher queue full)"
+        started = len(self._started.get(account.account_id, ()))
+        if started >= self._queue_limit or account.account_id in self._deferred:
+            # The account's queue is full: wait in its line (in order, at the time it fell
+            # due) for a free place. Other accounts' attempts do not wait behind it.
+            _, line = self._deferred.setdefault(account.account_id, (account, deque()))
+            line.append((delivery, number, due.at, trigger))
+            return f"attempt {number} (waiting: the account's dispatcher queue is full)"
         self._launch(account, delivery, number, due.at, trigger, in_lane=number == 1)
         return f"attempt {number}"
 
-    def _release(self) -> None:
-        """Start waiting attempts, oldest first, while there is room."""
-        while self._deferred and self._queued < self._queue_limit:
-            account, delivery, number, at, trigger = self._deferred.popleft()
+    def _release(self, account_id: str) -> None:
+        """Start the account's waiting attempts, oldest first, while it has room."""
+        if account_id not in self._deferred or self._closing:
+            return
+        account, line = self._deferred[account_id]
+        while line and len(self._started.get(account_id, ())) < self._queue_limit:
+            delivery, number, at, trigger = line.popleft()
             self._launch(account, delivery, number, at, trigger, in_lane=number == 1)
+        if not line:
+            del self._deferred[account_id]
 
     def _launch(
         self,
@@ -115,16 +132,14 @@ class Dispatcher:
         task = asyncio.get_running_loop().create_task(
             self._attempt(account, delivery, number, at, trigger, before, action)
         )
-        self._queued += 1
-        tasks = self._inflight.setdefault(account.account_id, set())
+        tasks = self._started.setdefault(account.account_id, set())
         tasks.add(task)
 
         def done(finished: asyncio.Task[None]) -> None:
-            self._queued -= 1
-            self._release()
             tasks.discard(finished)
-            if not tasks:
-                self._inflight.pop(account.account_id, None)
+            if not tasks and self._started.get(account.account_id) is tasks:
+                del self._started[account.account_id]
+            self._release(account.account_id)
             if self._lanes.get(lane) is finished:
                 del self._lanes[lane]
             if not finished.cancelled() and finished.exception() is not None:
@@ -141,15 +156,11 @@ class Dispatcher:
     async def drain(self, account: Account) -> None:
         """Wait until none of the account's attempts is in flight or waiting for a place."""
         while True:
-            mine = self._inflight.get(account.account_id)
+            mine = self._started.get(account.account_id)
             if mine:
                 await asyncio.wait(set(mine))
-            elif any(entry[0] is account for entry in self._deferred):
-                others = {task for tasks in self._inflight.values() for task in tasks}
-                if others:
-                    await asyncio.wait(others, return_when=asyncio.FIRST_COMPLETED)
-                else:
-                    self._release()
+            elif account.account_id in self._deferred and not self._closing:
+                self._release(account.account_id)
             else:
                 return
 
@@ -178,6 +189,17 @@ class Dispatcher:
         return delivery.attempts[-1]
 
     # ---- one attempt ---------------------------------------------------------------------
+    def _current(
+        self, account: Account, delivery: Delivery, trigger: Trigger
+    ) -> tuple[str, str] | None:
+        """`_target`, or None when the delivery is void (a scheduled one then fails)."""
+        try:
+            return self._target(account, delivery, trigger)
+        except LookupError as void:
+            if trigger != "manual":
+                account.deliveries.finish(delivery, "failed", note=str(void))
+            return None
+
     def _target(self, account: Account, delivery: Delivery, trigger: Trigger) -> tuple[str, str]:
         """(url, secret) as they are now, or raise LookupError when the delivery is void."""
         if delivery.webhook_id is not None:
@@ -204,19 +226,19 @@ class Dispatcher:
     ) -> None:
         if before is not None:
             await asyncio.wait([before])  # first attempts to one endpoint keep event order
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self._concurrency)
-        async with self._semaphore:
-            try:
-                url, secret = self._target(account, delivery, trigger)
-            except LookupError as void:
-                if trigger != "manual":
-                    account.deliveries.finish(delivery, "failed", note=str(void))
+        target = self._current(account, delivery, trigger)
+        if target is None:
+            return
+        delivery.url = target[0]
+        if action in ("delay", "out_of_order"):
+            return  # held back and rescheduled; the lane moves on without it
+        async with self.slots.hold(account.account_id, endpoint_of(target[0])):
+            target = self._current(account, delivery, trigger)  # as it is after the wait
+            if target is None:
                 return
+            url, secret = target
             delivery.url = url
             sent_at = self._sent_at(account, at)
-            if action in ("delay", "out_of_order"):
-                return  # held back and rescheduled; the lane moves on without it
             attempt = Attempt(attempt=number, trigger=trigger, scheduled_at=at, sent_at=sent_at)
             if delivery.held:
                 attempt.deliberate, delivery.held = delivery.held, None
