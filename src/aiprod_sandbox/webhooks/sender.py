@@ -9,7 +9,8 @@ share). A job's first attempts reach an endpoint in event order (each waits for 
 it on its lane: endpoint and job), while other jobs' deliveries to a slow endpoint go beside
 them; retries never hold back later events. What one attempt does on the wire (the lookup, the
 address policy, the POST, the timeout) is `transmit.py`'s. `settle` runs an account's due work
-and waits for its attempts, in time order: what `clock/advance` needs.
+and waits for its attempts, in time order: what `clock/advance` needs. `aclose` says what
+shutting down drops.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # imported on the first attempt: httpx is ~40 ms of every sta
 log = logging.getLogger("aiprod_sandbox.webhooks")
 USER_AGENT = f"AIPROD-Webhooks/1.0 (AIPROD Sandbox {__version__})"
 WRONG_SECRET = "whsec_deliberately_wrong_secret_for_testing"  # bad_signature scenarios
+SHUTDOWN_ACCOUNTS_NAMED = 5  # the shutdown warning names this many accounts at most
 
 Waiting = tuple[Delivery, int, float, Trigger]  # an attempt waiting for a place in its queue
 
@@ -74,7 +76,9 @@ class Dispatcher:
 
     # ---- lifecycle -----------------------------------------------------------------------
     async def aclose(self) -> None:
-        """Stop: cancel every attempt, close the connections."""
+        """Stop: say what is dropped, cancel every attempt, close the connections."""
+        if dropped := self.unfinished():
+            log.warning("%s", dropped)
         self._closing = True  # cancelled attempts must not start the waiting ones
         tasks = [task for tasks in self._started.values() for task in tasks]
         for task in tasks:
@@ -83,6 +87,38 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.transmit.aclose()
+
+    def unfinished(self) -> str | None:
+        """One line on the webhook work stopping now would drop (None: nothing): attempts on
+        the wire, attempts waiting (for a slot, an earlier event, or a place in the queue),
+        and deliveries still pending, whose remaining attempts would never be made."""
+        counts: dict[str, tuple[int, int, int]] = {}  # in flight, waiting, pending
+        for account in self.sandbox.accounts:
+            account_id = account.account_id
+            started = len(self._started.get(account_id, ()))
+            deferred = len(self._deferred[account_id][1]) if account_id in self._deferred else 0
+            sending = self.slots.in_flight(account_id)
+            if started or deferred or account.deliveries.pending:
+                counts[account_id] = (
+                    sending,
+                    started - sending + deferred,
+                    account.deliveries.pending,
+                )
+        if not counts:
+            return None
+        sending, waiting, pending = (sum(row[i] for row in counts.values()) for i in range(3))
+        worst = sorted(counts, key=lambda account_id: -sum(counts[account_id]))
+        named = "; ".join(
+            "{} {} / {} / {}".format(account_id, *counts[account_id])
+            for account_id in worst[:SHUTDOWN_ACCOUNTS_NAMED]
+        )
+        more = len(worst) - SHUTDOWN_ACCOUNTS_NAMED
+        return (
+            f"shutting down with webhooks unsent: dropping {sending} attempts in flight and "
+            f"{waiting} waiting; {pending} deliveries left pending (no more attempts will be "
+            f"made) — by account, in flight / waiting / pending: {named}"
+            + (f"; and {more} more accounts" if more > 0 else "")
+        )
 
     # ---- scheduling ----------------------------------------------------------------------
     def on_due(self, account: Account, due: Due) -> str | None:
