@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from aiprod_sandbox import Settings, create_app
 from tests.conftest import START, auth, new_key
 
-SCOPES = (
+API_SCOPES = (
     "jobs:read",
     "jobs:write",
     "webhooks:read",
@@ -30,6 +30,7 @@ SCOPES = (
     "keys:write",
     "usage:read",
 )
+SCOPES = (*API_SCOPES, "sandbox")  # the control API's own, beside the guide's
 MASKED = re.compile(r"^sk_test_…[A-Za-z0-9_]{4}$")
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 KEY_FIELDS = {"key_id", "name", "masked", "scopes", "created_at", "last_used_at", "revoked_at"}
@@ -126,7 +127,7 @@ def test_list_shows_the_starting_key_masked_with_last_use(client: TestClient) ->
     assert item["masked"] == masked(key)
     assert MASKED.match(item["masked"])
     assert key not in json.dumps(body)
-    assert item["scopes"] == list(SCOPES)
+    assert item["scopes"] == list(SCOPES)  # the key that opened the account holds them all
     assert item["created_at"] == START_ISO
     assert item["last_used_at"] == START_ISO  # this very request used it
     assert item["revoked_at"] is None
@@ -189,7 +190,7 @@ def test_create_shows_the_full_key_once_and_never_again(client: TestClient) -> N
     assert re.fullmatch(r"sk_test_[A-Za-z0-9_]{16,}", secret)
     assert created["masked"] == masked(secret)
     assert created["name"] == "My Mobile App"
-    assert created["scopes"] == list(SCOPES)
+    assert created["scopes"] == list(API_SCOPES)  # `sandbox` only when asked for
     assert created["created_at"] == START_ISO
     new = auth(secret)
     # Use the new key everywhere, then read everything that could echo it back.
@@ -216,14 +217,14 @@ def test_create_shows_the_full_key_once_and_never_again(client: TestClient) -> N
     assert "key" not in listed[created["key_id"]]
     # The one exception is the account's own backup, which restores it elsewhere: the state
     # document holds every secret of the account (its webhooks' too), as the contract says.
-    state = client.get("/_sandbox/state", headers=new).json()
+    state = client.get("/_sandbox/state", headers=starter).json()
     assert {k["key"] for k in state["keys"]} == {starter_key, secret}
 
 
 def test_created_key_joins_the_same_account(client: TestClient) -> None:
     starter = auth(new_key("free"))
     job_id = client.post("/pipeline/run", json=JOB, headers=starter).json()["job_id"]
-    new = auth(create_key(client, starter)["key"])
+    new = auth(create_key(client, starter, "with sandbox", list(SCOPES))["key"])
     assert [j["job_id"] for j in client.get("/jobs", headers=new).json()["items"]] == [job_id]
     assert client.get(f"/jobs/{job_id}", headers=new).status_code == 200
     mine = client.get("/_sandbox/account", headers=starter).json()
@@ -433,7 +434,7 @@ def world(client: TestClient, headers: dict[str, str]) -> dict[str, str]:
     hook = client.post(
         "/webhooks/register", json={"url": HOOK_URL, "events": ["job.completed"]}, headers=headers
     )
-    spare = create_key(client, headers, "spare")
+    spare = create_key(client, headers, "spare", ["keys:write"])  # revocable by keys:write
     assert job.status_code == pending.status_code == 202
     assert hook.status_code == 201, hook.text
     return {
@@ -463,10 +464,15 @@ def test_a_single_scope_key_passes_only_its_own_endpoints(client: TestClient, sc
             assert endpoint.scope in error["message"] + json.dumps(error.get("details")), where
     for method, path, body in SANDBOX_CALLS:
         response = client.request(method, path, json=body, headers=limited)
-        assert response.status_code == 200, f"{method} {path} with only {scope}: {response.text}"
+        where = f"{method} {path} with only {scope}"
+        if scope == "sandbox":
+            assert response.status_code == 200, f"{where}: {response.text}"
+        else:
+            error = assert_error(response, 403, "INSUFFICIENT_SCOPE")
+            assert error["details"] == {"scope": "missing 'sandbox'"}, where
 
 
-def test_a_key_with_no_scopes_reaches_only_the_control_api(client: TestClient) -> None:
+def test_a_key_with_no_scopes_reaches_nothing(client: TestClient) -> None:
     full = auth(new_key("enterprise"))
     ids = world(client, full)
     created = create_key(client, full, "nothing", [])
@@ -478,7 +484,8 @@ def test_a_key_with_no_scopes_reaches_only_the_control_api(client: TestClient) -
         )
         assert_error(response, 403, "INSUFFICIENT_SCOPE")
     for method, path, body in SANDBOX_CALLS:
-        assert client.request(method, path, json=body, headers=empty).status_code == 200
+        response = client.request(method, path, json=body, headers=empty)
+        assert_error(response, 403, "INSUFFICIENT_SCOPE")
 
 
 def test_fixture_keys_get_the_scopes_their_fixture_names(client: TestClient) -> None:
@@ -710,3 +717,45 @@ def test_a_key_cannot_mint_a_key_stronger_than_itself(client: TestClient) -> Non
         "/keys", json={"name": "z", "scopes": ["jobs:read"]}, headers=minter_headers
     )
     assert narrower.json()["scopes"] == ["jobs:read"]
+
+
+def test_a_key_cannot_revoke_a_key_stronger_than_itself(client: TestClient) -> None:
+    full = auth(new_key("pro"))
+    writer = auth(create_key(client, full, "writer", ["keys:write"])["key"])
+    reader = create_key(client, full, "reader", ["jobs:read", "keys:read"])
+    refused = client.delete(f"/keys/{reader['key_id']}", headers=writer)
+    error = assert_error(refused, 403, "INSUFFICIENT_SCOPE")
+    assert "jobs:read" in error["details"]["key_id"] and "keys:read" in error["details"]["key_id"]
+    assert client.get("/jobs", headers=auth(reader["key"])).status_code == 200  # still works
+    peer = create_key(client, full, "peer", ["keys:write"])
+    assert client.delete(f"/keys/{peer['key_id']}", headers=writer).status_code == 200
+
+
+def test_the_control_api_needs_the_sandbox_scope_and_it_is_given_only_when_asked(
+    client: TestClient,
+) -> None:
+    full = auth(new_key("pro"))
+    plain = create_key(client, full, "plain")
+    assert "sandbox" not in plain["scopes"]
+    for method, path, body in [
+        ("GET", "/_sandbox/account", None),  # its callback_secret
+        ("GET", "/_sandbox/state", None),  # every secret of the account
+        ("PUT", "/_sandbox/state", {"jobs": []}),
+        ("POST", "/_sandbox/reset", None),
+    ]:
+        response = client.request(method, path, json=body, headers=auth(plain["key"]))
+        assert_error(response, 403, "INSUFFICIENT_SCOPE")
+    assert client.get("/jobs", headers=auth(plain["key"])).status_code == 200
+    control = create_key(client, full, "control", ["jobs:read", "sandbox"])
+    assert client.get("/_sandbox/account", headers=auth(control["key"])).status_code == 200
+    # a key without `sandbox` cannot mint one that has it
+    refused = client.post(
+        "/keys", json={"name": "x", "scopes": ["sandbox"]}, headers=auth(plain["key"])
+    )
+    assert_error(refused, 403, "INSUFFICIENT_SCOPE")
+    denied = [
+        e
+        for e in client.get("/audit/keys", headers=full).json()["items"]
+        if e["event"] == "key.denied" and e["key_id"] == plain["key_id"]
+    ]
+    assert len(denied) >= 4  # each refusal is in the audit log

@@ -267,7 +267,8 @@ def test_every_problem_of_every_file_at_once(tmp_path: Path) -> None:
         f"{languages}:1: languages[1]: Input should be a valid string",
         f"{tiers}:2: tiers.free.concurrent_jobs: Input should be greater than 0",
         f"{accounts}:3: accounts[0].keys[0].scopes[1]: unknown scope 'everything'; known: "
-        "jobs:read, jobs:write, webhooks:read, webhooks:write, keys:read, keys:write, usage:read",
+        "jobs:read, jobs:write, webhooks:read, webhooks:write, keys:read, keys:write, usage:read, "
+        "sandbox",
     ]
 
 

@@ -56,7 +56,8 @@ def test_every_problem_is_one_line_and_serve_exits_2(tmp_path: Path) -> None:
     assert lines == [
         f"{languages}:2: (yaml): a tab: indent with spaces (YAML does not allow tabs there)",
         f"{accounts}:13: accounts[1].keys[0].scopes[1]: unknown scope 'jobs:delete'; known: "
-        "jobs:read, jobs:write, webhooks:read, webhooks:write, keys:read, keys:write, usage:read",
+        "jobs:read, jobs:write, webhooks:read, webhooks:write, keys:read, keys:write, usage:read, "
+        "sandbox",
         f"{tiers}:1: tiers: missing pro, enterprise",  # checks across files come last
     ]
 

@@ -133,7 +133,8 @@ IN_PROCESS = """
         "missing": (404, "JOB_NOT_FOUND"),
         "anonymous": (401, "MISSING_API_KEY"),
         "headers": [
-            "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-request-id"
+            "x-content-type-options", "x-ratelimit-limit", "x-ratelimit-remaining",
+            "x-ratelimit-reset", "x-request-id",
         ],
         "listed": 1,
     }

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from ..core.clock import iso, iso_or_none
-from ..core.keys import MAX_KEYS, SCOPES, ApiKey, ScopeList
+from ..core.keys import MAX_KEYS, SANDBOX_SCOPE, SCOPES, ApiKey, ScopeList
 from ..errors import InsufficientScope, NotFound, ValidationFailed
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
@@ -25,7 +25,8 @@ class KeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100, examples=["My Mobile App"])
     scopes: ScopeList | None = Field(
         default=None,
-        description="Default: every scope. Any of: " + ", ".join(SCOPES),
+        description="Default: every scope of the key making it but `sandbox`, which is "
+        "given only when asked for. Any of: " + ", ".join(SCOPES),
         examples=[["jobs:read", "jobs:write"]],
     )
 
@@ -92,7 +93,7 @@ async def create_key(call: Call) -> Response:
     account = call.account
     if len(account.keys) >= MAX_KEYS:
         raise ValidationFailed(details={"keys": f"At most {MAX_KEYS} keys per account"})
-    granted = call.key.scope_list
+    granted = [scope for scope in call.key.scope_list if scope != SANDBOX_SCOPE]
     wanted = body.scopes if body.scopes is not None else granted
     beyond = [scope for scope in wanted if scope not in call.key.scopes]
     if beyond:  # a key cannot mint a key stronger than itself
@@ -120,6 +121,18 @@ async def revoke_key(call: Call) -> Response:
     key = account.keys.get(call.param("key_id"))
     if key is None:
         raise NotFound("Key not found", code="KEY_NOT_FOUND")
+    # A key cannot revoke a key stronger than itself in the API. `sandbox` is the sandbox's own
+    # and not counted, so the guide's rotation (a new key revokes the starting one) works.
+    beyond = [
+        scope
+        for scope in key.scope_list
+        if scope not in call.key.scopes and scope != SANDBOX_SCOPE
+    ]
+    if beyond:
+        raise InsufficientScope(
+            f"This key cannot revoke a key with scopes it does not have: {', '.join(beyond)}",
+            details={"key_id": f"holds scopes this key lacks: {', '.join(beyond)}"},
+        )
     if key.revoked_at is None:
         key.revoked_at = account.now()
         account.audit.record(

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.accounts import Account
-from ..core.keys import ApiKey
+from ..core.keys import SANDBOX_SCOPE, ApiKey
 from ..core.sandbox import Sandbox
 from ..errors import (
     AuthError,
@@ -138,8 +138,12 @@ def control_operation(
     method: str, path: str, handler: Handler, summary: str, operation_id: str, **more: Any
 ) -> Operation:
     """An operation of the `/_sandbox` control API: tagged Sandbox, documented in
-    `/_sandbox/openapi.json`, answering 400, 401 and 404 unless `errors` says otherwise."""
-    more.setdefault("errors", (400, 401, 404))
+    `/_sandbox/openapi.json`, answering 400, 401 and 404 unless `errors` says otherwise, and
+    403 when it needs a key (one without the `sandbox` scope)."""
+    errors = set(more.get("errors", (400, 401, 404)))
+    if more.get("auth", True):
+        errors.add(403)
+    more["errors"] = tuple(sorted(errors))
     return Operation(method, path, handler, summary, "Sandbox", operation_id, sandbox=True, **more)
 
 
@@ -183,8 +187,14 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
         raise KeyRevoked()
     key.last_used_at = now
     account.run_due()
-    if op.sandbox:
-        return None  # control calls: any key of the account, never counted or limited
+    if op.sandbox:  # control calls: never counted or limited, and only with their own scope
+        if SANDBOX_SCOPE not in key.scopes:
+            account.audit.record("key.denied", key.key_id, key.masked, request_id, now)
+            raise InsufficientScope(
+                f"This key lacks the scope '{SANDBOX_SCOPE}' needed for the control API",
+                details={"scope": f"missing '{SANDBOX_SCOPE}'"},
+            )
+        return None
     account.usage.count(now)
     if account.scenarios.any and (scripted := await faults.apply(request, ctx)) is not None:
         ctx.headers.update(faults.limit_headers(scripted, ctx.headers, account.bucket, now))

@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from .schema import known_names, names_schema
 
-SCOPES = (
+API_SCOPES = (
     "jobs:read",
     "jobs:write",
     "webhooks:read",
@@ -25,6 +25,8 @@ SCOPES = (
     "keys:write",
     "usage:read",
 )
+SANDBOX_SCOPE = "sandbox"  # the control API, /_sandbox/* (contract §7)
+SCOPES = (*API_SCOPES, SANDBOX_SCOPE)
 MAX_KEYS = 100  # per account
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..catalog import Preset
 from ..clock import MAX_SCALE, IsoTime
-from ..keys import MAX_KEYS, SCOPES, ScopeList, TestKey
+from ..keys import API_SCOPES, MAX_KEYS, ScopeList, TestKey
 from ..scenarios import Scenario
 from ..schema import CATALOG_ENUM, exactly_one_of
 from ..urls import HttpUrl
@@ -140,7 +140,9 @@ class StateKey(_Model):
     key_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     name: str = Field(min_length=1, max_length=100)
     key: TestKey
-    scopes: ScopeList = Field(default_factory=lambda: list(SCOPES))
+    scopes: ScopeList = Field(
+        default_factory=lambda: list(API_SCOPES), description="Default: all but `sandbox`"
+    )
     created_at: IsoTime | None = None
     last_used_at: IsoTime | None = None
     revoked_at: IsoTime | None = None
