@@ -30,9 +30,36 @@ NEVER = [
     "fe80::abcd:1",
     "::ffff:169.254.169.254",
     "fd00:ec2::254",
+    "100.100.100.200",  # Alibaba Cloud's metadata service
+    # 169.254.169.254 carried inside IPv6: 6to4, NAT64 (well-known and local-use prefixes),
+    # IPv4-compatible, Teredo (whose client address is stored inverted)
+    "2002:a9fe:a9fe::",
+    "2002:a9fe:a9fe:1234::5",
+    "64:ff9b::a9fe:a9fe",
+    "64:ff9b:1::a9fe:a9fe",
+    "::a9fe:a9fe",
+    "2001:0:4136:e378:8000:63bf:5601:5601",
 ]
-PRIVATE = ["127.0.0.1", "127.8.9.10", "10.0.0.1", "172.16.5.4", "192.168.0.1", "fd12::1"]
-PUBLIC = ["8.8.8.8", "93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]
+PRIVATE = [
+    "127.0.0.1",
+    "127.8.9.10",
+    "10.0.0.1",
+    "172.16.5.4",
+    "192.168.0.1",
+    "fd12::1",
+    "100.64.0.1",  # carrier-grade NAT, shared address space
+    "100.127.255.254",
+    "2002:0a00:0001::",  # 6to4 of 10.0.0.1
+    "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+]
+PUBLIC = [
+    "8.8.8.8",
+    "93.184.216.34",
+    "2606:2800:220:1:248:1893:25c8:1946",
+    "64:ff9b::808:808",  # NAT64 of a public address: judged by the address it carries
+    "::ffff:8.8.8.8",
+    "2002:808:808::",
+]
 
 
 def run(coroutine: Any) -> Any:

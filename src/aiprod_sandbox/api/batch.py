@@ -19,6 +19,7 @@ from ..errors import TierFeatureUnavailable
 from .jobs import JobAccepted, JobFields, accepted, job_context, job_input
 from .operation import Call, Operation
 from .responses import json_response
+from .urlpolicy import ensure_allowed
 
 MAX_BATCH = 100
 
@@ -65,10 +66,15 @@ async def submit_batch(call: Call) -> Response:
             details={"tier": f"{call.account.tier} (batch needs Pro or Enterprise)"},
         )
     body = await call.body(BatchSubmit, job_context(call))
+    merged = [_merged(item, body) for item in body.videos]
+    await ensure_allowed(
+        call,
+        {f"videos[{n}].callback_url": job.callback_url for n, (job, _) in enumerate(merged)},
+    )
     batch_id = call.account.ids.new("batch")
     jobs = [
         call.account.submit_job(job_input, metadata, batch_id=batch_id)
-        for job_input, metadata in (_merged(item, body) for item in body.videos)
+        for job_input, metadata in merged
     ]
     return json_response(BatchAccepted(batch_id=batch_id, jobs=[accepted(j) for j in jobs]), 202)
 

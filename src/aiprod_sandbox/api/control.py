@@ -21,6 +21,7 @@ from .deliveries import dispatcher
 from .jobs import JobOut, job_out
 from .operation import Call, control_operation
 from .responses import json_response
+from .urlpolicy import ensure_allowed
 
 MAX_ADVANCE_SECONDS = 366 * 24 * 3600
 MAX_RAN_LISTED = 1000
@@ -270,6 +271,12 @@ async def get_state(call: Call) -> Response:
 
 async def put_state(call: Call) -> Response:
     body = await call.body(StateDocument)
+    urls: dict[str, str | None] = {
+        f"webhooks[{n}].url": hook.url for n, hook in enumerate(body.webhooks or [])
+    }
+    for n, job in enumerate(body.jobs):
+        urls[f"jobs[{n}].input.callback_url"] = job.input.callback_url
+    await ensure_allowed(call, urls)
     library = call.sandbox.scenario_library
     account = call.account
     done = import_state(

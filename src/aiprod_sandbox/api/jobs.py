@@ -24,6 +24,7 @@ from ..errors import UnknownField
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response
+from .urlpolicy import ensure_allowed
 
 Status = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
 MAX_METADATA_KEYS = 20
@@ -261,6 +262,7 @@ def job_context(call: Call) -> dict[str, Any]:
 
 async def submit(call: Call) -> Response:
     body = await call.body(JobSubmit, job_context(call))
+    await ensure_allowed(call, {"callback_url": body.callback_url})
     job = call.account.submit_job(job_input(body, body.video_url), body.metadata or {})
     return json_response(accepted(job), 202)
 
@@ -287,6 +289,7 @@ async def update_job(call: Call) -> Response:
         exc.message = "Only metadata and callback_url can be updated"
         exc.details = {name: "Cannot be updated" for name in exc.details or {}}
         raise
+    await ensure_allowed(call, {"callback_url": body.callback_url})
     job = call.account.jobs.update(
         call.param("job_id"),
         call.account.now(),

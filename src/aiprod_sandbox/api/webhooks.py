@@ -13,12 +13,11 @@ from starlette.responses import Response
 from ..core.clock import iso
 from ..core.urls import HttpUrl
 from ..core.webhooks import JOB_EVENTS, MAX_WEBHOOKS, EventList, Webhook, make_test_delivery
-from ..errors import PermissionDenied, ValidationFailed
-from ..webhooks.addresses import check_url
-from .deliveries import dispatcher
+from ..errors import ValidationFailed
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response
+from .urlpolicy import ensure_allowed
 
 _EVENTS_DOC = "Any of: " + ", ".join(JOB_EVENTS)
 
@@ -80,23 +79,12 @@ def _out(webhook: Webhook) -> WebhookOut:
     )
 
 
-async def _allowed(call: Call, url: str) -> None:
-    # The dispatcher's resolver, bounded: a slow DNS never holds a registration for long.
-    reason = await check_url(
-        url, call.sandbox.settings.deny_private_webhooks, resolver=dispatcher(call).resolver
-    )
-    if reason:  # a policy on addresses, not a malformed request
-        raise PermissionDenied(
-            "This URL cannot receive webhooks", code="URL_NOT_ALLOWED", details={"url": reason}
-        )
-
-
 async def register(call: Call) -> Response:
     body = await call.body(WebhookRegister)
     account = call.account
     if len(account.webhooks) >= MAX_WEBHOOKS:
         raise ValidationFailed(details={"webhooks": f"At most {MAX_WEBHOOKS} per account"})
-    await _allowed(call, body.url)
+    await ensure_allowed(call, {"url": body.url})
     now = account.now()
     webhook = Webhook(
         webhook_id=account.ids.new("wh"),
@@ -131,7 +119,7 @@ async def update_webhook(call: Call) -> Response:
     body = await call.body(WebhookUpdate)
     webhook = call.account.webhooks.get(call.param("webhook_id"))
     if body.url is not None:
-        await _allowed(call, body.url)
+        await ensure_allowed(call, {"url": body.url})
         webhook.url = body.url
     if body.events is not None:
         webhook.events = tuple(body.events)

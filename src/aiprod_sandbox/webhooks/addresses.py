@@ -18,7 +18,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+METADATA = {
+    ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, OpenStack, …
+    ipaddress.ip_address("fd00:ec2::254"),  # AWS over IPv6
+    ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+}
+SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: private, as RFC 1918's
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 REGISTRATION_DNS_TIMEOUT = 1.0  # seconds a registration waits for DNS (a slow resolver)
 
 Resolver = Callable[[str], Awaitable[Sequence[IPAddress]]]
@@ -29,15 +36,36 @@ class Unresolved(Exception):
     """The host has no address: it does not resolve, or did not in time."""
 
 
+def carried(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for (IPv4-mapped, IPv4-compatible, 6to4,
+    Teredo, NAT64): `2002:a9fe:a9fe::` reaches 169.254.169.254 through a 6to4 relay."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+    if any(address in network for network in NAT64) or (
+        address in IPV4_COMPATIBLE and int(address) > 1
+    ):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [v4 for v4 in found if v4 is not None]
+
+
 def refusal(address: IPAddress, deny_private: bool) -> str | None:
-    """Why a request to `address` is refused, or None when it is allowed."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Why a request to `address` is refused, or None when it is allowed. An address that
+    stands for IPv4 ones is judged by those (its own prefix says only how it is carried)."""
+    for v4 in carried(address):
+        reason = _refusal(v4, deny_private)
+        if reason:
+            return f"it stands for {v4}: {reason}"
+    return None if carried(address) else _refusal(address, deny_private)
+
+
+def _refusal(address: IPAddress, deny_private: bool) -> str | None:
     if address in METADATA:
         return "cloud metadata addresses are never allowed"
     if address.is_link_local:
         return "link-local addresses (169.254.0.0/16, fe80::/10) are never allowed"
-    if address.is_private or address.is_loopback:  # ::1 is "reserved" too: decide here
+    private = address.is_private or address in SHARED
+    if private or address.is_loopback:  # ::1 is "reserved" too: decide here
         if deny_private:
             return "private and loopback addresses are refused (--deny-private-webhooks)"
         return None
