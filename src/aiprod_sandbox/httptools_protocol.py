@@ -17,6 +17,8 @@ body came from h11, and uvicorn's httptools protocol lets each of them through:
 either parser: a plain-text `400 Invalid HTTP request received.`, then the connection is
 closed. What httptools refuses and h11 accepts (obsolete line folding, Content-Length together
 with Transfer-Encoding, unknown methods, ...) stays refused: docs/reliability.md lists both.
+How long a request may take, and how many connections are kept, is the connection guard's
+(connections.py), the same under either parser.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from uvicorn.config import Config
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.server import ServerState
 
+from .connections import Watched
+
 INVALID = "Invalid HTTP request received."  # uvicorn's words for a request it cannot parse
 
 
@@ -36,7 +40,7 @@ class _Refused(Exception):
     """Raised in a parser callback: httptools stops and uvicorn answers its 400."""
 
 
-class HttpToolsProtocol(httptools_impl.HttpToolsProtocol):
+class HttpToolsProtocol(Watched, httptools_impl.HttpToolsProtocol):
     def __init__(
         self,
         config: Config,

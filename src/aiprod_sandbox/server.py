@@ -17,6 +17,8 @@ import uvicorn
 from ._version import __version__
 from .app import create_app
 from .collector import Collector
+from .connections import ConnectionGuard, GuardedState
+from .core.clock import monotonic
 from .core.sandbox import Sandbox, local_url
 from .errors import ConfigError
 from .settings import Settings
@@ -39,11 +41,14 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def http_protocol(choice: str = "auto") -> type[asyncio.Protocol] | str:
+def http_protocol(choice: str = "auto") -> type[asyncio.Protocol]:
     """What `uvicorn.Config(http=...)` gets for `--http`: httptools always with the limits
-    h11 sets on a request (see httptools_protocol.py), h11 where httptools is missing."""
+    h11 sets on a request (see httptools_protocol.py), h11 where httptools is missing; either
+    one watched by the connection guard of a server built on `HeadDeadline`."""
     if choice == "h11" or (choice == "auto" and not _installed("httptools")):
-        return "h11"
+        from .h11_protocol import H11Protocol
+
+        return H11Protocol
     if not _installed("httptools"):
         raise ConfigError("--http httptools: httptools is not installed (pip install httptools)")
     from .httptools_protocol import HttpToolsProtocol
@@ -58,17 +63,16 @@ def event_loop(choice: str = "auto") -> str:
     return choice
 
 
-HEAD_TIMEOUT_TICKS = 100  # uvicorn ticks every 0.1 s: 10 s to send a request's head
-
-
 class HeadDeadline(uvicorn.Server):
-    """Cuts off a connection that sends no complete request for 10 s (a slow-loris, or a
-    silent one): uvicorn's own keep-alive timeout starts only after a first answer."""
+    """uvicorn's server, with the connection guard of connections.py: a connection is cut off
+    when it keeps the server waiting too long for a request's head (10 s) or body (10 s, plus
+    1 s per KiB, at most 60 s), and idle ones make room when too many are open. uvicorn's own
+    keep-alive timeout starts only after an answer."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
-        # connection → (the tick it started waiting, the request it had then)
-        self._waiting: dict[int, tuple[int, int]] = {}
+        self.guard = ConnectionGuard.for_this_process()
+        self.server_state = GuardedState(self.guard)
         self._out_of_files = 0
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -82,8 +86,8 @@ class HeadDeadline(uvicorn.Server):
             self._out_of_files += 1
             if self._out_of_files % 10_000 == 1:
                 log.warning(
-                    "out of file descriptors: new connections wait until idle ones "
-                    "are cut off (%d accepts refused so far)",
+                    "out of file descriptors: new connections wait until some close "
+                    "(%d accepts refused so far)",
                     self._out_of_files,
                 )
             return
@@ -95,27 +99,9 @@ class HeadDeadline(uvicorn.Server):
         loop.default_exception_handler(context)
 
     async def on_tick(self, counter: int) -> bool:
-        if counter % 10 == 0:
-            self._cut_off_idle(counter)
+        if counter % 10 == 0:  # uvicorn ticks every 0.1 s
+            self.guard.sweep(self.server_state.connections, monotonic())
         return await super().on_tick(counter)
-
-    def _cut_off_idle(self, tick: int) -> None:
-        waiting: dict[int, tuple[int, int]] = {}
-        for connection in list(self.server_state.connections):
-            cycle = getattr(connection, "cycle", None)
-            if cycle is not None and not getattr(cycle, "response_complete", False):
-                continue  # a request is being answered
-            key, request = id(connection), id(cycle)
-            since, seen = self._waiting.get(key, (tick, request))
-            if seen != request:  # it answered another request since the last look
-                since = tick
-            if (tick - since) % 864000 > HEAD_TIMEOUT_TICKS:
-                transport = getattr(connection, "transport", None)
-                if transport is not None:
-                    transport.close()
-            else:
-                waiting[key] = (since, request)
-        self._waiting = waiting
 
 
 def raise_file_limit() -> None:
