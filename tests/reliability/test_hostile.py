@@ -16,9 +16,7 @@ says how and why (`PARSERS_DIFFER`).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import resource
 import select
 import socket
 import threading
@@ -38,38 +36,21 @@ from .conftest import (
     connect,
     fresh_key,
     logged_errors,
+    raise_fd_limit,
     raw_request,
     read_response,
     request_bytes,
+    start_server,
     stop_and_check,
 )
 
 HEALTH_WITHIN = 1.0  # seconds: a normal request must be answered this fast whatever goes on
 CUT_OFF_WITHIN = 15.0  # seconds: a connection that never completes its request head
+# seconds to be answered while idle connections hold every descriptor: room is made at once,
+# but asyncio stops accepting for 1 s whenever an accept fails for want of one
+ROOM_WITHIN = 2.0
 MIB = 1 << 20
 INVALID = b"Invalid HTTP request received."  # uvicorn's own answer to what it cannot parse
-
-# The parser and event loop of each stack: every test runs on both.
-STACKS = {
-    "h11": ("--http", "h11", "--loop", "asyncio"),
-    "httptools": ("--http", "httptools", "--loop", "uvloop"),
-}
-
-
-@pytest.fixture(scope="module", params=STACKS)
-def parser(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def start_server(parser: str, file_limit: int | None = None) -> ServerProcess:
-    """`aiprod-sandbox serve` on this parser's stack, checked to run on it."""
-    process = ServerProcess(*STACKS[parser], file_limit=file_limit).start()
-    on_httptools = parser == "httptools"
-    running = {"httptools": process.loaded("httptools"), "uvloop": process.loaded("uvloop")}
-    if running != {"httptools": on_httptools, "uvloop": on_httptools}:
-        stop_and_check(process, allow_logged_errors=True)
-        pytest.fail(f"asked for the {parser} stack, the server runs on {running}")
-    return process
 
 
 @pytest.fixture(scope="module")
@@ -696,15 +677,6 @@ def test_slow_loris_and_silent_connections_are_cut_off(server: ServerProcess) ->
         silent.close()
 
 
-def _raise_fd_limit(wanted: int) -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
-        soft = new
-    return soft
-
-
 def _open_idle(server: ServerProcess, count: int) -> list[socket.socket]:
     sockets = []
     for _ in range(count):
@@ -714,7 +686,7 @@ def _open_idle(server: ServerProcess, count: int) -> list[socket.socket]:
 
 def test_2000_idle_connections_do_not_stop_others(server: ServerProcess) -> None:
     count = 2000
-    limit = _raise_fd_limit(count + 500)
+    limit = raise_fd_limit(count + 500)
     if limit < count + 100:  # pragma: no cover - depends on the machine
         count = limit - 100
     baseline = server.open_fds()
@@ -738,32 +710,20 @@ def test_2000_idle_connections_do_not_stop_others(server: ServerProcess) -> None
     assert server.open_fds() <= baseline + 20, "the server kept closed connections' descriptors"
 
 
-@pytest.fixture
-def cramped_server(parser: str) -> Iterator[ServerProcess]:
-    """A server whose process may open only 256 files (as a small container might)."""
-    process = start_server(parser, file_limit=256)
-    yield process
-    started = time.monotonic()
-    process.stop()
-    took, log = time.monotonic() - started, process.log_text()
-    stop_and_check(process, allow_logged_errors=True)
-    # asyncio once spent 11 s stopping here, logging a traceback for each refused accept
-    assert "Traceback" not in log, log[-4000:]
-    assert took < 5.0, f"took {took:.1f} s to stop"
-
-
 def test_idle_connections_past_the_file_limit_do_not_stop_the_server(
     cramped_server: ServerProcess,
 ) -> None:
+    """300 idle connections to a server allowed 256 descriptors: the oldest are closed to make
+    room (the server keeps at most half its descriptors' worth open), so other clients are
+    answered at once, not once the idle ones time out (12-15 s before the cap)."""
     idle = _open_idle(cramped_server, 300)
     try:
-        deadline = time.monotonic() + CUT_OFF_WITHIN + 5
-        answered = False
-        while not answered and time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                response = raw_request(cramped_server, "GET", "/health", timeout=2)
-                answered = response is not None and response.status == 200
-        assert answered, "no answer while idle connections hold every file descriptor"
+        for _ in range(5):
+            started = time.monotonic()
+            response = raw_request(cramped_server, "GET", "/health", timeout=5)
+            took = time.monotonic() - started
+            assert response is not None and response.status == 200, response
+            assert took < ROOM_WITHIN, f"GET /health took {took:.2f} s"
     finally:
         for sock in idle:
             sock.close()
