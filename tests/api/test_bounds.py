@@ -35,3 +35,24 @@ def test_journal_jobs_and_accounts_stay_within_their_bounds() -> None:
         assert len([account for account in accounts if not account.fixture]) <= 8
         fixture = client.get("/jobs", headers=auth("sk_test_example_pro_key_0001"))
         assert fixture.status_code == 200  # fixture accounts are never evicted
+
+
+def test_jobs_that_never_end_cannot_pass_the_bound() -> None:
+    """Before: the book forgot only ended jobs, so stay_pending jobs grew it without bound
+    (and each submission scanned them all)."""
+    with TestClient(create_app(Settings(max_jobs_per_account=5))) as client:
+        headers = auth(new_key("enterprise"))
+        pending = {"video_url": "https://e.com/stay_pending.mp4"}
+        made = [client.post("/pipeline/run", json=pending, headers=headers) for _ in range(5)]
+        assert [answer.status_code for answer in made] == [202] * 5
+        refused = client.post("/pipeline/run", json=pending, headers=headers)
+        assert refused.status_code == 429
+        error = refused.json()["error"]
+        assert error["code"] == "RATE_LIMIT_EXCEEDED" and "none has ended" in error["message"]
+        assert refused.headers["Retry-After"] == "60"
+        first = made[0].json()["job_id"]
+        assert client.delete(f"/jobs/{first}", headers=headers).status_code == 200
+        again = client.post("/pipeline/run", json=pending, headers=headers)
+        assert again.status_code == 202  # the cancelled one is forgotten for it
+        assert client.get(f"/jobs/{first}", headers=headers).status_code == 404
+        assert client.get("/jobs", headers=headers).json()["pagination"]["total"] == 5

@@ -24,7 +24,7 @@ from aiprod_sandbox.core.jobs import (
     JobStatus,
     pack_timeline,
 )
-from aiprod_sandbox.errors import Conflict, NotFound
+from aiprod_sandbox.errors import Conflict, NotFound, RateLimited
 
 T0 = 1_000.0
 FAILURE = JobError("processing_error", "DOWNLOAD_FAILED", "Could not download video_url")
@@ -537,13 +537,15 @@ def test_eviction_drops_the_oldest_ended_jobs_only() -> None:
     assert book.jobs.find(done_2.job_id) is None
     assert len(book.jobs) == 3
 
-    book.submit(make_plan("pending"), job_id="job_f_pending")  # nothing has ended: keep all
-    assert [job.job_id for job in book.jobs] == [
-        "job_a_pending",
-        "job_d_pending",
-        "job_e_pending",
-        "job_f_pending",
-    ]
+    # Nothing has ended: the book is full of open jobs, and a new one is refused (it would
+    # grow without bound: jobs that never end, such as stay_pending ones, pass any bound).
+    with pytest.raises(RateLimited) as full:
+        book.submit(make_plan("pending"), job_id="job_f_pending")
+    assert full.value.retry_after == 60 and "none has ended" in full.value.message
+    assert [job.job_id for job in book.jobs] == ["job_a_pending", "job_d_pending", "job_e_pending"]
+    book.jobs.cancel("job_a_pending", "done with it", T0)  # one ends: room again
+    book.submit(make_plan("pending"), job_id="job_f_pending")
+    assert [job.job_id for job in book.jobs] == ["job_d_pending", "job_e_pending", "job_f_pending"]
 
 
 # ---- reading ----------------------------------------------------------------------------------

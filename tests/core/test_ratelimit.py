@@ -184,3 +184,14 @@ def test_headers_are_the_decision_as_strings() -> None:
         "X-RateLimit-Remaining": "49",
         "X-RateLimit-Reset": "1001",  # one token back at 100/min = 0.6 s, rounded up
     }
+
+
+def test_a_bucket_refills_after_its_clock_went_back() -> None:
+    """Before: a clock set back (a state import could do it) left `updated` in the future,
+    so the bucket never refilled again: the account was locked out for good."""
+    bucket = TokenBucket(10, 5, now=1_000.0)  # Free: a token every 6 s
+    for _ in range(5):
+        assert bucket.take(1_000.0).allowed
+    assert not bucket.take(1_000.0).allowed
+    assert not bucket.take(500.0).allowed  # the clock is back at 500: still empty...
+    assert bucket.take(506.0).allowed  # ...and refilling from there, a token every 6 s

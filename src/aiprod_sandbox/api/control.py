@@ -149,10 +149,11 @@ class TransitionIn(_In):
 
 
 class ImportOut(BaseModel):
+    """What was imported (the document itself is not echoed: `GET /_sandbox/state`)."""
+
     imported_jobs: int
     imported_webhooks: int | None = Field(description="null: the document left them as they were")
     imported_keys: int | None = Field(description="null: the document left them as they were")
-    state: StateDocument
 
 
 def _clock(call: Call) -> ClockOut:
@@ -178,7 +179,8 @@ async def reset(call: Call) -> Response:
     else:
         raise ValidationFailed(details={"all": "give true, or name one account"})
     for account in accounts:
-        call.sandbox.reset(account)
+        async with account.control:
+            call.sandbox.reset(account)
     return json_response(ResetOut(reset=[a.account_id for a in accounts]))
 
 
@@ -191,18 +193,20 @@ async def set_clock(call: Call) -> Response:
     now = parse_iso(body.now) if body.now is not None else None
     if body.mode == "scaled" and body.scale is None:
         raise ValidationFailed(details={"scale": "Required with mode 'scaled'"})
-    call.account.clock.set(mode=body.mode, now=now, scale=body.scale)
-    call.account.changed_settings = True
-    call.account.run_due()
+    async with call.account.control:
+        call.account.clock.set(mode=body.mode, now=now, scale=body.scale)
+        call.account.changed_settings = True
+        call.account.run_due()
     return json_response(_clock(call))
 
 
 async def advance(call: Call) -> Response:
     body = await call.body(AdvanceIn)
     account = call.account
-    target = account.clock.advance(body.seconds)
-    account.changed_settings = True
-    ran = await dispatcher(call).settle(account, target)
+    async with account.control:  # what falls due runs in order, with no import in between
+        target = account.clock.advance(body.seconds)
+        account.changed_settings = True
+        ran = await dispatcher(call).settle(account, target)
     for entry in ran:
         if entry["kind"] == DELIVERY_KIND:
             entry["action"] = _outcome(account, entry["ref"], entry["action"])
@@ -279,17 +283,14 @@ async def put_state(call: Call) -> Response:
     await ensure_allowed(call, urls)
     library = call.sandbox.scenario_library
     account = call.account
-    done = import_state(
-        account, body, registry=call.sandbox.accounts, library=library, keep=call.ctx.key
-    )
-    account.run_due()
-    return json_response(
-        ImportOut(
-            imported_jobs=done.jobs,
-            imported_webhooks=done.webhooks,
-            imported_keys=done.keys,
-            state=export_state(account, library),
+    async with account.control:
+        call.still_allowed()
+        done = import_state(
+            account, body, registry=call.sandbox.accounts, library=library, keep=call.ctx.key
         )
+        account.run_due()
+    return json_response(
+        ImportOut(imported_jobs=done.jobs, imported_webhooks=done.webhooks, imported_keys=done.keys)
     )
 
 

@@ -98,12 +98,21 @@ class Call:
         self.ctx.notes["body_sha"] = hashlib.sha256(raw).hexdigest()[:16]  # for the advisor
         if allow_empty and not raw.strip():
             return validate(model, {}, context)
+        self.still_allowed()  # the body took time: the key may have been revoked meanwhile
         data = parse_object(raw)
         if not declared_json(self.request):
             self.ctx.headers["X-AIPROD-Warning"] = (
                 "Request body was parsed as JSON; send Content-Type: application/json"
             )
         return validate(model, data, context)
+
+    def still_allowed(self) -> None:
+        """After a wait (a body, a lookup): a key revoked, or dropped by an import, since the
+        request was let in does not get to act. The admin token has no key to lose."""
+        key, account = self.ctx.key, self.ctx.account
+        if key is not None and account is not None:
+            if key.revoked_at is not None or account.keys.get(key.key_id) is not key:
+                raise KeyRevoked()
 
     def query(self, model: type[M]) -> M:
         return validate_query(model, self.request)

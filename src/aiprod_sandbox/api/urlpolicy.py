@@ -38,6 +38,7 @@ async def ensure_allowed(call: Call, urls: Mapping[str, str | None]) -> None:
     reasons = await asyncio.gather(
         *(check_url(url, deny_private, resolver=resolver) for url in unique)
     )
+    call.still_allowed()  # the lookups took time
     by_url = dict(zip(unique, reasons, strict=True))
     refused = {field: reason for field, url in given.items() if (reason := by_url[url])}
     if refused:  # a policy on addresses, not a malformed request

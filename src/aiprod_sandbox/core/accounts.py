@@ -5,6 +5,7 @@ keys never meet. `registry.py` finds the account of a bearer key.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,6 +69,9 @@ class Account:
     imports: int = 0  # state documents imported (each starts the ids on a sequence of its own)
     changed_settings: bool = False  # its clock, timing or tier set through the control API
     last_used: float = 0.0  # wall time of its last request (which accounts are idle)
+    # Held by control operations that change the account's world (advance, import, reset,
+    # the clock): one at a time, so an import never lands in the middle of an advance.
+    control: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     journal: deque[dict[str, Any]] = field(init=False)
     events: deque[JobEvent] = field(init=False)
     webhooks: WebhookBook = field(init=False)

@@ -46,6 +46,8 @@ class TokenBucket:
         if now > self.updated:
             self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
             self.updated = now
+        elif now < self.updated:  # the clock went back: refill from here, not from the future
+            self.updated = now
 
     def peek(self, now: float) -> Decision:
         """The headers' figures now, taking no token."""
