@@ -114,12 +114,14 @@ class SlowClients:
     def _run(self) -> None:
         next_drip = time.monotonic() + 1.0
         while not self._stop.is_set():
-            open_ = {c.sock: c for c in self.clients if not c.closed}
+            open_ = {c.sock.fileno(): c for c in self.clients if not c.closed}
             if not open_:
                 return
-            readable, _, _ = select.select(list(open_), [], [], 0.05)
-            for sock in readable:
-                self._read(open_[sock])
+            poll = select.poll()  # not select(): descriptors past 1023 are fine
+            for fd in open_:
+                poll.register(fd, select.POLLIN)
+            for fd, _ in poll.poll(50):
+                self._read(open_[fd])
             if time.monotonic() >= next_drip:
                 next_drip += 1.0
                 for client in open_.values():
