@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from .conftest import ServerProcess, api, assert_envelope, fresh_key
 
 JOB = {"video_url": "https://example.com/input.mp4"}
@@ -49,3 +51,64 @@ def test_progress_steps_are_bounded_and_fill_no_table_shared_with_others(
     assert advanced.json()["ran_count"] >= 20 * 100
     for _ in range(3):
         assert api(server, "POST", "/pipeline/run", victim, JOB).status == 202
+
+
+@pytest.mark.parametrize(
+    ("job", "field"),
+    [
+        ({"input": {"video_url": "ftp://example.com/a.mp4"}}, "jobs[0].input.video_url"),
+        ({"input": {**JOB, "callback_url": "file:///etc/passwd"}}, "jobs[0].input.callback_url"),
+        ({"input": JOB, "metadata": {f"k{n}": "v" for n in range(21)}}, "jobs[0].metadata"),
+        ({"input": JOB, "metadata": {"k": "v" * 501}}, "jobs[0].metadata"),
+        ({"input": {**JOB, "voice_text": "x" * 5001}}, "jobs[0].input.voice_text"),
+        ({"input": {**JOB, "voice_language": "xx"}}, "jobs[0].input.voice_language"),
+        ({"job_id": "../../keys", "input": JOB}, "jobs[0].job_id"),
+        ({"job_id": "job_a\r\nSet-Cookie: x=1", "input": JOB}, "jobs[0].job_id"),
+        ({"input": JOB, "created_at": "9999-12-31T23:59:59Z"}, "jobs[0].created_at"),
+        (
+            running_job([30])
+            | {"plan": {**running_job([30])["plan"], "processing_seconds": 1e308}},
+            "jobs[0].plan.processing_seconds",
+        ),
+    ],
+    ids=[
+        "ftp-video",
+        "file-callback",
+        "21-metadata-keys",
+        "long-metadata-value",
+        "long-voice-text",
+        "unknown-language",
+        "path-in-id",
+        "crlf-in-id",
+        "year-9999",
+        "1e308-seconds",
+    ],
+)
+def test_an_import_meets_the_apis_own_field_rules(
+    server: ServerProcess, job: dict[str, Any], field: str
+) -> None:
+    """Before: an import took any URL scheme, oversized metadata, ids with CR/LF or `../`,
+    and 1e308 seconds, which later made `GET /jobs` answer 500."""
+    key = fresh_key()
+    refused = api(server, "PUT", "/_sandbox/state", key, {"jobs": [job]})
+    error = assert_envelope(refused, 400, "INVALID_PARAMETER")
+    assert field in error["details"], error
+    assert api(server, "GET", "/jobs", key).status == 200
+
+
+def test_an_import_is_bounded_and_echoes_nothing_back(server: ServerProcess) -> None:
+    """Before: a 1 MiB import made 37,448 jobs and answered with a 27 MB document."""
+    key, victim = fresh_key(), fresh_key()
+    too_many = {"jobs": [{"input": {"video_url": "https://e.com/a"}} for _ in range(10_001)]}
+    refused = api(server, "PUT", "/_sandbox/state", key, too_many, timeout=30)
+    assert "jobs" in assert_envelope(refused, 400, "INVALID_PARAMETER")["details"]
+    allowed = {"jobs": [{"input": {"video_url": "https://e.com/a"}} for _ in range(10_000)]}
+    done = api(server, "PUT", "/_sandbox/state", key, allowed, timeout=30)
+    assert done.status == 200
+    assert done.json() == {
+        "imported_jobs": 10_000,
+        "imported_webhooks": None,
+        "imported_keys": None,
+    }
+    assert len(done.body) < 200
+    assert api(server, "POST", "/pipeline/run", victim, JOB).status == 202

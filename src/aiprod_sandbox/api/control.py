@@ -18,7 +18,7 @@ from ..core.jobs import JobError, JobStatus
 from ..core.state import StateDocument, export_state, import_state
 from ..errors import PermissionDenied, ValidationFailed
 from .deliveries import dispatcher
-from .jobs import JobOut, job_out
+from .jobs import JobOut, job_context, job_out
 from .operation import Call, control_operation
 from .responses import json_response
 from .urlpolicy import ensure_allowed
@@ -274,7 +274,7 @@ async def get_state(call: Call) -> Response:
 
 
 async def put_state(call: Call) -> Response:
-    body = await call.body(StateDocument)
+    body = await call.body(StateDocument, job_context(call))  # the API's own field rules
     urls: dict[str, str | None] = {
         f"webhooks[{n}].url": hook.url for n, hook in enumerate(body.webhooks or [])
     }

@@ -6,16 +6,14 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from ..core.accounts import Account
-from ..core.catalog import Catalog
 from ..core.clock import iso, iso_or_none
+from ..core.jobfields import Language, Metadata, MusicStyleId, PresetId, VoiceText
 from ..core.jobs import Job, JobInput, fields_of
 from ..core.links import Links
 from ..core.schema import CATALOG_ENUM
@@ -27,68 +25,6 @@ from .responses import json_response
 from .urlpolicy import ensure_allowed
 
 Status = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
-MAX_METADATA_KEYS = 20
-
-
-def _catalog(info: ValidationInfo) -> Catalog:
-    context = info.context or {}
-    catalog = context.get("catalog")
-    assert isinstance(catalog, Catalog), "validate job bodies with context={'catalog': ...}"
-    return catalog
-
-
-def _check_language(value: str, info: ValidationInfo) -> str:
-    if value not in _catalog(info).languages:
-        raise PydanticCustomError("language", "Must be 2-letter code (e.g., 'en', 'fr')")
-    return sys.intern(value)  # one shared copy of each catalogue value
-
-
-def _check_style(value: str, info: ValidationInfo) -> str:
-    if value not in _catalog(info).style_ids:
-        raise PydanticCustomError("style", "Invalid style: '{style}'", {"style": value})
-    return sys.intern(value)  # one shared copy of each catalogue value
-
-
-def _check_preset(value: str, info: ValidationInfo) -> str:
-    presets = (info.context or {}).get("presets")
-    if value not in (presets if presets is not None else _catalog(info).preset_ids):
-        raise PydanticCustomError(
-            "preset", "Unknown preset: '{preset}' (see GET /presets)", {"preset": value}
-        )
-    return sys.intern(value)  # one shared copy of each catalogue value
-
-
-def _check_metadata(value: dict[str, str]) -> dict[str, str]:
-    if len(value) > MAX_METADATA_KEYS:
-        raise PydanticCustomError("metadata", "At most 20 keys")
-    for key, item in value.items():
-        if not 1 <= len(key) <= 40:
-            raise PydanticCustomError(
-                "metadata", "Keys must be 1-40 characters: '{key}'", {"key": key[:60]}
-            )
-        if len(item) > 500:
-            raise PydanticCustomError(
-                "metadata", "Values must be at most 500 characters (key '{key}')", {"key": key}
-            )
-    return {sys.intern(key): item for key, item in value.items()}
-
-
-Language = Annotated[str, AfterValidator(_check_language)]
-MusicStyleId = Annotated[str, AfterValidator(_check_style)]
-PresetId = Annotated[str, AfterValidator(_check_preset)]
-Metadata = Annotated[
-    dict[str, str],
-    AfterValidator(_check_metadata),
-    WithJsonSchema(
-        {
-            "type": "object",
-            "maxProperties": MAX_METADATA_KEYS,
-            "propertyNames": {"minLength": 1, "maxLength": 40},
-            "additionalProperties": {"type": "string", "maxLength": 500},
-        }
-    ),
-]
-
 _METADATA_DOC = "Up to 20 string keys (≤ 40 chars) with string values (≤ 500 chars)"
 
 
@@ -97,7 +33,7 @@ class JobFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    voice_text: str | None = Field(default=None, max_length=5000, examples=["Hello world"])
+    voice_text: VoiceText | None = Field(default=None, examples=["Hello world"])
     # The catalogue is data: the served document lists its values (see api/openapi.py).
     voice_language: Language | None = Field(
         default=None,

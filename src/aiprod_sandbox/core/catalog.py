@@ -249,8 +249,6 @@ def load_catalog(override: Path | None = None) -> Catalog:
                 files.problem("presets.yaml", ("presets", index, "music_style"), message)
     if tiers is not None and accounts is not None:
         _check_limits(files, accounts, tiers)
-    if accounts is not None:
-        _check_worlds(files, accounts)
     video_path = _find(folders, "sample.mp4")
     if video_path is None:
         files.missing("sample.mp4")
@@ -258,7 +256,7 @@ def load_catalog(override: Path | None = None) -> Catalog:
         raise FixtureError(files.problems)
     assert presets and styles and languages and tiers and outcomes and accounts and advice
     assert video_path is not None  # (mypy: each is None only with a problem told)
-    return Catalog(
+    catalog = Catalog(
         presets=tuple(presets.presets),
         music_styles=tuple(styles.music_styles),
         languages=frozenset(languages.languages),
@@ -268,6 +266,10 @@ def load_catalog(override: Path | None = None) -> Catalog:
         sample_video=video_path.read_bytes(),
         advice=dict(advice.rules),
     )
+    _check_worlds(files, accounts, catalog)  # the catalogue whole: jobs name its values
+    if files.problems:
+        raise FixtureError(files.problems)
+    return catalog
 
 
 def _check_limits(files: _Files, accounts: _AccountsFile, tiers: _TiersFile) -> None:
@@ -283,14 +285,16 @@ def _check_limits(files: _Files, accounts: _AccountsFile, tiers: _TiersFile) -> 
             files.problems += files.documents["accounts.yaml"].explain(exc, under=under)
 
 
-def _check_worlds(files: _Files, accounts: _AccountsFile) -> None:
+def _check_worlds(files: _Files, accounts: _AccountsFile, catalog: Catalog) -> None:
     """An account's webhooks and jobs are what a state document holds for it, so they are
     checked as the document's are (URLs, events, secrets, times, statuses)."""
     from .state.document import StateDocument  # the state package imports this module
 
     for index, account in enumerate(accounts.accounts):
         try:
-            StateDocument.model_validate({"webhooks": account.webhooks, "jobs": account.jobs})
+            StateDocument.model_validate(
+                {"webhooks": account.webhooks, "jobs": account.jobs}, context={"catalog": catalog}
+            )
         except ValidationError as exc:
             files.problems += files.documents["accounts.yaml"].explain(
                 exc, under=("accounts", index)

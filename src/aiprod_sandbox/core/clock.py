@@ -60,9 +60,11 @@ def _iso_second(second: int) -> str:
 
 
 # RFC 3339, what JSON Schema's "date-time" means; the document says so with this pattern too.
+# The years run 1971-8999 in the pattern: with any UTC offset such a time is one a clock can
+# show (1970 to 9000), so what the document allows the check accepts.
 ISO_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
-    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    r"^(?:197[1-9]|19[89][0-9]|[2-8][0-9]{3})-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
 ISO_SCHEMA = {"type": "string", "format": "date-time", "pattern": ISO_PATTERN}
 
@@ -77,9 +79,11 @@ def parse_iso(text: str) -> float:
 
 def _check_iso(value: str) -> str:
     try:
-        parse_iso(value)
+        at = parse_iso(value)
     except ValueError as exc:
         raise PydanticCustomError("time", "Must be an ISO 8601 time with an offset or Z") from exc
+    if not 0 <= at <= LATEST:
+        raise PydanticCustomError("time", "Must be between 1970 and the year 9000")
     return value
 
 

@@ -103,7 +103,7 @@ class Sandbox:
             account = self.accounts.get(spec.account_id)
             if account is None or not (spec.jobs or spec.webhooks):
                 continue
-            document = state_from_fixture(spec.jobs, spec.webhooks)
+            document = state_from_fixture(spec.jobs, spec.webhooks, self.catalog)
             try:
                 import_state(
                     account, document, registry=self.accounts, library=self.scenario_library

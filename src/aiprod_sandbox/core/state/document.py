@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..catalog import Preset
 from ..clock import MAX_SCALE, IsoTime
+from ..jobfields import ID_PATTERN, Language, Metadata, MusicStyleId, VoiceText
 from ..keys import API_SCOPES, MAX_KEYS, ScopeList, TestKey
 from ..scenarios import Scenario
 from ..schema import CATALOG_ENUM, exactly_one_of
@@ -21,6 +22,9 @@ from ..urls import HttpUrl
 from ..webhooks import MAX_WEBHOOKS, EventList
 
 STATE_VERSION = 1
+MAX_JOBS = 10_000  # in one document: an import is one request, and holds the loop while it runs
+MAX_SECONDS = 366 * 24 * 3600  # a job's queue or processing time: a year at most
+MAX_COST = 1_000_000.0
 SECRET_PATTERN = r"^whsec_[A-Za-z0-9_]{16,128}$"
 
 
@@ -66,33 +70,41 @@ class StateSettings(_Model):
 
 
 class StateJobInput(_Model):
-    video_url: str
-    voice_text: str | None = None
-    voice_language: str | None = None
-    music_style: str | None = None
-    preset: str | None = None
-    callback_url: str | None = None
+    video_url: HttpUrl
+    voice_text: VoiceText | None = None
+    voice_language: Language | None = Field(
+        default=None, json_schema_extra={CATALOG_ENUM: "languages"}
+    )
+    music_style: MusicStyleId | None = Field(
+        default=None, json_schema_extra={CATALOG_ENUM: "music_styles"}
+    )
+    preset: str | None = Field(
+        default=None,
+        description="A preset of the catalogue, or of the document's own presets",
+        json_schema_extra={CATALOG_ENUM: "presets"},
+    )
+    callback_url: HttpUrl | None = None
 
 
 class StateJobResult(_Model):
-    cost_estimate: float
-    quality_score: float
-    processing_time_seconds: int
+    cost_estimate: float = Field(ge=0, le=MAX_COST)
+    quality_score: float = Field(ge=0, le=1)
+    processing_time_seconds: int = Field(ge=0, le=MAX_SECONDS)
 
 
 class StateJobError(_Model):
-    type: str = "processing_error"
-    code: str
-    message: str
+    type: str = Field(default="processing_error", max_length=64)
+    code: str = Field(max_length=64)
+    message: str = Field(max_length=1000)
 
 
 class StatePlan(_Model):
     outcome: Literal["complete", "fail", "pending"]
     simulated: bool
-    queue_seconds: float = Field(ge=0)
-    processing_seconds: float = Field(ge=0)
-    quality_score: float
-    cost_estimate: float
+    queue_seconds: float = Field(ge=0, le=MAX_SECONDS)
+    processing_seconds: float = Field(ge=0, le=MAX_SECONDS)
+    quality_score: float = Field(ge=0, le=1)
+    cost_estimate: float = Field(ge=0, le=MAX_COST)
     progress_steps: list[Annotated[int, Field(ge=1, le=99)]] = Field(
         default=[30, 60, 90],
         max_length=99,
@@ -103,7 +115,7 @@ class StatePlan(_Model):
 
 
 class StateJob(_Model):
-    job_id: str | None = None
+    job_id: str | None = Field(default=None, pattern=ID_PATTERN)
     status: Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"] = "COMPLETED"
     progress: int | None = Field(default=None, ge=0, le=100)
     created_at: IsoTime | None = None
@@ -111,11 +123,11 @@ class StateJob(_Model):
     started_at: IsoTime | None = None
     completed_at: IsoTime | None = None
     input: StateJobInput
-    metadata: dict[str, str] = {}
+    metadata: Metadata = {}
     result: StateJobResult | None = None
     error: StateJobError | None = None
-    batch_id: str | None = None
-    cancel_reason: str | None = None
+    batch_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    cancel_reason: str | None = Field(default=None, max_length=500)
     step: int | None = Field(default=None, ge=0, le=101, description="Steps of the plan done")
     plan: StatePlan | None = None
 
@@ -123,7 +135,7 @@ class StateJob(_Model):
 class StateWebhook(_Model):
     """A registered webhook, as `POST /webhooks/register` makes one (its secret included)."""
 
-    webhook_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    webhook_id: str | None = Field(default=None, pattern=ID_PATTERN)
     url: HttpUrl
     events: EventList = Field(min_length=1)
     active: bool = True
@@ -137,7 +149,7 @@ class StateWebhook(_Model):
 class StateKey(_Model):
     """An API key of the account, as `POST /keys` makes one, with the key itself."""
 
-    key_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    key_id: str | None = Field(default=None, pattern=ID_PATTERN)
     name: str = Field(min_length=1, max_length=100)
     key: TestKey
     scopes: ScopeList = Field(
@@ -164,4 +176,4 @@ class StateDocument(_Model):
         max_length=MAX_KEYS,
         description="The key making the import is kept even when the document leaves it out",
     )
-    jobs: list[StateJob] = []
+    jobs: list[StateJob] = Field(default=[], max_length=MAX_JOBS)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ...errors import ValidationFailed
 from ..accounts import Account
+from ..catalog import Catalog
 from ..clock import iso, iso_or_none, parse_iso
 from ..ids import IdSource
 from ..keys import ApiKey
@@ -123,6 +124,13 @@ def _check(
             )
         elif keep is not None and spec.key_id == keep.key_id and spec.key != keep.secret:
             problems[f"keys[{index}].key_id"] = "is the id of the key making this import"
+    presets = document.presets if document.presets is not None else account.preset_list
+    known = {preset.id for preset in presets} | account.catalog.preset_ids
+    for index, job in enumerate(document.jobs):
+        if job.input.preset is not None and job.input.preset not in known:
+            problems[f"jobs[{index}].input.preset"] = (
+                f"Unknown preset: '{job.input.preset}' (see GET /presets)"
+            )
     scenario = document.settings.scenario
     if scenario is not None and scenario.name is not None and scenario.name not in library:
         problems["settings.scenario.name"] = (
@@ -228,7 +236,9 @@ def import_state(
 
 
 def state_from_fixture(
-    jobs: list[dict[str, object]], webhooks: list[dict[str, object]]
+    jobs: list[dict[str, object]], webhooks: list[dict[str, object]], catalog: Catalog
 ) -> StateDocument:
-    """The document of a fixture account's webhooks and jobs (its keys are made with it)."""
-    return StateDocument.model_validate({"jobs": jobs, "webhooks": webhooks or None})
+    """The document of a fixture account's webhooks and jobs (its keys are made with it),
+    checked with the file already (`catalog.py`)."""
+    document = {"jobs": jobs, "webhooks": webhooks or None}
+    return StateDocument.model_validate(document, context={"catalog": catalog})

@@ -1,0 +1,82 @@
+"""The rules a job's fields follow wherever they come in: an API body (a submission, a batch,
+an update), a state document, a fixture file. Each is a field type that carries its check and
+the JSON Schema that says exactly what it accepts.
+
+Checks against the catalogue (languages, music styles, presets) read it from the validation
+context (`{"catalog": ..., "presets": ...}`); without one (a fixture file checked before the
+catalogue is whole) they are left to the import that follows.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, ValidationInfo, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+MAX_METADATA_KEYS = 20
+MAX_VOICE_TEXT = 5000
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # an id that can stand in a URL path as it is
+
+
+def _context(info: ValidationInfo, name: str) -> Any:
+    return (info.context or {}).get(name)
+
+
+def _check_language(value: str, info: ValidationInfo) -> str:
+    catalog = _context(info, "catalog")
+    if catalog is not None and value not in catalog.languages:
+        raise PydanticCustomError("language", "Must be 2-letter code (e.g., 'en', 'fr')")
+    return sys.intern(value)  # one shared copy of each catalogue value
+
+
+def _check_style(value: str, info: ValidationInfo) -> str:
+    catalog = _context(info, "catalog")
+    if catalog is not None and value not in catalog.style_ids:
+        raise PydanticCustomError("style", "Invalid style: '{style}'", {"style": value})
+    return sys.intern(value)
+
+
+def _check_preset(value: str, info: ValidationInfo) -> str:
+    presets = _context(info, "presets")
+    if presets is None and _context(info, "catalog") is not None:
+        presets = _context(info, "catalog").preset_ids
+    if presets is not None and value not in presets:
+        raise PydanticCustomError(
+            "preset", "Unknown preset: '{preset}' (see GET /presets)", {"preset": value}
+        )
+    return sys.intern(value)
+
+
+def _check_metadata(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > MAX_METADATA_KEYS:
+        raise PydanticCustomError("metadata", "At most 20 keys")
+    for key, item in value.items():
+        if not 1 <= len(key) <= 40:
+            raise PydanticCustomError(
+                "metadata", "Keys must be 1-40 characters: '{key}'", {"key": key[:60]}
+            )
+        if len(item) > 500:
+            raise PydanticCustomError(
+                "metadata", "Values must be at most 500 characters (key '{key}')", {"key": key}
+            )
+    return {sys.intern(key): item for key, item in value.items()}
+
+
+Language = Annotated[str, AfterValidator(_check_language)]
+MusicStyleId = Annotated[str, AfterValidator(_check_style)]
+PresetId = Annotated[str, AfterValidator(_check_preset)]
+VoiceText = Annotated[str, Field(max_length=MAX_VOICE_TEXT)]
+Metadata = Annotated[
+    dict[str, str],
+    AfterValidator(_check_metadata),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_METADATA_KEYS,
+            "propertyNames": {"minLength": 1, "maxLength": 40},
+            "additionalProperties": {"type": "string", "maxLength": 500},
+        }
+    ),
+]
