@@ -14,10 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from ..core.accounts import Account
 from ..core.clock import sleep
 from ..core.ratelimit import TokenBucket
 from ..core.scenarios import RequestRule, Scenario
-from ..errors import RateLimited, SandboxError
+from ..errors import RateLimited, SandboxError, ServiceUnavailable
 from .context import RequestContext
 from .responses import JSON_TYPE, error_response
 
@@ -53,6 +54,7 @@ class DroppedResponse(Response):
         raise DropConnection("dropped on purpose by a scenario")
 
 
+MAX_DELAYED = 32  # requests one account's scenario may hold in a delay at once
 REFUSALS = (429, 503)  # scripted answers that say "not now": the bucket reads empty
 
 
@@ -73,6 +75,22 @@ def limit_headers(
     if retry_after is not None and retry_after.strip().isdigit():
         figures["X-RateLimit-Reset"] = str(math.ceil(now + int(retry_after)))
     return figures
+
+
+async def _delayed(account: Account, seconds: float) -> None:
+    """A scripted delay holds a connection for up to two minutes: an account holds at most
+    `MAX_DELAYED` of them at once, so its scenario cannot take every connection the server
+    has (past that, 503 with Retry-After, as an overloaded server answers)."""
+    if account.delayed >= MAX_DELAYED:
+        raise ServiceUnavailable(
+            f"This account already has {MAX_DELAYED} requests held by its scenario's delays",
+            headers={"Retry-After": "1"},
+        )
+    account.delayed += 1
+    try:
+        await sleep(seconds)
+    finally:
+        account.delayed -= 1
 
 
 def label(scenario: Scenario, rule: RequestRule) -> str:
@@ -146,7 +164,7 @@ async def apply(request: Request, ctx: RequestContext) -> Response | None:
     for _, rule in fired:
         respond = rule.respond
         if respond.delay:
-            await sleep(respond.delay)
+            await _delayed(account, respond.delay)
         ctx.headers.update(respond.headers)
         if respond.retry_after is not None:
             ctx.headers["Retry-After"] = str(respond.retry_after)

@@ -69,6 +69,7 @@ class Account:
     imports: int = 0  # state documents imported (each starts the ids on a sequence of its own)
     changed_settings: bool = False  # its clock, timing or tier set through the control API
     last_used: float = 0.0  # wall time of its last request (which accounts are idle)
+    delayed: int = 0  # requests its scenario is holding now (a delay), bounded in faults.py
     # Held by control operations that change the account's world (advance, import, reset,
     # the clock): one at a time, so an import never lands in the middle of an advance.
     control: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)

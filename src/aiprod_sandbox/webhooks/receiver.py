@@ -99,6 +99,8 @@ class Receiver:
         body = bytearray()
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the sender left mid-body: half a delivery is no delivery
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
