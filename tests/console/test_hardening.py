@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -194,6 +195,23 @@ def paths(made: list[Request]) -> set[str]:
     return {urlsplit(r.url).path for r in made}
 
 
+REAL_ID = "job_renamed_by_the_test"
+
+
+def renaming(real: str, fake: str) -> Callable[[Route], None]:
+    """A route handler: the account's job list, as if the job `real` were called `fake`."""
+
+    def handle(route: Route) -> None:
+        if urlsplit(route.request.url).path != "/_sandbox/jobs":
+            route.continue_()
+            return
+        answer = route.fetch()
+        body = answer.text().replace(json.dumps(real)[1:-1], json.dumps(fake)[1:-1])
+        route.fulfill(response=answer, body=body)
+
+    return handle
+
+
 @pytest.mark.parametrize(
     ("job_id", "asked"),
     [
@@ -208,11 +226,14 @@ def paths(made: list[Request]) -> set[str]:
 def test_an_imported_job_id_cannot_steer_the_consoles_request(
     page: Page, api: httpx.Client, key: str, job_id: str, asked: str
 ) -> None:
-    """The review's reproduction: such an id arrives through `PUT /_sandbox/state`; opening
-    the job must ask for that job (percent-encoded, one path segment) and nothing else."""
-    document = {"jobs": [{"job_id": job_id, "input": {"video_url": "https://example.com/a.mp4"}}]}
+    """The review's reproduction brought such an id in through `PUT /_sandbox/state`, which
+    now refuses it (tests/reliability/test_attacks_state.py); the console must not trust an
+    id either. A job's answers are faked to carry it: opening the job must ask for that job
+    (percent-encoded, one path segment) and nothing else."""
+    document = {"jobs": [{"job_id": REAL_ID, "input": {"video_url": "https://example.com/a.mp4"}}]}
     imported = api.put("/_sandbox/state", json=document)
     assert imported.status_code == 200, imported.text
+    page.route(re.compile(r"/_sandbox/jobs"), renaming(REAL_ID, job_id))
     made = requests_of(page)
     sign_in(page, key)
     row = page.locator(f"[data-testid=job-row][data-job-id={json.dumps(job_id)}]")
@@ -232,8 +253,9 @@ def test_a_dot_dot_job_id_is_refused_before_any_request(
 ) -> None:
     """`encodeURIComponent("..")` is still `..`, a segment the browser resolves (as it does
     `%2e%2e`): `/_sandbox/jobs/..` would be `/_sandbox/`. The console refuses the id."""
-    document = {"jobs": [{"job_id": "..", "input": {"video_url": "https://example.com/a.mp4"}}]}
+    document = {"jobs": [{"job_id": REAL_ID, "input": {"video_url": "https://example.com/a.mp4"}}]}
     assert api.put("/_sandbox/state", json=document).status_code == 200
+    page.route(re.compile(r"/_sandbox/jobs"), renaming(REAL_ID, ".."))
     made = requests_of(page)
     sign_in(page, key)
     page.locator('[data-testid=job-row][data-job-id=".."]').click()

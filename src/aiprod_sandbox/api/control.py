@@ -6,25 +6,28 @@ Authenticated by any test key of the account (no scope needed), or by the admin 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from ..core.accounts import Account
 from ..core.clock import MAX_SCALE, IsoTime, iso, parse_iso
 from ..core.deliveries import DELIVERY_KIND
 from ..core.jobs import JobError, JobStatus
-from ..core.state import StateDocument, export_state, import_state
+from ..core.state import StateDocument, export_head, import_state, job_document
 from ..errors import PermissionDenied, ValidationFailed
 from .deliveries import dispatcher
 from .jobs import JobOut, job_context, job_out
 from .operation import Call, control_operation
-from .responses import json_response
+from .responses import JSON_TYPE, json_response
 from .urlpolicy import ensure_allowed
 
 MAX_ADVANCE_SECONDS = 366 * 24 * 3600
 MAX_RAN_LISTED = 1000
+EXPORT_CHUNK = 1000  # jobs written between two returns to the loop
 
 
 class _In(BaseModel):
@@ -270,7 +273,23 @@ async def transition(call: Call) -> Response:
 
 
 async def get_state(call: Call) -> Response:
-    return json_response(export_state(call.account, call.sandbox.scenario_library))
+    """The document, written a thousand jobs at a time, giving the loop back in between: an
+    account of 100,000 jobs (70 MB) does not hold every other client for seconds."""
+    account = call.account
+    head = export_head(account, call.sandbox.scenario_library).model_dump_json()
+    assert head.endswith('"jobs":[]}'), "jobs is the document's last field"
+    jobs = account.jobs.listing(sort="created_at")
+
+    async def parts() -> AsyncIterator[bytes]:
+        yield head[: -len("]}")].encode()
+        for start in range(0, len(jobs), EXPORT_CHUNK):
+            chunk = jobs[start : start + EXPORT_CHUNK]
+            text = ",".join(job_document(job).model_dump_json() for job in chunk)
+            yield (("," if start else "") + text).encode()
+            await asyncio.sleep(0)
+        yield b"]}"
+
+    return StreamingResponse(parts(), media_type=JSON_TYPE)
 
 
 async def put_state(call: Call) -> Response:

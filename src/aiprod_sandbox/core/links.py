@@ -71,7 +71,7 @@ class Links:
 
     def make(self, base_url: str, account_id: str, job_id: str, issued_at: float) -> str:
         token = self._token(account_id, job_id, int(issued_at + self.ttl_seconds))
-        return f"{base_url.rstrip('/')}{FILES_PREFIX}{quote(job_id)}.mp4?token={token}"
+        return f"{base_url.rstrip('/')}{FILES_PREFIX}{quote(job_id, safe='')}.mp4?token={token}"
 
     def open(self, job_id: str, token: str) -> LinkClaims:
         try:

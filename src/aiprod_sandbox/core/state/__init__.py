@@ -7,14 +7,16 @@ it, and fixture files preload accounts with it.
 """
 
 from .document import StateDocument
-from .jobs import synthetic_job
-from .world import Imported, export_state, import_state, state_from_fixture
+from .jobs import job_document, synthetic_job
+from .world import Imported, export_head, export_state, import_state, state_from_fixture
 
 __all__ = [
     "Imported",
     "StateDocument",
+    "export_head",
     "export_state",
     "import_state",
+    "job_document",
     "state_from_fixture",
     "synthetic_job",
 ]

@@ -52,11 +52,21 @@ def _scenario_out(own: Scenario | None, library: Mapping[str, Scenario]) -> Stat
 
 
 def export_state(account: Account, library: Mapping[str, Scenario]) -> StateDocument:
+    """The whole account as a document (made, not validated: an account may hold more jobs
+    than one import takes)."""
+    document = export_head(account, library)
+    document.jobs = [job_document(job) for job in account.jobs.listing(sort="created_at")]
+    return document
+
+
+def export_head(account: Account, library: Mapping[str, Scenario]) -> StateDocument:
+    """The document without its jobs (`jobs`, the last field, empty): what comes before them
+    when they are written out a few at a time."""
     clock = account.clock
     job_timing, mode = account.own_settings
-    return StateDocument(
+    return StateDocument.model_construct(
         account_id=account.account_id,
-        tier=account.base_tier,  # type: ignore[arg-type]
+        tier=account.base_tier,
         settings=StateSettings(
             job_timing=job_timing,  # type: ignore[arg-type]
             clock=StateClock(mode=mode, now=iso(clock.now()), scale=clock.scale),
@@ -88,7 +98,7 @@ def export_state(account: Account, library: Mapping[str, Scenario]) -> StateDocu
             )
             for key in account.keys.values()
         ],
-        jobs=[job_document(job) for job in account.jobs.listing(sort="created_at")],
+        jobs=[],
     )
 
 
