@@ -418,3 +418,17 @@ def test_ids_made_after_an_import_into_a_fresh_server_are_new() -> None:
     new = {answer.json()["job_id"] for answer in again}
     assert not old & new
     assert listed["pagination"]["total"] == 6
+
+
+def test_an_account_with_more_jobs_than_one_import_takes_still_exports(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    document = {"jobs": [{"input": {"video_url": "https://e.com/a.mp4"}} for _ in range(10_000)]}
+    assert client.put("/_sandbox/state", json=document, headers=headers).status_code == 200
+    for _ in range(3):
+        client.post("/pipeline/run", json={"video_url": "https://e.com/b.mp4"}, headers=headers)
+    exported = client.get("/_sandbox/state", headers=headers)
+    assert exported.status_code == 200
+    jobs = exported.json()["jobs"]
+    assert len(jobs) == 10_003
+    assert len({job["job_id"] for job in jobs}) == 10_003
