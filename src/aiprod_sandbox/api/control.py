@@ -17,7 +17,7 @@ from ..core.accounts import Account
 from ..core.clock import MAX_SCALE, IsoTime, iso, parse_iso
 from ..core.deliveries import DELIVERY_KIND
 from ..core.jobs import JobError, JobStatus
-from ..core.state import StateDocument, export_head, import_state, job_document
+from ..core.state import StateDocument, StateExport, export_head, import_state, job_document
 from ..errors import PermissionDenied, ValidationFailed
 from .deliveries import dispatcher
 from .jobs import JobOut, job_context, job_out
@@ -397,7 +397,7 @@ OPERATIONS = (
         get_state,
         "Export this account's world",
         "exportState",
-        responses={200: (StateDocument, "The state document")},
+        responses={200: (StateExport, "The state document")},
     ),
     control_operation(
         "PUT",

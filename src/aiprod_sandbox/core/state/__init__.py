@@ -6,13 +6,14 @@ it, and fixture files preload accounts with it.
     world.py      export and import of a whole account
 """
 
-from .document import StateDocument
+from .document import StateDocument, StateExport
 from .jobs import job_document, synthetic_job
 from .world import Imported, export_head, export_state, import_state, state_from_fixture
 
 __all__ = [
     "Imported",
     "StateDocument",
+    "StateExport",
     "export_head",
     "export_state",
     "import_state",

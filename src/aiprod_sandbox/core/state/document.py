@@ -177,3 +177,11 @@ class StateDocument(_Model):
         description="The key making the import is kept even when the document leaves it out",
     )
     jobs: list[StateJob] = Field(default=[], max_length=MAX_JOBS)
+
+
+class StateExport(StateDocument):
+    """What `GET /_sandbox/state` answers: the same document, with every job the account
+    holds (more than one import takes: `PUT` is bounded by its body too)."""
+
+    jobs: list[StateJob] = []
+

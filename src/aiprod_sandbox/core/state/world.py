@@ -26,6 +26,7 @@ from ..webhooks import Webhook
 from .document import (
     StateClock,
     StateDocument,
+    StateExport,
     StateKey,
     StateScenario,
     StateSettings,
@@ -51,7 +52,7 @@ def _scenario_out(own: Scenario | None, library: Mapping[str, Scenario]) -> Stat
     return StateScenario(scenario=own)
 
 
-def export_state(account: Account, library: Mapping[str, Scenario]) -> StateDocument:
+def export_state(account: Account, library: Mapping[str, Scenario]) -> StateExport:
     """The whole account as a document (made, not validated: an account may hold more jobs
     than one import takes)."""
     document = export_head(account, library)
@@ -59,12 +60,12 @@ def export_state(account: Account, library: Mapping[str, Scenario]) -> StateDocu
     return document
 
 
-def export_head(account: Account, library: Mapping[str, Scenario]) -> StateDocument:
+def export_head(account: Account, library: Mapping[str, Scenario]) -> StateExport:
     """The document without its jobs (`jobs`, the last field, empty): what comes before them
     when they are written out a few at a time."""
     clock = account.clock
     job_timing, mode = account.own_settings
-    return StateDocument.model_construct(
+    return StateExport.model_construct(
         account_id=account.account_id,
         tier=account.base_tier,
         settings=StateSettings(
