@@ -55,6 +55,12 @@ def _parse_port(text: str) -> int:
     return port
 
 
+def _parse_positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def _parse_positive_float(text: str) -> float:
     value = float(text)
     if not (value > 0 and math.isfinite(value)):
@@ -199,6 +205,18 @@ OPTIONS: tuple[Option, ...] = (
         "refuse webhook URLs that resolve to private or loopback addresses",
         is_flag=True,
     ),
+    Option(
+        "max_accounts",
+        _parse_positive_int,
+        "accounts opened by keys the server keeps (a smaller CI machine may want fewer)",
+        "N",
+    ),
+    Option(
+        "max_jobs_per_account",
+        _parse_positive_int,
+        "jobs an account keeps; past it the ones ended longest ago are forgotten",
+        "N",
+    ),
 )
 
 
@@ -231,7 +249,8 @@ class Settings:
     webhook_concurrency: int = 64
     webhook_queue: int = 10_000
     webhook_excerpt_bytes: int = 2048
-    # Limits that keep memory bounded; not flags, but settable by embedders and tests.
+    # Limits that keep memory bounded: these two are flags too, the rest settable by
+    # embedders and tests.
     max_accounts: int = 10_000  # besides fixture accounts
     new_accounts_burst: int = 1_000  # per client address: new accounts at once...
     new_accounts_per_second: float = 50.0  # ...and then this many a second

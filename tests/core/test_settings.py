@@ -117,7 +117,7 @@ def test_an_infinite_time_scale_is_refused() -> None:
 
 
 def test_other_variables_are_ignored() -> None:
-    assert Settings.load(environ={"AIPROD_SANDBOX_MAX_ACCOUNTS": "1", "PORT": "1"}) == Settings()
+    assert Settings.load(environ={"AIPROD_SANDBOX_JOURNAL_SIZE": "1", "PORT": "1"}) == Settings()
 
 
 def test_every_option_has_a_flag_and_a_variable_and_a_field() -> None:
