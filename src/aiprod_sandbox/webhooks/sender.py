@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..core.accounts import Account
-from ..core.clock import Due
+from ..core.clock import Due, monotonic
 from ..core.deliveries import DELIVERY_KIND, MAX_ATTEMPTS_KEPT, Attempt, Delivery, Trigger
 from ..core.sandbox import Sandbox
 from ..errors import NotFound
@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # imported on the first attempt: httpx is ~40 ms of every sta
 
 log = logging.getLogger("aiprod_sandbox.webhooks")
 USER_AGENT = f"AIPROD-Webhooks/1.0 (AIPROD Sandbox {__version__})"
+SETTLE_TURN_SECONDS = 0.005  # work an advance does before giving other requests a turn
 WRONG_SECRET = "whsec_deliberately_wrong_secret_for_testing"  # bad_signature scenarios
 SHUTDOWN_ACCOUNTS_NAMED = 5  # the shutdown warning names this many accounts at most
 
@@ -204,6 +205,7 @@ class Dispatcher:
         """Run the account's work due by `until` in time order, waiting for each instant's
         attempts (whose failures may schedule retries still due by `until`)."""
         ran: list[dict[str, Any]] = []
+        turn = monotonic()
         while True:
             upcoming = account.scheduler.next_at()
             if upcoming is not None and upcoming <= until:
@@ -212,6 +214,9 @@ class Dispatcher:
             upcoming = account.scheduler.next_at()
             if upcoming is None or upcoming > until:
                 return ran
+            if monotonic() - turn > SETTLE_TURN_SECONDS:
+                await asyncio.sleep(0)  # a long advance lets other clients' requests in
+                turn = monotonic()
 
     async def redeliver(self, account: Account, delivery: Delivery) -> Attempt:
         """Send the stored bytes again (same id, trigger `manual`, no retries); wait for it."""
