@@ -7,6 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.yaml_bomb import alias_bomb
+
 from .conftest import (
     ServerProcess,
     api,
@@ -83,12 +85,8 @@ def test_a_clock_set_back_leaves_the_rate_limit_working(server: ServerProcess) -
 
 def test_a_yaml_alias_bomb_stops_no_server(tmp_path: Path) -> None:
     """Before: a scenario file of nested aliases took 3 GB and never finished validating."""
-    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
-    for n in range(1, 9):
-        this, below = "abcdefghi"[n], "abcdefghi"[n - 1]
-        levels.append(f"{this}: &{this} [{', '.join([f'*{below}'] * 10)}]")
     bomb = tmp_path / "bomb.yaml"
-    bomb.write_text("name: bomb\ndescription: x\nx-bomb:\n  " + "\n  ".join(levels) + "\n")
+    bomb.write_text(alias_bomb())
     started = time.monotonic()
     done = subprocess.run(
         [str(console_script()), "serve", "--port", "0", "--scenario", str(bomb)],

@@ -20,6 +20,7 @@ from aiprod_sandbox.core.scenarios import ScenarioError, load_file, load_text
 from tests.conftest import auth, new_key
 from tests.scenarios.conftest import SHIPPED, SHIPPED_NAMES, run_cli
 from tests.support.serve import CLI, SandboxProcess, clean_env
+from tests.support.yaml_bomb import alias_bomb
 
 PROBLEM = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<field>\S+): (?P<message>.+)$")
 
@@ -415,12 +416,8 @@ def test_a_null_in_query_is_still_refused() -> None:
 
 
 def test_an_alias_bomb_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
-    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
-    for n in range(1, 9):
-        this, below = "abcdefghi"[n], "abcdefghi"[n - 1]
-        levels.append(f"{this}: &{this} [{', '.join([f'*{below}'] * 10)}]")
     path = tmp_path / "bomb.yaml"
-    path.write_text("name: bomb\ndescription: x\nx-bomb:\n  " + "\n  ".join(levels) + "\n")
+    path.write_text(alias_bomb())
     started = time.monotonic()
     done = run_cli("scenario", "validate", str(path))
     assert time.monotonic() - started < 10

@@ -182,17 +182,12 @@ class Account:
 
     def reset(self, clock: Clock, job_timing: str) -> None:
         """Forget everything the account did; keep the account and its keys."""
-        self.jobs.clear()
-        self.scheduler.clear()
-        self.journal.clear()
-        self.events.clear()
-        self.webhooks.clear()
-        self.deliveries.clear()
+        self.release()
         self.presets = None
         self.clock = clock
         self.job_timing = job_timing
+        self.changed_settings = False
         self.usage = Usage()
-        self.audit.clear()
         self.scenarios.reset(self.now())
         self._before_scenario = None
         self.set_tier(self.base_tier)
