@@ -10,7 +10,6 @@ clock); `times` caps how often it fires. Rules are tried in order.
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -80,14 +79,16 @@ def _text(value: Any) -> Any:
 
 Text = Annotated[str, BeforeValidator(_text, json_schema_input_type=str | float | bool)]
 
-_FIRST_GLOB_PART = re.compile(r"\[!?\]?[^\]]*\]|.", re.DOTALL)  # a [class] or one character
+# What a path glob must start with to match a path (which always starts with '/'): '/', '*',
+# '?', or a [class] naming '/'. The schema's pattern is this one, so the document and the check
+# agree exactly (a negated class or a range that happens to hold '/' is refused by both).
+REACHABLE = r"^(?:[/*?]|\[[^\]]*/)"
+_REACHABLE = re.compile(REACHABLE)
 
 
 def _reachable(glob: str) -> str:
-    """A request path always starts with '/': a glob whose first part cannot match '/'
-    (`pipeline/run`) could never fire. `/…`, `*…`, `?…` and a class holding '/' can."""
-    first = _FIRST_GLOB_PART.match(glob)
-    if first is None or not fnmatchcase("/", first.group()):
+    """A glob whose first part cannot match '/' (`pipeline/run`) could never fire."""
+    if not _REACHABLE.match(glob):
         raise ValueError(
             f"path {glob!r} can never match: request paths start with '/' (as in '/{glob}')"
         )
@@ -143,7 +144,7 @@ class RequestMatch(_Strict):
     path: Annotated[str, AfterValidator(_reachable)] | None = Field(
         default=None,
         description="glob: /pipeline/*, /jobs/* (paths start with '/')",
-        json_schema_extra={"pattern": r"^[/*?\[]"},
+        json_schema_extra={"pattern": REACHABLE},
     )
     query: dict[str, Text] | None = Field(
         default=None, description="parameters that must equal (numbers and true/false as text)"
