@@ -31,6 +31,7 @@ from .api import (
     keys,
     presets,
     scenarios,
+    state,
     usage,
     webhooks,
 )
@@ -59,6 +60,7 @@ RESOURCE_OPERATIONS: tuple[Operation, ...] = (
     *keys.OPERATIONS,
     *usage.OPERATIONS,
     *control.OPERATIONS,
+    *state.OPERATIONS,
     *deliveries.OPERATIONS,
     *scenarios.OPERATIONS,
     *advice.OPERATIONS,

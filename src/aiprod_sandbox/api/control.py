@@ -6,28 +6,23 @@ Authenticated by any test key of the account (no scope needed), or by the admin 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from ..core.accounts import Account
 from ..core.clock import MAX_SCALE, IsoTime, iso, parse_iso
 from ..core.deliveries import DELIVERY_KIND
 from ..core.jobs import JobError, JobStatus
-from ..core.state import StateDocument, StateExport, export_head, import_state, job_document
 from ..errors import PermissionDenied, ValidationFailed
 from .deliveries import dispatcher
-from .jobs import JobOut, job_context, job_out
+from .jobs import JobOut, job_out
 from .operation import Call, control_operation
-from .responses import JSON_TYPE, json_response
-from .urlpolicy import ensure_allowed
+from .responses import json_response
 
 MAX_ADVANCE_SECONDS = 366 * 24 * 3600
 MAX_RAN_LISTED = 1000
-EXPORT_CHUNK = 1000  # jobs written between two returns to the loop
 
 
 class _In(BaseModel):
@@ -151,14 +146,6 @@ class TransitionIn(_In):
     error: TransitionError | None = None
 
 
-class ImportOut(BaseModel):
-    """What was imported (the document itself is not echoed: `GET /_sandbox/state`)."""
-
-    imported_jobs: int
-    imported_webhooks: int | None = Field(description="null: the document left them as they were")
-    imported_keys: int | None = Field(description="null: the document left them as they were")
-
-
 def _clock(call: Call) -> ClockOut:
     return ClockOut.model_validate(call.account.clock.describe())
 
@@ -272,47 +259,6 @@ async def transition(call: Call) -> Response:
     return json_response(job_out(job, call.account, call.sandbox.links, call.base_url))
 
 
-async def get_state(call: Call) -> Response:
-    """The document, written a thousand jobs at a time, giving the loop back in between: an
-    account of 100,000 jobs (70 MB) does not hold every other client for seconds."""
-    account = call.account
-    head = export_head(account, call.sandbox.scenario_library).model_dump_json()
-    assert head.endswith('"jobs":[]}'), "jobs is the document's last field"
-    jobs = account.jobs.listing(sort="created_at")
-
-    async def parts() -> AsyncIterator[bytes]:
-        yield head[: -len("]}")].encode()
-        for start in range(0, len(jobs), EXPORT_CHUNK):
-            chunk = jobs[start : start + EXPORT_CHUNK]
-            text = ",".join(job_document(job).model_dump_json() for job in chunk)
-            yield (("," if start else "") + text).encode()
-            await asyncio.sleep(0)
-        yield b"]}"
-
-    return StreamingResponse(parts(), media_type=JSON_TYPE)
-
-
-async def put_state(call: Call) -> Response:
-    body = await call.body(StateDocument, job_context(call))  # the API's own field rules
-    urls: dict[str, str | None] = {
-        f"webhooks[{n}].url": hook.url for n, hook in enumerate(body.webhooks or [])
-    }
-    for n, job in enumerate(body.jobs):
-        urls[f"jobs[{n}].input.callback_url"] = job.input.callback_url
-    await ensure_allowed(call, urls)
-    library = call.sandbox.scenario_library
-    account = call.account
-    async with account.control:
-        call.still_allowed()
-        done = import_state(
-            account, body, registry=call.sandbox.accounts, library=library, keep=call.ctx.key
-        )
-        account.run_due()
-    return json_response(
-        ImportOut(imported_jobs=done.jobs, imported_webhooks=done.webhooks, imported_keys=done.keys)
-    )
-
-
 OPERATIONS = (
     control_operation(
         "GET",
@@ -390,22 +336,5 @@ OPERATIONS = (
         request_model=TransitionIn,
         errors=(400, 401, 404, 409),
         responses={200: (JobOut, "The job")},
-    ),
-    control_operation(
-        "GET",
-        "/_sandbox/state",
-        get_state,
-        "Export this account's world",
-        "exportState",
-        responses={200: (StateExport, "The state document")},
-    ),
-    control_operation(
-        "PUT",
-        "/_sandbox/state",
-        put_state,
-        "Import a world into this account",
-        "importState",
-        request_model=StateDocument,
-        responses={200: (ImportOut, "What was imported")},
     ),
 )

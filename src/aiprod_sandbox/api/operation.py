@@ -171,7 +171,7 @@ def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
             return error_response(exc, ctx.ensure_request_id())
         finally:
             if ctx.account is not None:
-                ctx.account.run_due()
+                ctx.account.catch_up()
 
     run.__name__ = op.operation_id
     return run
@@ -195,7 +195,7 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
         account.audit.record("key.denied", key.key_id, key.masked, request_id, now)
         raise KeyRevoked()
     key.last_used_at = now
-    account.run_due()
+    account.catch_up()
     if op.sandbox:  # control calls: never counted or limited, and only with their own scope
         if SANDBOX_SCOPE not in key.scopes:
             account.audit.record("key.denied", key.key_id, key.masked, request_id, now)
@@ -241,7 +241,7 @@ def _admin(request: Request, ctx: RequestContext, op: Operation) -> bool:
             raise NotFound(f"No account {account_id}", code="ACCOUNT_NOT_FOUND")
         ctx.account = account
         ctx.ensure_request_id()
-        account.run_due()
+        account.catch_up()
     elif not op.account_optional:
         raise ValidationFailed(
             "With the admin token, name the account in X-AIPROD-Account",

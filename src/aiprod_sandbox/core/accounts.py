@@ -217,6 +217,12 @@ class Account:
         )
         return self.jobs.submit(job_id, job_input, metadata, plan, self.now(), batch_id=batch_id)
 
+    def catch_up(self) -> list[dict[str, Any]]:
+        """Run what is due now, as every request and the ticker do, unless a control
+        operation holds the account: an advance runs its work itself, in time order, waiting
+        for each instant's webhook attempts, and lists it."""
+        return [] if self.control.locked() else self.run_due()
+
     def run_due(self, until: float | None = None) -> list[dict[str, Any]]:
         """Run every step due by `until` (default: now), in time order; return what ran."""
         limit = self.now() if until is None else until

@@ -124,7 +124,7 @@ class Sandbox:
         ran = 0
         for account in self.accounts.busy():
             if account.clock.mode != "manual":
-                ran += len(account.run_due())
+                ran += len(account.catch_up())
         return ran
 
     def advice(self, account: Account) -> list[dict[str, Any]]:
