@@ -1,7 +1,9 @@
-"""The control API under `/_sandbox/`: account, reset, clock, timing, journal, transitions, state.
+"""The control API under `/_sandbox/`: account, reset, clock, timing, journal, transitions
+(the state document is `state.py`'s, deliveries `deliveries.py`'s, scenarios `scenarios.py`'s).
 
-Authenticated by any test key of the account (no scope needed), or by the admin token with
-`X-AIPROD-Account`; never rate limited; documented in `/_sandbox/openapi.json`.
+Authenticated by a key of the account holding the `sandbox` scope, or by the admin token with
+`X-AIPROD-Account`; never rate limited; documented in `/_sandbox/openapi.json`. Operations that
+change the account's world take its `control` lock, one at a time.
 """
 
 from __future__ import annotations
