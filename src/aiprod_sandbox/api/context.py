@@ -22,6 +22,9 @@ class RequestContext:
     account: Account | None = None
     key: ApiKey | None = None
     admin: bool = False
+    # Let in only because its key is one the account began with, revoked, dropped or without
+    # the `sandbox` scope: the one thing it may do is a reset with keys (api/control.py).
+    reclaiming: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
 

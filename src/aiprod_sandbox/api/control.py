@@ -20,7 +20,7 @@ from ..core.jobs import JobError, JobStatus
 from ..errors import PermissionDenied, ValidationFailed
 from .deliveries import dispatcher
 from .jobs import JobOut, job_out
-from .operation import Call, control_operation
+from .operation import Call, control_operation, refuse
 from .responses import json_response
 
 MAX_ADVANCE_SECONDS = 366 * 24 * 3600
@@ -57,6 +57,12 @@ class AccountOut(BaseModel):
 
 class ResetIn(_In):
     all: bool = Field(default=False, description="Every account (needs the admin token)")
+    keys: bool = Field(
+        default=False,
+        description="Also put the keys back as the account began: the key that opened it "
+        "(or its fixture's keys) working again with all its scopes, every key made or imported "
+        "since deleted. That first key may ask for this even when revoked or narrowed.",
+    )
 
 
 class ResetOut(BaseModel):
@@ -170,9 +176,11 @@ async def reset(call: Call) -> Response:
         accounts = [call.account]
     else:
         raise ValidationFailed(details={"all": "give true, or name one account"})
+    if call.ctx.reclaiming and not body.keys:
+        refuse(call.ctx)  # a revoked or narrowed first key may reset with keys, nothing else
     for account in accounts:
         async with account.control:
-            call.sandbox.reset(account)
+            call.sandbox.reset(account, keys=body.keys)
     return json_response(ResetOut(reset=[a.account_id for a in accounts]))
 
 
@@ -279,6 +287,7 @@ OPERATIONS = (
         request_model=ResetIn,
         account_optional=True,
         body_required=False,
+        reclaim=True,
         errors=(400, 401, 403, 404),
         responses={200: (ResetOut, "The accounts reset")},
     ),

@@ -110,7 +110,7 @@ class Call:
         """After a wait (a body, a lookup): a key revoked, or dropped by an import, since the
         request was let in does not get to act. The admin token has no key to lose."""
         key, account = self.ctx.key, self.ctx.account
-        if key is not None and account is not None:
+        if key is not None and account is not None and not self.ctx.reclaiming:
             if key.revoked_at is not None or account.keys.get(key.key_id) is not key:
                 raise KeyRevoked()
 
@@ -141,6 +141,9 @@ class Operation:
     response_headers: Mapping[str, str] = field(default_factory=dict)
     account_optional: bool = False  # an admin call may name no account (reset of all)
     body_required: bool = True  # False: an empty body means the model's defaults
+    # The account's first keys get in even when revoked, dropped or narrowed, marked as
+    # `ctx.reclaiming`; the handler lets such a call do one thing only (reset with keys).
+    reclaim: bool = False
 
 
 def control_operation(
@@ -191,18 +194,16 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
     ctx.account, ctx.key = account, key
     request_id = ctx.ensure_request_id()
     now = account.now()
-    if key.revoked_at is not None:
-        account.audit.record("key.denied", key.key_id, key.masked, request_id, now)
-        raise KeyRevoked()
-    key.last_used_at = now
+    if op.reclaim and account.is_origin(key):
+        ctx.reclaiming = key.revoked_at is not None or SANDBOX_SCOPE not in key.scopes
+    if key.revoked_at is not None and not ctx.reclaiming:
+        refuse(ctx)
+    if not ctx.reclaiming:
+        key.last_used_at = now
     account.catch_up()
     if op.sandbox:  # control calls: never counted or limited, and only with their own scope
-        if SANDBOX_SCOPE not in key.scopes:
-            account.audit.record("key.denied", key.key_id, key.masked, request_id, now)
-            raise InsufficientScope(
-                f"This key lacks the scope '{SANDBOX_SCOPE}' needed for the control API",
-                details={"scope": f"missing '{SANDBOX_SCOPE}'"},
-            )
+        if SANDBOX_SCOPE not in key.scopes and not ctx.reclaiming:
+            refuse(ctx)
         return None
     account.usage.count(now)
     if account.scenarios.any and (scripted := await faults.apply(request, ctx)) is not None:
@@ -220,6 +221,22 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
         )
     account.audit.used(key.key_id, key.masked, request_id, now)
     return None
+
+
+def refuse(ctx: RequestContext) -> None:
+    """Refuse a key that may not make a control call (revoked, or without the `sandbox`
+    scope), auditing the refusal."""
+    account, key = ctx.account, ctx.key
+    assert account is not None and key is not None
+    account.audit.record(
+        "key.denied", key.key_id, key.masked, ctx.ensure_request_id(), account.now()
+    )
+    if key.revoked_at is not None:
+        raise KeyRevoked()
+    raise InsufficientScope(
+        f"This key lacks the scope '{SANDBOX_SCOPE}' needed for the control API",
+        details={"scope": f"missing '{SANDBOX_SCOPE}'"},
+    )
 
 
 def _admin(request: Request, ctx: RequestContext, op: Operation) -> bool:

@@ -59,6 +59,9 @@ class Account:
     fixture: bool = False
     tokens: Tokens = field(default_factory=Tokens)  # shared by all accounts
     keys: dict[str, ApiKey] = field(default_factory=dict)
+    # The keys it began with (the key that opened it, or its fixture's), as they began: a
+    # reset with keys puts them back, and they may ask for that even when revoked or dropped.
+    origin_keys: tuple[ApiKey, ...] = ()
     scheduler: Scheduler = field(default_factory=Scheduler)
     handlers: dict[str, StepHandler] = field(default_factory=dict)  # shared by all accounts
     listeners: list[EventListener] = field(default_factory=list)  # shared by all accounts
@@ -179,6 +182,10 @@ class Account:
 
     def preset(self, preset_id: str) -> Preset | None:
         return next((p for p in self.preset_list if p.id == preset_id), None)
+
+    def is_origin(self, key: ApiKey) -> bool:
+        """Whether `key` is one the account began with (see `origin_keys`)."""
+        return any(first.secret == key.secret for first in self.origin_keys)
 
     def reset(self, clock: Clock, job_timing: str) -> None:
         """Forget everything the account did; keep the account and its keys."""

@@ -16,6 +16,7 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from ..errors import (
@@ -61,6 +62,7 @@ class Accounts:
         self._wall = wall
         self._accounts: OrderedDict[str, Account] = OrderedDict()
         self._by_key: dict[str, tuple[str, str]] = {}  # secret -> (account_id, key_id)
+        self._by_origin: dict[str, str] = {}  # secret of an account's first key -> account_id
         self.handlers: dict[str, StepHandler] = {}
         self.listeners: list[EventListener] = []
         self.server_scenarios: list[Scenario] = list(scenarios or [])
@@ -79,6 +81,7 @@ class Accounts:
                 key.created_at = parse_iso(given.created_at) if given.created_at else key.created_at
                 key.last_used_at = parse_iso(given.last_used_at) if given.last_used_at else None
                 key.revoked_at = parse_iso(given.revoked_at) if given.revoked_at else None
+            self._remember_origin(account)
 
     def __iter__(self) -> Iterator[Account]:
         return iter(list(self._accounts.values()))
@@ -202,6 +205,18 @@ class Accounts:
             self._by_ref.pop(self._account_ref(account.account_id), None)
         for key in account.keys.values():
             self._by_key.pop(key.secret, None)
+        for key in account.origin_keys:
+            self._by_origin.pop(key.secret, None)
+
+    def _remember_origin(self, account: Account) -> None:
+        account.origin_keys = tuple(replace(key) for key in account.keys.values())
+        for key in account.origin_keys:
+            self._by_origin[key.secret] = account.account_id
+
+    def restore_keys(self, account: Account) -> None:
+        """The account's keys become those it began with, as they began (a reset with keys):
+        every key made or imported since stops working."""
+        self.replace_keys(account, [replace(key) for key in account.origin_keys])
 
     def add_key(
         self,
@@ -230,7 +245,7 @@ class Accounts:
     def owner_of(self, secret: str) -> str | None:
         """The id of the account a key belongs to, if any."""
         found = self._by_key.get(secret)
-        return found[0] if found else None
+        return found[0] if found else self._by_origin.get(secret)
 
     def replace_keys(self, account: Account, keys: list[ApiKey]) -> None:
         """The account's keys become exactly `keys` (a state import); the old ones stop working."""
@@ -251,9 +266,18 @@ class Accounts:
     def lookup(self, secret: str) -> tuple[Account, ApiKey] | None:
         found = self._by_key.get(secret)
         if found is None:
-            return None
+            return self._dropped_origin(secret)
         account = self._accounts[found[0]]
         return account, account.keys[found[1]]
+
+    def _dropped_origin(self, secret: str) -> tuple[Account, ApiKey] | None:
+        """A first key that a state import dropped: it acts as a revoked key of its account
+        (which it may still reset with keys), never as the opener of a second account."""
+        account = self._accounts.get(self._by_origin.get(secret, ""))
+        if account is None:
+            return None
+        first = next(key for key in account.origin_keys if key.secret == secret)
+        return account, replace(first, revoked_at=first.revoked_at or account.now())
 
     def authenticate(self, authorization: str | None) -> tuple[Account, ApiKey]:
         """The account and key of an `Authorization` header, or the contract's 401."""
@@ -287,6 +311,7 @@ class Accounts:
                 account_id, tier_of_key(secret, self._settings.default_tier)
             )
             self.add_key(account, secret, "Default key")
+            self._remember_origin(account)
             found = self.lookup(secret)
             assert found is not None
         account, key = found

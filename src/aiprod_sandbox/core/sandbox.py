@@ -114,9 +114,12 @@ class Sandbox:
                     f"accounts.yaml: {spec.account_id}: {problems or exc.message}"
                 ) from exc
 
-    def reset(self, account: Account) -> None:
-        """Clear the account's world; its clock and timing go back to the server's defaults."""
+    def reset(self, account: Account, *, keys: bool = False) -> None:
+        """Clear the account's world; its clock and timing go back to the server's defaults.
+        With `keys`, its keys too go back to those it began with."""
         account.reset(self.accounts.new_clock(), self.settings.job_timing)
+        if keys:
+            self.accounts.restore_keys(account)
         self.accounts.apply_server_scenarios(account)
 
     def run_all_due(self) -> int:
