@@ -1,7 +1,8 @@
 """External mode: the same suite passes against the in-process sandbox and against a real
 `aiprod-sandbox serve` process (a container in CI) named by --aiprod-sandbox-url or
-AIPROD_SANDBOX_URL. Running it twice against one server also shows that a rerun of a test
-(the same key, so the same account) starts clean."""
+AIPROD_SANDBOX_URL. Each run against a server gets keys of its own (a random run id), and a
+run that pins the run id gets the same keys, so the same accounts, and they start clean.
+`test_external_sharing.py` shows reruns after key rotation and sessions run at once."""
 
 from __future__ import annotations
 
@@ -87,11 +88,21 @@ def test_the_same_suite_passes_in_process_and_against_a_server(
     by_option.assert_outcomes(passed=SUITE_TESTS)
 
     monkeypatch.setenv("AIPROD_SANDBOX_URL", served)
-    by_variable = inner.run("-s")  # the same tests, the same keys: a rerun on one server
+    by_variable = inner.run("-s")  # a session of its own: other keys, other accounts
     by_variable.assert_outcomes(passed=SUITE_TESTS)
 
-    assert _account_ids(by_option) == _account_ids(by_variable) == _account_ids(in_process)
+    pinned = [inner.run("-s", "--aiprod-sandbox-run-id", "r1") for _ in range(2)]
+    for run in pinned:  # the same keys twice: the same account, clean each time
+        run.assert_outcomes(passed=SUITE_TESTS)
+        run.stdout.fnmatch_lines([f"aiprod-sandbox: {served}, run id r1 *"])
+
     assert len(_account_ids(by_option)) == 1
+    assert _account_ids(by_option) != _account_ids(by_variable)
+    assert _account_ids(pinned[0]) == _account_ids(pinned[1])
+    assert _account_ids(pinned[0]) not in (_account_ids(by_option), _account_ids(by_variable))
+    # In this process the keys need no run id: the same ids from run to run.
+    monkeypatch.delenv("AIPROD_SANDBOX_URL")
+    assert _account_ids(in_process) == _account_ids(inner.run("-s"))
 
 
 def test_an_unreachable_url_is_an_error_of_every_test(

@@ -7,11 +7,14 @@ def test_job_completes(aiprod_account):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+OPENING_PATIENCE = 30.0  # seconds a test waits for a busy sandbox to open its account
 
 
 @dataclass
@@ -103,9 +106,18 @@ class SandboxAccount:
         """The account's request journal, newest first (filters: method, path, status)."""
         return list(_ok(self.client.get("/_sandbox/requests", params=filters))["items"])
 
-    def reset(self) -> None:
-        """Forget every job, webhook and delivery; clock and timing back to defaults."""
-        _ok(self.client.post("/_sandbox/reset"))
+    def reset(self, *, keys: bool = False) -> None:
+        """Forget every job, webhook and delivery; clock and timing back to defaults. With
+        `keys`, the account's keys too go back to the one it began with. Waits out a sandbox
+        that is opening too many accounts at once (429 with `Retry-After`)."""
+        deadline = time.monotonic() + OPENING_PATIENCE
+        while True:
+            response = self.client.post("/_sandbox/reset", json={"keys": keys})
+            wait = float(response.headers.get("retry-after", "0") or 0)
+            if response.status_code != 429 or time.monotonic() + wait > deadline:
+                break
+            time.sleep(max(0.05, wait))
+        _ok(response)
 
     def transition(self, job_id: str, status: str, **fields: Any) -> dict[str, Any]:
         return dict(

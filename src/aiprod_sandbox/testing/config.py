@@ -10,6 +10,7 @@ import pytest
 
 URL_VARIABLE = "AIPROD_SANDBOX_URL"
 RECEIVER_HOST_VARIABLE = "AIPROD_SANDBOX_RECEIVER_HOST"
+RUN_ID_VARIABLE = "AIPROD_SANDBOX_RUN_ID"
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class PluginConfig:
     advice: bool
     receiver_host: str
     worker: str  # pytest-xdist's worker id ("main" without xdist)
+    run_id: str | None  # pinned by option or variable; else chosen per session (plugin.py)
 
     @classmethod
     def of(cls, config: pytest.Config) -> PluginConfig:
@@ -30,4 +32,5 @@ class PluginConfig:
             or os.environ.get(RECEIVER_HOST_VARIABLE)
             or "127.0.0.1",
             worker=os.environ.get("PYTEST_XDIST_WORKER", "main"),
+            run_id=config.getoption("--aiprod-sandbox-run-id") or os.environ.get(RUN_ID_VARIABLE),
         )

@@ -4,6 +4,10 @@
     aiprod_account     function: a fresh, isolated account with a ready httpx client
     aiprod_receiver    function: a loopback webhook receiver of this test's own
 
+Each test's key is derived from its id, its xdist worker and the session's run id. Against an
+external sandbox the run id is random unless pinned (`--aiprod-sandbox-run-id`), so two
+sessions sharing one server never meet and a rerun never inherits what a previous run did;
+in this process it is empty unless pinned, so ids are the same from run to run.
 Configure a test with `@pytest.mark.aiprod_sandbox(tier=, scenario=, clock=, scale=,
 job_timing=, inprocess=)`. Turn the plugin off with `-p no:aiprod_sandbox`.
 """
@@ -11,12 +15,13 @@ job_timing=, inprocess=)`. Turn the plugin off with `-p no:aiprod_sandbox`.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .config import RECEIVER_HOST_VARIABLE, URL_VARIABLE, PluginConfig
+from .config import RECEIVER_HOST_VARIABLE, RUN_ID_VARIABLE, URL_VARIABLE, PluginConfig
 
 if TYPE_CHECKING:  # the server is imported when a test first asks for it, not by pytest
     from .account import SandboxAccount
@@ -26,6 +31,7 @@ if TYPE_CHECKING:  # the server is imported when a test first asks for it, not b
 TIER_PREFIX = {"free": "free_", "pro": "pro_", "enterprise": "ent_"}
 DEFAULT_SCALE = 60  # clock="scaled" alone: a minute of clock a second
 MARKER_FIELDS = ("tier", "scenario", "clock", "scale", "job_timing", "inprocess")
+WORKER_INPUT = "aiprod_sandbox_run_id"  # how xdist's controller hands its run id to workers
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,6 +60,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"host the sandbox reaches the webhook receiver at (default 127.0.0.1; e.g. "
         f"host.docker.internal for a container) [env {RECEIVER_HOST_VARIABLE}]",
     )
+    group.addoption(
+        "--aiprod-sandbox-run-id",
+        default=None,
+        help="the session's key namespace: pin it to get the same keys (and accounts) as a "
+        "run that printed it; default random against --aiprod-sandbox-url, empty in this "
+        f"process [env {RUN_ID_VARIABLE}]",
+    )
+
+
+_SERVER = pytest.StashKey[Any]()  # the session's ThreadedSandbox or ExternalSandbox
+_KEYS = pytest.StashKey[list[str]]()
+_RUN_ID = pytest.StashKey[str]()
+_ACCOUNT = pytest.StashKey[tuple[str, str]]()  # a test's key and the sandbox's URL
+_PASSED = pytest.StashKey[bool]()  # the test's own call passed
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,10 +82,48 @@ def pytest_configure(config: pytest.Config) -> None:
         "aiprod_sandbox(tier='pro', scenario=None, clock=None, scale=None, job_timing=None, "
         "inprocess=False): configure the test's aiprod_account",
     )
+    options = PluginConfig.of(config)
+    given = getattr(config, "workerinput", {}).get(WORKER_INPUT)  # an xdist worker
+    if given is None:
+        given = options.run_id
+    if given is None:
+        given = secrets.token_hex(4) if options.url else ""
+    config.stash[_RUN_ID] = given
 
 
-_SERVER = pytest.StashKey[Any]()  # the session's ThreadedSandbox or ExternalSandbox
-_KEYS = pytest.StashKey[list[str]]()
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist (when installed): every worker takes the controller's run id."""
+    node.workerinput[WORKER_INPUT] = node.config.stash[_RUN_ID]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    options = PluginConfig.of(config)
+    run_id = config.stash.get(_RUN_ID, "")
+    if not options.url and not run_id:
+        return None
+    where = options.url or "in this process"
+    return f"aiprod-sandbox: {where}, run id {run_id or '(none)'} (--aiprod-sandbox-run-id)"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing test's report names its account: the key to open it with in the console."""
+    report = yield
+    if call.when == "call":
+        item.stash[_PASSED] = report.passed
+    found = item.stash.get(_ACCOUNT, None)
+    if found is not None and report.failed:
+        key, base_url = found
+        pinned = item.config.stash.get(_RUN_ID, "") or "''"
+        report.sections.append(
+            (
+                "AIPROD Sandbox account",
+                f"key {key}\nconsole {base_url}/_sandbox/ui (sign in with the key)\n"
+                f"rerun with the same keys: --aiprod-sandbox-run-id {pinned}",
+            )
+        )
+    return report
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -132,9 +190,11 @@ def aiprod_sandbox(request: pytest.FixtureRequest) -> Iterator[ThreadedSandbox |
     server.stop()
 
 
-def _key(nodeid: str, tier: str, worker: str) -> str:
-    """A key of the test's own: stable for the test, different for every test and worker."""
-    digest = hashlib.sha256(f"{worker}:{nodeid}".encode()).hexdigest()[:24]
+def _key(nodeid: str, tier: str, worker: str, run_id: str) -> str:
+    """A key of the test's own: stable for the test in a run id, different for every test,
+    worker and run id."""
+    name = f"{run_id}:{worker}:{nodeid}" if run_id else f"{worker}:{nodeid}"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:24]
     return f"sk_test_{TIER_PREFIX[tier]}{digest}"
 
 
@@ -164,13 +224,17 @@ def aiprod_account(
 
     options = _options(request)
     worker = PluginConfig.of(request.config).worker
-    key = _key(request.node.nodeid, options.get("tier", "pro"), worker)
+    run_id = request.config.stash.get(_RUN_ID, "")
+    key = _key(request.node.nodeid, options.get("tier", "pro"), worker, run_id)
     inprocess = bool(options.get("inprocess")) and isinstance(aiprod_sandbox, ThreadedSandbox)
     transport = aiprod_sandbox.transport() if inprocess else aiprod_sandbox.socket_transport()
     base_url = "http://sandbox.inprocess" if inprocess else aiprod_sandbox.base_url
     account = SandboxAccount(base_url, key, transport)
     request.config.stash.setdefault(_KEYS, []).append(key)
-    account.reset()  # a rerun against a long-lived sandbox starts clean too
+    request.node.stash[_ACCOUNT] = (key, aiprod_sandbox.base_url)
+    # Clean whatever a run with these keys left behind: its jobs, and its keys too (revoked,
+    # rotated or narrowed by the test itself).
+    account.reset(keys=True)
     if options.get("clock") or options.get("scale"):
         mode = options.get("clock") or "scaled"
         scale = options.get("scale") or (DEFAULT_SCALE if mode == "scaled" else None)
@@ -180,7 +244,16 @@ def aiprod_account(
     if options.get("scenario"):
         account.use_scenario(options["scenario"])
     yield account
-    account.close()
+    try:
+        passed = request.node.stash.get(_PASSED, False)
+        shared = not isinstance(aiprod_sandbox, ThreadedSandbox)
+        if shared and passed and not PluginConfig.of(request.config).advice:
+            # A shared server keeps no leftovers of a passing test: its account is empty
+            # again, and may be let go when idle. A failing test's stays, for the console
+            # (and every account stays with --aiprod-sandbox-advice, for the advisor).
+            account.reset(keys=True)
+    finally:
+        account.close()
 
 
 @pytest.fixture(scope="session")
