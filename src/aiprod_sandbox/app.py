@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .api import (
+    accounts,
     advice,
     batch,
     console,
@@ -60,6 +61,7 @@ RESOURCE_OPERATIONS: tuple[Operation, ...] = (
     *keys.OPERATIONS,
     *usage.OPERATIONS,
     *control.OPERATIONS,
+    *accounts.OPERATIONS,
     *state.OPERATIONS,
     *deliveries.OPERATIONS,
     *scenarios.OPERATIONS,

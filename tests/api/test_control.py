@@ -278,3 +278,23 @@ def test_ticker_runs_due_steps_without_requests() -> None:
             time.sleep(0.02)  # no request: only the ticker can move the job
         assert account.jobs.get(job_id).status == "COMPLETED"
         assert [event.event for event in account.events][-1] == "job.completed"
+
+
+def test_the_admin_token_lists_every_account_with_counts() -> None:
+    settings = Settings(seed=5, admin_token="t0ken")
+    with TestClient(create_app(settings)) as admin_client:
+        mine = new_key()
+        admin_client.post(
+            "/pipeline/run", headers=auth(mine), json={"video_url": "https://example.com/v.mp4"}
+        )
+        mine_id = admin_client.get("/_sandbox/account", headers=auth(mine)).json()["account_id"]
+        listed = admin_client.get("/_sandbox/accounts", headers={"X-AIPROD-Admin-Token": "t0ken"})
+        assert listed.status_code == 200
+        rows = {row["account_id"]: row for row in listed.json()["items"]}
+        assert rows[mine_id]["jobs"] == 1 and rows[mine_id]["fixture"] is False
+        assert rows[mine_id]["requests"] >= 1
+        assert any(row["fixture"] for row in rows.values())
+        assert "sk_test" not in listed.text and "whsec_" not in listed.text
+        by_key = admin_client.get("/_sandbox/accounts", headers=auth(mine))
+        assert by_key.status_code == 403  # a key sees its own account only
+        assert admin_client.get("/_sandbox/accounts").status_code == 401

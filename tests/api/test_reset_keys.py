@@ -2,9 +2,10 @@
 
 A plain reset keeps the keys (the contract). With `keys`, the account's keys go back to those
 it began with: the key that opened it works again with every scope, and every key made or
-imported since is deleted (so it names this account no more). That first key may ask for this even when it was revoked, dropped
-by a state import or narrowed: it is how a rerun against a long-lived sandbox starts clean
-after a test rotated its own key. No other revoked key may, and such a key may do nothing else.
+imported since is deleted (so it names this account no more). That first key may ask for
+this even when it was revoked, dropped by a state import or narrowed: it is how a rerun
+against a long-lived sandbox starts clean after a test rotated its own key. No other revoked
+key may, and such a key may do nothing else.
 """
 
 from __future__ import annotations
