@@ -29,15 +29,20 @@ LABEL org.opencontainers.image.title="AIPROD Sandbox" \
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
     AIPROD_SANDBOX_HOST=0.0.0.0 \
     AIPROD_SANDBOX_PORT=8080 \
     AIPROD_SANDBOX_PORT_FILE=/tmp/aiprod-sandbox.port
-COPY --from=build /dist/ /tmp/dist/
-# The exact dependency versions the tests ran with: the server builds on uvicorn's internals.
+# The exact dependency versions the tests ran with (the server builds on uvicorn's internals),
+# in a layer of their own: a change to the sandbox's source rebuilds only the layer below.
 COPY constraints/runtime.txt /tmp/constraints.txt
-RUN pip install --no-cache-dir -c /tmp/constraints.txt /tmp/dist/aiprod_sandbox-*.whl \
-    && rm -rf /tmp/dist /tmp/constraints.txt \
+RUN pip install --no-cache-dir -r /tmp/constraints.txt \
+    && rm /tmp/constraints.txt \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin sandbox
+COPY --from=build /dist/ /tmp/dist/
+RUN pip install --no-cache-dir --no-deps /tmp/dist/aiprod_sandbox-*.whl \
+    && pip check \
+    && rm -rf /tmp/dist
 USER 10001
 WORKDIR /home/sandbox
 EXPOSE 8080
