@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="base URL (default: http://127.0.0.1:$AIPROD_SANDBOX_PORT or 8080)",
     )
     health.add_argument("--timeout", type=float, default=2.0, help="seconds (default 2)")
+    health.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="keep asking until healthy, for up to this long (a CI job waiting for its service)",
+    )
     scenario = commands.add_parser(
         "scenario",
         help="list, validate and describe scenario files",
@@ -126,14 +133,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _health(url: str | None, timeout: float) -> int:
+def _health(url: str | None, timeout: float, wait: float = 0.0) -> int:
     """Healthy when GET /health answers ok: at --url, else on the configured port, else on
-    the port `serve` wrote to its --port-file (a `--port` flag given to the container)."""
+    the port `serve` wrote to its --port-file (a `--port` flag given to the container).
+    With `wait`, asks again every 0.2 s until healthy or `wait` seconds have passed."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        problems = _health_problems(url, timeout)
+        if not problems or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    if problems:
+        print("unhealthy: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _health_problems(url: str | None, timeout: float) -> list[str]:
+    """What is wrong with each place the sandbox may answer; nothing once one is healthy."""
     try:
         settings = Settings.load()
     except ConfigError as exc:
-        print(f"unhealthy: {exc}", file=sys.stderr)
-        return 1
+        return [str(exc)]
     candidates = [url] if url else [f"http://127.0.0.1:{settings.port}"]
     if not url and settings.port_file is not None:
         try:
@@ -147,10 +170,9 @@ def _health(url: str | None, timeout: float) -> int:
         problem = _probe(base, timeout)
         if problem is None:
             print(f"healthy: {base}")
-            return 0
+            return []
         problems.append(f"{base}: {problem}")
-    print("unhealthy: " + "; ".join(problems), file=sys.stderr)
-    return 1
+    return problems
 
 
 def _probe(base: str, timeout: float) -> str | None:
@@ -258,7 +280,7 @@ def _run(argv: Sequence[str] | None) -> int:
             print("\n".join(_config_problems(exc)), file=sys.stderr)
             return 2
     if args.command == "health":
-        return _health(args.url, args.timeout)
+        return _health(args.url, args.timeout, args.wait)
     if args.command == "scenario":
         return _scenario(args.action, getattr(args, "files", []))
     if args.command == "listen":
