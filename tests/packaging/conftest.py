@@ -295,7 +295,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory, built: Built) -> Installed:
     """A fresh venv (outside the source tree) with only the built wheel and its dependencies,
-    at the versions the image pins (`pip install -c constraints/runtime.txt`, as it does)."""
+    at the versions the image pins (`pip install -r constraints/runtime.txt`, then the wheel
+    with `--no-deps` and `pip check`, as it does)."""
     root = tmp_path_factory.mktemp("installed")
     venv = root / "venv"
     assert REPO not in venv.parents, "the venv must be outside the source tree"
@@ -306,23 +307,19 @@ def installed(tmp_path_factory: pytest.TempPathFactory, built: Built) -> Install
     }
     _checked([sys.executable, "-m", "venv", str(venv)], VENV_TIMEOUT, env=clean, cwd=root)
     python = venv / "bin" / "python"
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    # As the image does: the pins in a layer of their own, the wheel with no dependency of
+    # its own choosing, and `pip check` that the pins are all it needs.
     _checked(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-input",
-            "-c",
-            str(CONSTRAINTS),
-            str(built.wheel),
-        ],
+        [*pip, "install", "--quiet", "-r", str(CONSTRAINTS)], INSTALL_TIMEOUT, env=clean, cwd=root
+    )
+    _checked(
+        [*pip, "install", "--quiet", "--no-deps", str(built.wheel)],
         INSTALL_TIMEOUT,
         env=clean,
         cwd=root,
     )
+    _checked([*pip, "check"], INSTALL_TIMEOUT, env=clean, cwd=root)
     workdir = root / "cwd"
     workdir.mkdir()
     return Installed(venv=venv, bin=venv / "bin", python=python, workdir=workdir)

@@ -53,7 +53,7 @@ def test_the_uvicorn_stack_is_pinned_at_the_versions_the_tests_run() -> None:
         )
 
 
-def test_the_dockerfile_installs_the_wheel_with_the_constraints(dockerfile: Dockerfile) -> None:
+def test_the_dockerfile_installs_the_pins_then_the_wheel_alone(dockerfile: Dockerfile) -> None:
     copied = {}
     for copy in dockerfile.all("COPY"):
         words = copy.args.split()
@@ -62,7 +62,11 @@ def test_the_dockerfile_installs_the_wheel_with_the_constraints(dockerfile: Dock
     target = copied.get(CONSTRAINTS.relative_to(REPO).as_posix())
     assert target, "the runtime stage does not COPY the constraints file"
     installs = [run.args for run in dockerfile.all("RUN") if "pip install" in run.args]
-    assert installs and all(re.search(rf"-c\s+{re.escape(target)}\s", i) for i in installs)
+    pins = [i for i in installs if re.search(rf"pip install .*-r\s+{re.escape(target)}", i)]
+    wheels = [i for i in installs if "aiprod_sandbox-*.whl" in i]
+    assert len(pins) == 1 and len(wheels) == 1, installs
+    assert "--no-deps" in wheels[0] and "pip check" in wheels[0]  # the pins are all it needs
+    assert installs.index(pins[0]) < installs.index(wheels[0])  # a layer cached across builds
 
 
 def test_the_image_install_is_exactly_the_pins(installed: Installed) -> None:
