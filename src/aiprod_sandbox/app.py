@@ -197,6 +197,7 @@ def create_app(
     settings = settings or (sandbox.settings if sandbox else Settings())
     sandbox = sandbox or Sandbox(settings, wall=wall)
     dispatcher = Dispatcher(sandbox, transport=webhook_transport, resolver=webhook_resolver)
+    sandbox.accounts.runner.connect_sender(dispatcher.start)  # due attempts go out through it
     operations = RESOURCE_OPERATIONS + _document_operations()
     routes = _routes(operations)
 

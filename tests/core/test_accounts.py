@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiprod_sandbox.core.catalog import Catalog, load_catalog
+from aiprod_sandbox.core.deliveries import DELIVERY_KIND, Delivery
 from aiprod_sandbox.core.jobs import JobInput, JobStatus
 from aiprod_sandbox.core.keys import SCOPES, mask_key, tier_of_key
 from aiprod_sandbox.core.registry import Accounts
@@ -340,14 +341,18 @@ def test_run_due_runs_the_accounts_work_in_time_order(catalog: Catalog, wall: Fa
     accounts = registry(catalog, wall, clock="manual", start_time=0.0, job_timing="simulated")
     account, _ = accounts.authenticate(bearer(fresh_key()))
     seen: list[str] = []
-    account.handlers["probe"] = lambda acct, due: seen.append(due.ref) or "probed"
+    accounts.runner.connect_sender(
+        lambda acct, delivery, at: seen.append(delivery.delivery_id) or "probed"
+    )
     job = account.submit_job(JobInput("https://example.com/in.mp4"), {})
-    account.scheduler.schedule(1.0, "probe", "p1")
+    account.deliveries.add(Delivery("p1", None, "http://x.test/", "job.started", None, b"{}", 0.0))
+    account.scheduler.schedule(1.0, DELIVERY_KIND, "p1")
     assert account.run_due() == []  # nothing due at t=0 on a manual clock
     account.clock.advance(job.plan.queue_seconds)
     ran = account.run_due()
-    assert [entry["action"] for entry in ran] == ["probed", "job.started"]
-    assert [entry["at"] for entry in ran] == sorted(entry["at"] for entry in ran)
+    assert [entry.action for entry in ran] == ["probed", "job.started"]
+    assert [entry.at for entry in ran] == sorted(entry.at for entry in ran)
+    assert seen == ["p1"]
     assert job.status == JobStatus.PROCESSING
     account.clock.advance(10_000)
     account.run_due()

@@ -15,7 +15,6 @@ from starlette.responses import Response
 
 from ..core.accounts import Account
 from ..core.clock import MAX_SCALE, IsoTime, iso, parse_iso
-from ..core.deliveries import DELIVERY_KIND
 from ..core.jobs import JobError, JobStatus
 from ..errors import PermissionDenied, ValidationFailed
 from .deliveries import dispatcher
@@ -207,11 +206,13 @@ async def advance(call: Call) -> Response:
         target = account.clock.advance(body.seconds)
         account.changed_settings = True
         ran = await dispatcher(call).settle(account, target)
-    for entry in ran:
-        if entry["kind"] == DELIVERY_KIND:
-            entry["action"] = _outcome(account, entry["ref"], entry["action"])
     listed = [
-        RanOut(at=iso(r["at"]), kind=r["kind"], ref=r["ref"], action=r["action"])
+        RanOut(
+            at=iso(r.at),
+            kind=r.kind,
+            ref=r.ref,
+            action=_outcome(account, r.ref, r.action) if r.kind == "delivery" else r.action,
+        )
         for r in ran[:MAX_RAN_LISTED]
     ]
     return json_response(AdvanceOut(clock=_clock(call), ran=listed, ran_count=len(ran)))

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .catalog import Catalog, Preset, TierLimits
-from .clock import Clock, ClockMode, Due, Scheduler
-from .deliveries import DeliveryLog
+from .clock import Clock, ClockMode, Scheduler
+from .deliveries import DELIVERY_KIND, Attempt, Delivery, DeliveryLog, RetryPolicy
+from .due import DueRunner, Ran
 from .ids import Draws, IdSource
-from .jobbook import STEP_KIND, JobBook
+from .jobbook import JobBook
 from .jobs import Job, JobEvent, JobInput, fields_of
 from .keys import ApiKey
 from .planner import plan_job
@@ -40,7 +41,6 @@ class Limits:
         return cls(**TierLimits.model_validate(values).model_dump())
 
 
-StepHandler = Callable[["Account", Due], str | None]
 EventListener = Callable[["Account", JobEvent], None]
 
 
@@ -63,7 +63,7 @@ class Account:
     # reset with keys puts them back, and they may ask for that even when revoked or dropped.
     origin_keys: tuple[ApiKey, ...] = ()
     scheduler: Scheduler = field(default_factory=Scheduler)
-    handlers: dict[str, StepHandler] = field(default_factory=dict)  # shared by all accounts
+    runner: DueRunner = field(default_factory=DueRunner)  # shared by all accounts
     listeners: list[EventListener] = field(default_factory=list)  # shared by all accounts
     callback_secret: str = ""
     presets: tuple[Preset, ...] | None = None  # the account's own, in place of the catalogue's
@@ -224,25 +224,23 @@ class Account:
         )
         return self.jobs.submit(job_id, job_input, metadata, plan, self.now(), batch_id=batch_id)
 
-    def catch_up(self) -> list[dict[str, Any]]:
+    def catch_up(self) -> list[Ran]:
         """Run what is due now, as every request and the ticker do, unless a control
         operation holds the account: an advance runs its work itself, in time order, waiting
-        for each instant's webhook attempts, and lists it."""
+        for each instant's webhook attempts, and lists it (see `due.py`)."""
         return [] if self.control.locked() else self.run_due()
 
-    def run_due(self, until: float | None = None) -> list[dict[str, Any]]:
-        """Run every step due by `until` (default: now), in time order; return what ran."""
-        limit = self.now() if until is None else until
-        ran: list[dict[str, Any]] = []
-        for due in self.scheduler.pop_due(limit):
-            if due.kind == STEP_KIND:
-                what = self.jobs.run_step(due.ref, due.at)
-            else:
-                handler = self.handlers.get(due.kind)
-                what = handler(self, due) if handler else None
-            if what is not None:
-                ran.append({"at": due.at, "kind": due.kind, "ref": due.ref, "action": what})
-            if self.jobs.started_from_queue:
-                for at, job_id in self.jobs.take_started_from_queue():
-                    ran.append({"at": at, "kind": "job", "ref": job_id, "action": "job.started"})
-        return ran
+    def run_due(self, until: float | None = None) -> list[Ran]:
+        """Run every piece of work due by `until` (default: now), in time order; what ran."""
+        return self.runner.run(self, until)
+
+    def hold_delivery(self, delivery: Delivery, until: float, why: str, note: str) -> None:
+        """A scenario holds the delivery's next attempt back until `until`, on purpose."""
+        delivery.held, delivery.next_attempt_at, delivery.note = why, until, note
+        self.scheduler.schedule(until, DELIVERY_KIND, delivery.delivery_id)
+
+    def record_attempt(self, delivery: Delivery, attempt: Attempt, policy: RetryPolicy) -> None:
+        """An attempt's outcome: the delivery settles, or its next attempt is scheduled."""
+        following = self.deliveries.record(delivery, attempt, policy)
+        if following is not None:
+            self.scheduler.schedule(following, DELIVERY_KIND, delivery.delivery_id)

@@ -4,7 +4,8 @@ A delivery's body is serialized once, when the event happens; those exact bytes 
 sent, stored and sent again on every retry and redelivery. The schedule is pure arithmetic on
 the account's clock: attempts at +0, then `delays` after each failed attempt (1 s, 5 s, 30 s,
 1 h by default: +0, +1, +6, +36, +3636), at most `len(delays) + 1` attempts, and nothing once
-`max_age` has passed since the event. Sending is the dispatcher's job (`webhooks/sender.py`).
+`max_age` has passed since the event; `DeliveryLog.record` applies it to each attempt's
+outcome. Sending is the dispatcher's job (`webhooks/sender.py`).
 """
 
 from __future__ import annotations
@@ -131,6 +132,29 @@ class DeliveryLog:
             delivery.note = note
         if self._items.get(delivery.delivery_id) is delivery:  # not one forgotten since
             self._finished[delivery.delivery_id] = None
+
+    def record(self, delivery: Delivery, attempt: Attempt, policy: RetryPolicy) -> float | None:
+        """Keep an attempt and decide what follows: a success settles the delivery (a manual
+        redelivery too, even one still being retried); a failed scheduled attempt gets the
+        policy's next one, if any (its time, returned), else fails the delivery; a failed
+        manual one changes nothing, and a failed test one ends it."""
+        delivery.attempts.append(attempt)
+        del delivery.attempts[:-MAX_ATTEMPTS_KEPT]
+        if attempt.ok:
+            self.finish(delivery, "delivered")
+            return None
+        if attempt.trigger == "manual":
+            return None
+        following = None
+        if attempt.trigger == "scheduled":
+            following = policy.next_attempt(
+                delivery.created_at, attempt.attempt, attempt.scheduled_at
+            )
+        if following is None:
+            self.finish(delivery, "failed")
+        else:
+            delivery.next_attempt_at = following
+        return following
 
     def newest(self, count: int) -> list[Delivery]:
         """The last `count` deliveries added (fewer if the bound forgot some)."""

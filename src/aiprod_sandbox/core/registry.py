@@ -28,9 +28,10 @@ from ..errors import (
     ServiceUnavailable,
 )
 from ..settings import Settings
-from .accounts import Account, EventListener, Limits, StepHandler
+from .accounts import Account, EventListener, Limits
 from .catalog import Catalog
 from .clock import Clock, ClockMode, WallTime, parse_iso, system_time
+from .due import DueRunner
 from .ids import IdSource, derive
 from .keys import KEY_FORMAT, LIVE_PREFIX, MAX_KEY_LENGTH, SCOPES, TEST_KEY, ApiKey, tier_of_key
 from .ratelimit import TokenBucket
@@ -63,7 +64,7 @@ class Accounts:
         self._accounts: OrderedDict[str, Account] = OrderedDict()
         self._by_key: dict[str, tuple[str, str]] = {}  # secret -> (account_id, key_id)
         self._by_origin: dict[str, str] = {}  # secret of an account's first key -> account_id
-        self.handlers: dict[str, StepHandler] = {}
+        self.runner = DueRunner()  # runs every account's due work; the app connects the sender
         self.listeners: list[EventListener] = []
         self.server_scenarios: list[Scenario] = list(scenarios or [])
         self._busy: set[str] = set()  # accounts that may have scheduled work
@@ -119,7 +120,7 @@ class Accounts:
             journal_size=settings.journal_size,
             fixture=fixture,
             tokens=self.tokens,
-            handlers=self.handlers,
+            runner=self.runner,
             listeners=self.listeners,
             server_scenarios=self.server_scenarios,
         )

@@ -1,7 +1,9 @@
-"""The dispatcher: sends due webhook attempts over HTTP, records them, schedules retries.
+"""The dispatcher: sends due webhook attempts over HTTP and hands back their outcomes.
 
-Owned by the app's lifespan. The account's scheduler says when an attempt is due; `on_due`
-starts it as a task and returns at once, so no API request ever waits for a receiver. Each
+Owned by the app's lifespan, which connects `start` to the due-work runner (`core/due.py`):
+when an attempt falls due, `start` launches it as a task and returns at once, so no API
+request ever waits for a receiver; its outcome goes to `Account.record_attempt`, whose retry
+decision (`core/deliveries.py`) schedules what follows. Each
 account may have `webhook_queue` attempts started; past that its attempts wait in its own line
 (another account's backlog never defers yours). A started attempt waits for a slot
 (`slots.py`: a fair share per account and per endpoint, so a silent receiver holds only its
@@ -19,12 +21,13 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..core.accounts import Account
-from ..core.clock import Due, monotonic
-from ..core.deliveries import DELIVERY_KIND, MAX_ATTEMPTS_KEPT, Attempt, Delivery, Trigger
+from ..core.clock import monotonic
+from ..core.deliveries import Attempt, Delivery, Trigger
+from ..core.due import Ran
 from ..core.sandbox import Sandbox
 from ..errors import NotFound
 from .addresses import Resolver, system_resolver
@@ -73,7 +76,6 @@ class Dispatcher:
         self._deferred: dict[str, tuple[Account, deque[Waiting]]] = {}
         self._lanes: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         self._closing = False
-        sandbox.accounts.handlers[DELIVERY_KIND] = self.on_due
 
     # ---- lifecycle -----------------------------------------------------------------------
     async def aclose(self) -> None:
@@ -122,11 +124,8 @@ class Dispatcher:
         )
 
     # ---- scheduling ----------------------------------------------------------------------
-    def on_due(self, account: Account, due: Due) -> str | None:
-        """The scheduler's handler for a due attempt: start it, never wait for it."""
-        delivery = account.deliveries.get(due.ref)
-        if delivery is None or delivery.status != "pending":
-            return None
+    def start(self, account: Account, delivery: Delivery, at: float) -> str | None:
+        """Start the pending delivery's next scheduled attempt, due at `at`; never wait."""
         number = delivery.scheduled_count + 1
         trigger: Trigger = "test" if delivery.test else "scheduled"
         started = len(self._started.get(account.account_id, ()))
@@ -134,9 +133,9 @@ class Dispatcher:
             # The account's queue is full: wait in its line (in order, at the time it fell
             # due) for a free place. Other accounts' attempts do not wait behind it.
             _, line = self._deferred.setdefault(account.account_id, (account, deque()))
-            line.append((delivery, number, due.at, trigger))
+            line.append((delivery, number, at, trigger))
             return f"attempt {number} (waiting: the account's dispatcher queue is full)"
-        self._launch(account, delivery, number, due.at, trigger, in_lane=number == 1)
+        self._launch(account, delivery, number, at, trigger, in_lane=number == 1)
         return f"attempt {number}"
 
     def _release(self, account_id: str) -> None:
@@ -201,10 +200,10 @@ class Dispatcher:
             else:
                 return
 
-    async def settle(self, account: Account, until: float) -> list[dict[str, Any]]:
+    async def settle(self, account: Account, until: float) -> list[Ran]:
         """Run the account's work due by `until` in time order, waiting for each instant's
         attempts (whose failures may schedule retries still due by `until`)."""
-        ran: list[dict[str, Any]] = []
+        ran: list[Ran] = []
         turn = monotonic()
         while True:
             upcoming = account.scheduler.next_at()
@@ -304,7 +303,7 @@ class Dispatcher:
                 )
                 await self.transmit.send(url, delivery.body, twin)
                 delivery.attempts.append(twin)
-        self._record(account, delivery, attempt)
+        account.record_attempt(delivery, attempt, self.policy)
 
     @staticmethod
     def _sent_at(account: Account, at: float) -> float:
@@ -326,14 +325,13 @@ class Dispatcher:
             return None
         scenario, rule = found
         if rule.action in ("delay", "out_of_order"):
-            later = at + rule.delay_seconds
-            delivery.held = rule.action
-            delivery.next_attempt_at = later
-            delivery.note = (
+            account.hold_delivery(
+                delivery,
+                at + rule.delay_seconds,
+                rule.action,
                 f"held back {rule.delay_seconds:g} s on purpose ({rule.action}, "
-                f"scenario {scenario.name})"
+                f"scenario {scenario.name})",
             )
-            account.scheduler.schedule(later, DELIVERY_KIND, delivery.delivery_id)
         return rule.action
 
     def _headers(self, delivery: Delivery, secret: str, number: int, at: float) -> dict[str, str]:
@@ -346,22 +344,3 @@ class Dispatcher:
             "X-AIPROD-Attempt": str(number),
             "X-AIPROD-Timestamp": str(int(at)),
         }
-
-    def _record(self, account: Account, delivery: Delivery, attempt: Attempt) -> None:
-        delivery.attempts.append(attempt)
-        del delivery.attempts[:-MAX_ATTEMPTS_KEPT]
-        if attempt.ok:  # a successful redelivery also settles a delivery still being retried
-            account.deliveries.finish(delivery, "delivered")
-            return
-        if attempt.trigger == "manual":
-            return
-        following = None
-        if attempt.trigger == "scheduled":
-            following = self.policy.next_attempt(
-                delivery.created_at, attempt.attempt, attempt.scheduled_at
-            )
-        if following is None:
-            account.deliveries.finish(delivery, "failed")
-        else:
-            delivery.next_attempt_at = following
-            account.scheduler.schedule(following, DELIVERY_KIND, delivery.delivery_id)

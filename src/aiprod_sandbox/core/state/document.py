@@ -184,4 +184,3 @@ class StateExport(StateDocument):
     holds (more than one import takes: `PUT` is bounded by its body too)."""
 
     jobs: list[StateJob] = []
-
