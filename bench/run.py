@@ -507,8 +507,8 @@ def micro(work: Path) -> dict[str, float]:
         os.sched_setaffinity(0, {0})
     try:
         settings = Settings(fixtures=work / "fixtures", scenario=(str(work / "never.yaml"),))
-        plain = Sandbox(settings.replace(scenario=()))
-        scripted = Sandbox(settings)
+        plain = Sandbox(settings.replace(scenario=()).core())
+        scripted = Sandbox(settings.core())
         pro, _ = plain.accounts.identify(f"Bearer {PRO_KEY}")
         ent, _ = plain.accounts.identify(f"Bearer {ENT_KEY}")
         number = 200_000
@@ -544,7 +544,7 @@ def micro(work: Path) -> dict[str, float]:
             "scheme": "http",
             "server": ("127.0.0.1", 8080),
         }
-        ctx = RequestContext(scripted, 0.0, account=account, key=key)
+        ctx = RequestContext(scripted, settings, 0.0, account=account, key=key)
 
         async def rules(n: int) -> float:
             started = time.perf_counter()

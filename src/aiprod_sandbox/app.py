@@ -194,9 +194,11 @@ def create_app(
     """Build the sandbox's ASGI app. Pass `sandbox` to share a domain you already hold,
     `webhook_transport` to send webhooks through a transport of your own, and
     `webhook_resolver` to look webhook hosts up with a resolver of your own (tests)."""
-    settings = settings or (sandbox.settings if sandbox else Settings())
-    sandbox = sandbox or Sandbox(settings, wall=wall)
-    dispatcher = Dispatcher(sandbox, transport=webhook_transport, resolver=webhook_resolver)
+    settings = settings or Settings()
+    sandbox = sandbox or Sandbox(settings.core(), wall=wall)
+    dispatcher = Dispatcher(
+        sandbox, settings, transport=webhook_transport, resolver=webhook_resolver
+    )
     sandbox.accounts.runner.connect_sender(dispatcher.start)  # due attempts go out through it
     operations = RESOURCE_OPERATIONS + _document_operations()
     routes = _routes(operations)
@@ -215,7 +217,7 @@ def create_app(
     app = Starlette(
         lifespan=lifespan,
         routes=routes,
-        middleware=[Middleware(RequestContextMiddleware, sandbox=sandbox)],
+        middleware=[Middleware(RequestContextMiddleware, sandbox=sandbox, settings=settings)],
         exception_handlers={SandboxError: _sandbox_error, HTTPException: _http_error},
     )
     app.router.redirect_slashes = False  # `/jobs/` is not a route: 404, not a 307 to `/jobs`

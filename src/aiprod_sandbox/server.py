@@ -19,7 +19,8 @@ from .app import create_app
 from .collector import Collector
 from .connections import ConnectionGuard, GuardedState
 from .core.clock import monotonic
-from .core.sandbox import Sandbox, local_url
+from .core.sandbox import Sandbox
+from .core.urls import local_url
 from .errors import ConfigError
 from .settings import Settings
 from .webhooks.receiver import Receiver, describe
@@ -128,9 +129,10 @@ class _QuietExit(HeadDeadline):
 
 
 class _Server(_QuietExit):
-    def __init__(self, config: uvicorn.Config, sandbox: Sandbox) -> None:
+    def __init__(self, config: uvicorn.Config, sandbox: Sandbox, port_file: Path | None) -> None:
         super().__init__(config)
         self.sandbox = sandbox
+        self.port_file = port_file
         self.collector = Collector(lambda: sandbox.accounts.released)
         self.wrote_port_file = False
 
@@ -149,9 +151,8 @@ class _Server(_QuietExit):
                 port = sock.getsockname()[1]
                 break
         self.sandbox.set_served_at(self.config.host, port)
-        port_file = self.sandbox.settings.port_file
-        if port_file is not None:  # so `aiprod-sandbox health` finds a port given as a flag
-            self.wrote_port_file = write_port_file(port_file, port)
+        if self.port_file is not None:  # so `aiprod-sandbox health` finds a port given as a flag
+            self.wrote_port_file = write_port_file(self.port_file, port)
         url = local_url(self.config.host, port)
         print(
             f"AIPROD Sandbox {__version__} ready on {url} "
@@ -183,13 +184,13 @@ def remove_port_file(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def serve(settings: Settings, argv: Sequence[str] | None = None) -> int:
+def serve(settings: Settings) -> int:
     from .cli import configure_logging
 
     configure_logging(settings.log_level)
     http, loop = http_protocol(settings.http), event_loop(settings.loop)
     raise_file_limit()
-    sandbox = Sandbox(settings)
+    sandbox = Sandbox(settings.core())
     app = create_app(settings, sandbox=sandbox)
     config = uvicorn.Config(
         app,
@@ -202,7 +203,7 @@ def serve(settings: Settings, argv: Sequence[str] | None = None) -> int:
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
-    server = _Server(config, sandbox)
+    server = _Server(config, sandbox, settings.port_file)
     try:
         server.run()
     finally:

@@ -11,11 +11,14 @@ import dataclasses
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .core.config import CoreConfig
+from .core.deliveries import RetryPolicy
+from .core.urls import local_url
 from .errors import ConfigError
 
 ENV_PREFIX = "AIPROD_SANDBOX_"
@@ -259,7 +262,6 @@ class Settings:
     journal_size: int = 1_000
     max_body_bytes: int = 1024 * 1024
     link_ttl_seconds: float = 3600.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -289,3 +291,32 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def core(self) -> CoreConfig:
+        """The part of these settings the core reads (`core/config.py`)."""
+        return CoreConfig(
+            seed=self.seed,
+            clock=self.clock,
+            time_scale=self.time_scale,
+            start_time=self.start_time,
+            job_timing=self.job_timing,
+            default_tier=self.default_tier,
+            strict_keys=self.strict_keys,
+            fixtures=self.fixtures,
+            scenarios=self.scenario,
+            base_url=self.public_url or local_url(self.host, self.port),
+            pinned_base_url=bool(self.public_url),
+            link_secret=self.link_secret,
+            link_ttl_seconds=self.link_ttl_seconds,
+            retry=RetryPolicy(
+                delays=self.webhook_retry_delays,
+                max_age=self.webhook_max_age,
+                timeout=self.webhook_timeout,
+            ),
+            max_accounts=self.max_accounts,
+            new_accounts_burst=self.new_accounts_burst,
+            new_accounts_per_second=self.new_accounts_per_second,
+            account_idle_seconds=self.account_idle_seconds,
+            max_jobs_per_account=self.max_jobs_per_account,
+            journal_size=self.journal_size,
+        )

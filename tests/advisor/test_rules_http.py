@@ -467,8 +467,9 @@ def test_only_test_keys_give_no_finding(api: Api) -> None:
 
 
 def test_serve_summary_reports_one_live_key_attempt_once(checker: Any) -> None:
-    sandbox = Sandbox(Settings(seed=7, clock="manual", start_time=START))
-    with TestClient(create_app(sandbox.settings, sandbox=sandbox)) as client:
+    settings = Settings(seed=7, clock="manual", start_time=START)
+    sandbox = Sandbox(settings.core())
+    with TestClient(create_app(settings, sandbox=sandbox)) as client:
         client.event_hooks = {"request": [], "response": [checker.hook]}
         assert client.get("/jobs", headers=auth(LIVE_KEY)).status_code == 401
         for _ in range(2):

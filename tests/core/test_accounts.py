@@ -42,7 +42,7 @@ def bearer(key: str) -> str:
 
 
 def registry(catalog: Catalog, wall: FakeWall | None = None, **overrides: object) -> Accounts:
-    return Accounts(Settings(seed=7).replace(**overrides), catalog, wall or FakeWall())
+    return Accounts(Settings(seed=7).replace(**overrides).core(), catalog, wall or FakeWall())
 
 
 # ---- authentication errors --------------------------------------------------------------------
@@ -318,7 +318,7 @@ def test_secrets_come_from_the_injected_source(catalog: Catalog) -> None:
         given.append(f"{len(given):032x}")
         return given[-1]
 
-    accounts = Accounts(Settings(seed=7), catalog, FakeWall(), tokens=Tokens(source))
+    accounts = Accounts(Settings(seed=7).core(), catalog, FakeWall(), tokens=Tokens(source))
     account, _ = accounts.authenticate(bearer(fresh_key()))
     assert account.callback_secret == "whsec_" + given[-1]
     assert accounts.create_key(account, "ci", None).secret == "sk_test_" + given[-1]

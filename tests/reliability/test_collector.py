@@ -103,7 +103,9 @@ def test_nothing_released_means_no_thaw_until_the_safety_interval(
 
 
 def test_forgetting_an_account_counts_as_a_release() -> None:
-    accounts = Accounts(Settings(seed=7, max_accounts=1, account_idle_seconds=0), load_catalog())
+    accounts = Accounts(
+        Settings(seed=7, max_accounts=1, account_idle_seconds=0).core(), load_catalog()
+    )
     assert accounts.released == 0
     first, _ = accounts.identify("Bearer sk_test_first_account_000000")
     accounts.identify("Bearer sk_test_second_account_00000")  # the first one is evicted

@@ -10,6 +10,7 @@ from starlette.types import Scope
 from ..core.accounts import Account
 from ..core.keys import ApiKey
 from ..core.sandbox import Sandbox
+from ..settings import Settings
 
 SCOPE_KEY = "aiprod"
 
@@ -17,6 +18,7 @@ SCOPE_KEY = "aiprod"
 @dataclass
 class RequestContext:
     sandbox: Sandbox
+    settings: Settings  # the server's (the core has its own part of them: sandbox.config)
     started: float
     request_id: str | None = None
     account: Account | None = None

@@ -154,7 +154,7 @@ async def apply(request: Request, ctx: RequestContext) -> Response | None:
         path=scope.get("root_path", "") + scope["path"],  # request.url.path, unparsed
         query=dict(request.query_params) if needs_query else {},
         headers=request.headers,
-        body=await _body(request, ctx.sandbox.settings.max_body_bytes) if needs_body else None,
+        body=await _body(request, ctx.settings.max_body_bytes) if needs_body else None,
         tier=account.tier,
         key=key.secret,
     )

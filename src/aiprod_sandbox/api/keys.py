@@ -124,9 +124,7 @@ async def revoke_key(call: Call) -> Response:
     # A key cannot revoke a key stronger than itself in the API. `sandbox` is the sandbox's own
     # and not counted, so the guide's rotation (a new key revokes the starting one) works.
     beyond = [
-        scope
-        for scope in key.scope_list
-        if scope not in call.key.scopes and scope != SANDBOX_SCOPE
+        scope for scope in key.scope_list if scope not in call.key.scopes and scope != SANDBOX_SCOPE
     ]
     if beyond:
         raise InsufficientScope(

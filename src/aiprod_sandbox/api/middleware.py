@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..core.clock import iso, monotonic
 from ..core.sandbox import Sandbox
 from ..errors import SandboxError
+from ..settings import Settings
 from .context import SCOPE_KEY, RequestContext
 from .faults import DropConnection
 from .responses import error_response
@@ -24,15 +25,16 @@ log = logging.getLogger("aiprod_sandbox")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+    def __init__(self, app: ASGIApp, sandbox: Sandbox, settings: Settings) -> None:
         self.app = app
         self.sandbox = sandbox
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        ctx = RequestContext(self.sandbox, monotonic())
+        ctx = RequestContext(self.sandbox, self.settings, monotonic())
         scope[SCOPE_KEY] = ctx
         status = 0
 

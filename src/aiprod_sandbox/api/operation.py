@@ -72,7 +72,7 @@ class Call:
 
     @property
     def base_url(self) -> str:
-        public = self.sandbox.settings.public_url
+        public = self.ctx.settings.public_url
         if public:
             return public
         scope = self.request.scope
@@ -94,7 +94,7 @@ class Call:
         *,
         allow_empty: bool = False,
     ) -> M:
-        raw = await read_body(self.request, self.sandbox.settings.max_body_bytes)
+        raw = await read_body(self.request, self.ctx.settings.max_body_bytes)
         self.ctx.notes["body_sha"] = hashlib.sha256(raw).hexdigest()[:16]  # for the advisor
         if allow_empty and not raw.strip():
             return validate(model, {}, context)
@@ -244,7 +244,7 @@ def _admin(request: Request, ctx: RequestContext, op: Operation) -> bool:
     token = request.headers.get("x-aiprod-admin-token")
     if token is None:
         return False
-    expected = ctx.sandbox.settings.admin_token
+    expected = ctx.settings.admin_token
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         raise AuthError(
             "Invalid admin token (the server was started without --admin-token, "

@@ -33,7 +33,7 @@ async def ensure_allowed(call: Call, urls: Mapping[str, str | None]) -> None:
             details={"callback_url": f"At most {MAX_HOSTS} different hosts in one request"}
         )
     resolver = dispatcher(call).resolver
-    deny_private = call.sandbox.settings.deny_private_webhooks
+    deny_private = call.ctx.settings.deny_private_webhooks
     unique = list(dict.fromkeys(given.values()))
     reasons = await asyncio.gather(
         *(check_url(url, deny_private, resolver=resolver) for url in unique)

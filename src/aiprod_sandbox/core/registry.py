@@ -27,10 +27,10 @@ from ..errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from ..settings import Settings
 from .accounts import Account, EventListener, Limits
 from .catalog import Catalog
 from .clock import Clock, ClockMode, WallTime, parse_iso, system_time
+from .config import CoreConfig
 from .due import DueRunner
 from .ids import IdSource, derive
 from .keys import KEY_FORMAT, LIVE_PREFIX, MAX_KEY_LENGTH, SCOPES, TEST_KEY, ApiKey, tier_of_key
@@ -47,7 +47,7 @@ class Accounts:
 
     def __init__(
         self,
-        settings: Settings,
+        config: CoreConfig,
         catalog: Catalog,
         wall: WallTime = system_time,
         scenarios: list[Scenario] | None = None,
@@ -55,7 +55,7 @@ class Accounts:
         tokens: Tokens | None = None,
         account_ref: Callable[[str], str] | None = None,
     ) -> None:
-        self._settings = settings
+        self._config = config
         self.tokens = tokens or Tokens()
         self._account_ref = account_ref  # how result links name an account (see links.py)
         self._by_ref: dict[str, str] = {}
@@ -91,11 +91,11 @@ class Accounts:
         return len(self._accounts)
 
     def new_clock(self) -> Clock:
-        settings = self._settings
-        mode: ClockMode = "manual" if settings.clock == "manual" else "real"
-        if mode == "real" and settings.time_scale != 1.0:
+        config = self._config
+        mode: ClockMode = "manual" if config.clock == "manual" else "real"
+        if mode == "real" and config.time_scale != 1.0:
             mode = "scaled"
-        return Clock(self._wall, mode=mode, start=settings.start_time, scale=settings.time_scale)
+        return Clock(self._wall, mode=mode, start=config.start_time, scale=config.time_scale)
 
     def _new_account(
         self,
@@ -105,19 +105,19 @@ class Accounts:
         fixture: bool = False,
         overrides: dict[str, Any] | None = None,
     ) -> Account:
-        settings = self._settings
+        config = self._config
         account = Account(
             account_id=account_id,
             tier=tier,
             limits=Limits.of(self._catalog.tiers[tier], overrides),
             limit_overrides=overrides,
             clock=self.new_clock(),
-            ids=IdSource(settings.seed, account_id),
-            seed=settings.seed,
-            job_timing=settings.job_timing,
+            ids=IdSource(config.seed, account_id),
+            seed=config.seed,
+            job_timing=config.job_timing,
             catalog=self._catalog,
-            max_jobs=settings.max_jobs_per_account,
-            journal_size=settings.journal_size,
+            max_jobs=config.max_jobs_per_account,
+            journal_size=config.journal_size,
             fixture=fixture,
             tokens=self.tokens,
             runner=self.runner,
@@ -148,12 +148,12 @@ class Accounts:
         """Before a key opens a new account: the client has not opened too many lately (429),
         and there is room, if need be by letting go the least recently used account that is
         empty and idle. An account with anything in it is never let go: with no room, 503."""
-        settings = self._settings
+        config = self._config
         now = self._wall()
         bucket = self._openers.get(client)
         if bucket is None:
-            per_minute = max(1, round(settings.new_accounts_per_second * 60))
-            bucket = TokenBucket(per_minute, settings.new_accounts_burst, now)
+            per_minute = max(1, round(config.new_accounts_per_second * 60))
+            bucket = TokenBucket(per_minute, config.new_accounts_burst, now)
             self._openers[client] = bucket
             while len(self._openers) > MAX_CLIENTS:
                 self._openers.popitem(last=False)
@@ -165,9 +165,9 @@ class Accounts:
                 "Too many new accounts from this client: reuse keys, or wait "
                 f"{decision.retry_after} s",
             )
-        if self._opened < settings.max_accounts:
+        if self._opened < config.max_accounts:
             return
-        idle_since = now - settings.account_idle_seconds
+        idle_since = now - config.account_idle_seconds
         for account in self._accounts.values():  # least recently used first
             if account.last_used > idle_since:
                 break  # the rest were used more recently still
@@ -180,9 +180,9 @@ class Accounts:
                 self.forget(account)
                 return
         raise ServiceUnavailable(
-            f"The sandbox holds its maximum of {settings.max_accounts} accounts, none of "
+            f"The sandbox holds its maximum of {config.max_accounts} accounts, none of "
             "them empty and idle: reset or revoke some, or retry later",
-            headers={"Retry-After": str(max(1, math.ceil(settings.account_idle_seconds)))},
+            headers={"Retry-After": str(max(1, math.ceil(config.account_idle_seconds)))},
         )
 
     def busy(self) -> list[Account]:
@@ -304,13 +304,11 @@ class Accounts:
         if found is None:
             if not TEST_KEY.fullmatch(secret):
                 raise AuthError(details={"key": KEY_FORMAT})
-            if self._settings.strict_keys:
+            if self._config.strict_keys:
                 raise AuthError(details={"key": "unknown key (the sandbox runs with strict keys)"})
-            account_id = "acct_" + format(derive(self._settings.seed, "account", secret), "x")
+            account_id = "acct_" + format(derive(self._config.seed, "account", secret), "x")
             self._make_room(client)
-            account = self._new_account(
-                account_id, tier_of_key(secret, self._settings.default_tier)
-            )
+            account = self._new_account(account_id, tier_of_key(secret, self._config.default_tier))
             self.add_key(account, secret, "Default key")
             self._remember_origin(account)
             found = self.lookup(secret)

@@ -1,4 +1,4 @@
-"""The sandbox's domain root: settings, catalogue, accounts, server ids and links, no HTTP.
+"""The sandbox's domain root: configuration, catalogue, accounts, server ids and links, no HTTP.
 
 `create_app` builds one `Sandbox` and hangs the HTTP surface on it; the pytest plugin and the
 tests can drive it directly. Two sandboxes in one process share nothing.
@@ -11,12 +11,11 @@ from collections import deque
 from typing import Any
 
 from ..errors import ConfigError, SandboxError
-from ..settings import Settings
 from .accounts import Account
 from .advisor import Facts, advise, evidence_line, server_findings
 from .catalog import Catalog, load_catalog
 from .clock import WallTime, system_time
-from .deliveries import RetryPolicy
+from .config import CoreConfig
 from .ids import IdSource
 from .jobs import JobEvent
 from .links import Links
@@ -24,53 +23,43 @@ from .registry import Accounts
 from .scenarios import Scenario, library, resolve
 from .state import import_state, state_from_fixture
 from .tokens import Tokens
+from .urls import local_url
 from .webhooks import fan_out
-
-
-def local_url(host: str, port: int) -> str:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-    if ":" in shown:
-        shown = f"[{shown}]"
-    return f"http://{shown}:{port}"
 
 
 class Sandbox:
     def __init__(
         self,
-        settings: Settings,
+        config: CoreConfig,
         *,
         catalog: Catalog | None = None,
         wall: WallTime = system_time,
         tokens: Tokens | None = None,
     ) -> None:
-        self.settings = settings
-        self.catalog = catalog if catalog is not None else load_catalog(settings.fixtures)
+        self.config = config
+        self.catalog = catalog if catalog is not None else load_catalog(config.fixtures)
         self.wall = wall
         self._library: dict[str, Scenario] | None = None
-        server_scenarios = [resolve(name, self.scenario_library) for name in settings.scenario]
+        server_scenarios = [resolve(name, self.scenario_library) for name in config.scenarios]
         # Random per server unless configured: a link can be made only by this server.
-        link_secret = settings.link_secret or secrets.token_hex(32)
-        self.links = Links(link_secret, settings.link_ttl_seconds)
+        link_secret = config.link_secret or secrets.token_hex(32)
+        self.links = Links(link_secret, config.link_ttl_seconds)
         self.accounts = Accounts(
-            settings,
+            config,
             self.catalog,
             wall,
             server_scenarios,
             tokens=tokens,
             account_ref=self.links.account_ref,
         )
-        self.ids = IdSource(settings.seed, "server")
-        self.request_ids = IdSource(settings.seed, "server", "requests")  # before an account
+        self.ids = IdSource(config.seed, "server")
+        self.request_ids = IdSource(config.seed, "server", "requests")  # before an account
         self.unexpected_errors: deque[BaseException] = deque(maxlen=100)
         self.base_urls: dict[tuple[Any, ...], str] = {}  # request scope → its base URL (cache)
         # (request id, User-Agent) of requests made with sk_live_ keys, server-wide
-        self.live_key_requests: deque[tuple[str, str]] = deque(maxlen=settings.journal_size)
-        self.retry_policy = RetryPolicy(
-            delays=settings.webhook_retry_delays,
-            max_age=settings.webhook_max_age,
-            timeout=settings.webhook_timeout,
-        )
-        self.base_url = settings.public_url or local_url(settings.host, settings.port)
+        self.live_key_requests: deque[tuple[str, str]] = deque(maxlen=config.journal_size)
+        self.retry_policy = config.retry
+        self.base_url = config.base_url
         self.accounts.listeners.append(self._on_event)
         self._preload()
 
@@ -93,7 +82,7 @@ class Sandbox:
 
     def set_served_at(self, host: str, port: int) -> None:
         """Where the server really listens (port 0 becomes a real port): links in webhooks."""
-        if not self.settings.public_url:
+        if not self.config.pinned_base_url:
             self.base_url = local_url(host, port)
 
     def _preload(self) -> None:
@@ -117,7 +106,7 @@ class Sandbox:
     def reset(self, account: Account, *, keys: bool = False) -> None:
         """Clear the account's world; its clock and timing go back to the server's defaults.
         With `keys`, its keys too go back to those it began with."""
-        account.reset(self.accounts.new_clock(), self.settings.job_timing)
+        account.reset(self.accounts.new_clock(), self.config.job_timing)
         if keys:
             self.accounts.restore_keys(account)
         self.accounts.apply_server_scenarios(account)

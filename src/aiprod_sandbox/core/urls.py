@@ -71,3 +71,11 @@ HttpUrl = Annotated[
         }
     ),
 ]
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL a server listening on `host:port` is reached at from this machine."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"

@@ -38,7 +38,7 @@ class ThreadedSandbox:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = (settings or Settings()).replace(host="127.0.0.1", port=0)
-        self.sandbox = Sandbox(self.settings)
+        self.sandbox = Sandbox(self.settings.core())
         self.app: Starlette = create_app(self.settings, sandbox=self.sandbox)
         config = uvicorn.Config(
             self.app,

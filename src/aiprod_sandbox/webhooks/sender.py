@@ -30,6 +30,7 @@ from ..core.deliveries import Attempt, Delivery, Trigger
 from ..core.due import Ran
 from ..core.sandbox import Sandbox
 from ..errors import NotFound
+from ..settings import Settings
 from .addresses import Resolver, system_resolver
 from .signing import sign
 from .slots import FairSlots, endpoint_of
@@ -51,6 +52,7 @@ class Dispatcher:
     def __init__(
         self,
         sandbox: Sandbox,
+        settings: Settings,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver | None = None,
@@ -58,7 +60,6 @@ class Dispatcher:
         self.sandbox = sandbox
         self.policy = sandbox.retry_policy
         self.resolver: Resolver = resolver or system_resolver  # registration checks use it too
-        settings = sandbox.settings
         self._concurrency = settings.webhook_concurrency
         self._queue_limit = settings.webhook_queue  # per account
         self.transmit = Transmitter(
