@@ -14,8 +14,8 @@ from starlette.responses import Response
 from ..core.clock import iso
 from ..core.deliveries import Attempt, AttemptError, Delivery
 from ..core.ids import derive
-from ..core.jobs import JobEvent
 from ..core.state import synthetic_job
+from ..core.webhooks import announce
 from ..errors import NotFound
 from ..webhooks.sender import Dispatcher
 from .operation import Call, control_operation
@@ -173,10 +173,7 @@ async def send_event(call: Call) -> Response:
         job = account.jobs.get(body.job_id)
     else:
         job = synthetic_job(account, body.event, _fake_input(call))
-    extra = {"progress": job.progress} if body.event == "job.progress" else {}
-    before = account.deliveries.added
-    account.events_append(JobEvent(body.event, job.job_id, account.now(), extra))
-    made = account.deliveries.newest(account.deliveries.added - before)
+    made = announce(account, body.event, job)
     return json_response(
         EventSent(event=body.event, job_id=job.job_id, delivery_ids=[d.delivery_id for d in made]),
         202,

@@ -11,9 +11,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from ..core import keyring
 from ..core.clock import iso, iso_or_none
-from ..core.keys import MAX_KEYS, SANDBOX_SCOPE, SCOPES, ApiKey, ScopeList
-from ..errors import InsufficientScope, NotFound, ValidationFailed
+from ..core.keys import SCOPES, ApiKey, ScopeList
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response
@@ -90,20 +90,13 @@ async def list_keys(call: Call) -> Response:
 
 async def create_key(call: Call) -> Response:
     body = await call.body(KeyCreate)
-    account = call.account
-    if len(account.keys) >= MAX_KEYS:
-        raise ValidationFailed(details={"keys": f"At most {MAX_KEYS} keys per account"})
-    granted = [scope for scope in call.key.scope_list if scope != SANDBOX_SCOPE]
-    wanted = body.scopes if body.scopes is not None else granted
-    beyond = [scope for scope in wanted if scope not in call.key.scopes]
-    if beyond:  # a key cannot mint a key stronger than itself
-        raise InsufficientScope(
-            f"This key cannot grant scopes it does not have: {', '.join(beyond)}",
-            details={"scopes": f"not held by this key: {', '.join(beyond)}"},
-        )
-    key = call.sandbox.accounts.create_key(account, body.name, wanted)
-    account.audit.record(
-        "key.created", key.key_id, key.masked, call.ctx.ensure_request_id(), account.now()
+    key = keyring.mint(
+        call.sandbox.accounts,
+        call.account,
+        call.key,
+        body.name,
+        body.scopes,
+        call.ctx.ensure_request_id(),
     )
     created = KeyCreated(
         key_id=key.key_id,
@@ -117,25 +110,7 @@ async def create_key(call: Call) -> Response:
 
 
 async def revoke_key(call: Call) -> Response:
-    account = call.account
-    key = account.keys.get(call.param("key_id"))
-    if key is None:
-        raise NotFound("Key not found", code="KEY_NOT_FOUND")
-    # A key cannot revoke a key stronger than itself in the API. `sandbox` is the sandbox's own
-    # and not counted, so the guide's rotation (a new key revokes the starting one) works.
-    beyond = [
-        scope for scope in key.scope_list if scope not in call.key.scopes and scope != SANDBOX_SCOPE
-    ]
-    if beyond:
-        raise InsufficientScope(
-            f"This key cannot revoke a key with scopes it does not have: {', '.join(beyond)}",
-            details={"key_id": f"holds scopes this key lacks: {', '.join(beyond)}"},
-        )
-    if key.revoked_at is None:
-        key.revoked_at = account.now()
-        account.audit.record(
-            "key.revoked", key.key_id, key.masked, call.ctx.ensure_request_id(), key.revoked_at
-        )
+    key = keyring.revoke(call.account, call.key, call.param("key_id"), call.ctx.ensure_request_id())
     return json_response(key_out(key))
 
 

@@ -10,10 +10,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from ..core import webhooks as hooks
 from ..core.clock import iso
 from ..core.urls import HttpUrl
-from ..core.webhooks import JOB_EVENTS, MAX_WEBHOOKS, EventList, Webhook, make_test_delivery
-from ..errors import ValidationFailed
+from ..core.webhooks import JOB_EVENTS, EventList, Webhook, make_test_delivery
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response
@@ -81,21 +81,9 @@ def _out(webhook: Webhook) -> WebhookOut:
 
 async def register(call: Call) -> Response:
     body = await call.body(WebhookRegister)
-    account = call.account
-    if len(account.webhooks) >= MAX_WEBHOOKS:
-        raise ValidationFailed(details={"webhooks": f"At most {MAX_WEBHOOKS} per account"})
+    hooks.ensure_room(call.account)  # before the address lookup, which takes time
     await ensure_allowed(call, {"url": body.url})
-    now = account.now()
-    webhook = Webhook(
-        webhook_id=account.ids.new("wh"),
-        url=body.url,
-        events=tuple(body.events),
-        active=body.active,
-        secret=account.tokens.webhook_secret(),
-        created_at=now,
-        updated_at=now,
-    )
-    account.webhooks.add(webhook)
+    webhook = hooks.register(call.account, body.url, body.events, body.active)
     created = WebhookCreated(
         **_out(webhook).model_dump(exclude={"updated_at"}), secret=webhook.secret
     )
@@ -117,15 +105,13 @@ async def get_webhook(call: Call) -> Response:
 
 async def update_webhook(call: Call) -> Response:
     body = await call.body(WebhookUpdate)
-    webhook = call.account.webhooks.get(call.param("webhook_id"))
+    webhook_id = call.param("webhook_id")
+    call.account.webhooks.get(webhook_id)  # 404 before a lookup
     if body.url is not None:
         await ensure_allowed(call, {"url": body.url})
-        webhook.url = body.url
-    if body.events is not None:
-        webhook.events = tuple(body.events)
-    if body.active is not None:
-        webhook.active = body.active
-    webhook.updated_at = call.account.now()
+    webhook = hooks.update(
+        call.account, webhook_id, url=body.url, events=body.events, active=body.active
+    )
     return json_response(_out(webhook))
 
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from ..errors import NotFound
+from ..errors import NotFound, ValidationFailed
 from .clock import iso
 from .deliveries import DELIVERY_KIND, Delivery
 from .jobs import Job, JobEvent
@@ -202,3 +202,55 @@ def make_test_delivery(account: Account, webhook: Webhook) -> Delivery:
     )
     account.scheduler.schedule(at, DELIVERY_KIND, delivery.delivery_id)
     return delivery
+
+
+def ensure_room(account: Account) -> None:
+    """400 when the account has its `MAX_WEBHOOKS` already."""
+    if len(account.webhooks) >= MAX_WEBHOOKS:
+        raise ValidationFailed(details={"webhooks": f"At most {MAX_WEBHOOKS} per account"})
+
+
+def register(account: Account, url: str, events: list[str], active: bool) -> Webhook:
+    """A new webhook of the account, with its own id and `whsec_` secret. The URL has passed
+    the address policy already (`api/urlpolicy.py`)."""
+    ensure_room(account)  # again: the address lookup took time
+    now = account.now()
+    webhook = Webhook(
+        webhook_id=account.ids.new("wh"),
+        url=url,
+        events=tuple(events),
+        active=active,
+        secret=account.tokens.webhook_secret(),
+        created_at=now,
+        updated_at=now,
+    )
+    account.webhooks.add(webhook)
+    return webhook
+
+
+def update(
+    account: Account,
+    webhook_id: str,
+    *,
+    url: str | None = None,
+    events: list[str] | None = None,
+    active: bool | None = None,
+) -> Webhook:
+    """Change what is given; the secret stays. 404 for a webhook the account lacks."""
+    webhook = account.webhooks.get(webhook_id)
+    if url is not None:
+        webhook.url = url
+    if events is not None:
+        webhook.events = tuple(events)
+    if active is not None:
+        webhook.active = active
+    webhook.updated_at = account.now()
+    return webhook
+
+
+def announce(account: Account, event: str, job: Job) -> list[Delivery]:
+    """Emit `event` for `job` now, as if the job had done it; the deliveries it made."""
+    extra = {"progress": job.progress} if event == "job.progress" else {}
+    before = account.deliveries.added
+    account.events_append(JobEvent(event, job.job_id, account.now(), extra))
+    return account.deliveries.newest(account.deliveries.added - before)
