@@ -28,6 +28,7 @@ from aiprod_sandbox.core.advisor import (
     advise,
 )
 from aiprod_sandbox.core.catalog import load_catalog
+from aiprod_sandbox.core.journal import JournalEntry
 from tests.advisor.conftest import ACCOUNT_RULE_IDS, RULE_IDS, RULE_TEXTS, SERVER_RULE_IDS
 
 KEY = "sk_test_…0001"
@@ -51,25 +52,26 @@ def entry(
     body_sha: str | None = None,
     retry_after: int | None = None,
     request_id: str | None = None,
-) -> dict[str, Any]:
+) -> JournalEntry:
     """One journal entry, as the middleware writes it (the fields the checks read)."""
-    return {
-        "request_id": request_id or f"req_{next(_ids):016d}",
-        "at": T0 + at,
-        "method": method,
-        "path": path,
-        "query": query,
-        "status": status,
-        "key": key,
-        "user_agent": user_agent,
-        "conditional": conditional,
-        "body_sha": body_sha,
-        "retry_after": retry_after,
-    }
+    return JournalEntry(
+        request_id=request_id or f"req_{next(_ids):016d}",
+        at=T0 + at,
+        method=method,
+        path=path,
+        query=query,
+        status=status,
+        duration_ms=1.0,
+        key=key,
+        user_agent=user_agent,
+        conditional=conditional,
+        body_sha=body_sha,
+        retry_after=retry_after,
+    )
 
 
 def facts(
-    journal: Iterable[dict[str, Any]] = (),
+    journal: Iterable[JournalEntry] = (),
     *,
     webhook_times: Sequence[float] = (),
     callback_jobs: Iterable[str] = (),
@@ -80,7 +82,7 @@ def facts(
     if webhook_times:  # every job read is still running when the first webhook comes
         first = T0 + min(webhook_times)
         for item in journal:
-            if match := advisor.JOB_READ.match(item["path"]):
+            if match := advisor.JOB_READ.match(item.path):
                 watched[match.group(1)] = first
     for job in callback_jobs:  # a callback_url covers the job from its submission
         watched[job] = float("-inf")
@@ -91,15 +93,15 @@ def facts(
     )
 
 
-def ids(entries: Iterable[dict[str, Any]]) -> list[str]:
-    return [e["request_id"] for e in entries]
+def ids(entries: Iterable[JournalEntry]) -> list[str]:
+    return [e.request_id for e in entries]
 
 
-def read(at: float, job: str = JOB, *, via: str = "/jobs", status: int = 200) -> dict[str, Any]:
+def read(at: float, job: str = JOB, *, via: str = "/jobs", status: int = 200) -> JournalEntry:
     return entry(at, "GET", f"{via}/{job}", status=status)
 
 
-def submit(at: float, body_sha: str | None = "a1" * 8, status: int = 202) -> dict[str, Any]:
+def submit(at: float, body_sha: str | None = "a1" * 8, status: int = 202) -> JournalEntry:
     return entry(at, "POST", "/pipeline/run", status=status, body_sha=body_sha)
 
 
@@ -238,9 +240,9 @@ def test_a_429_without_retry_after_blocks_nothing() -> None:
 
 
 @st.composite
-def patient_journals(draw: st.DrawFn) -> list[dict[str, Any]]:
+def patient_journals(draw: st.DrawFn) -> list[JournalEntry]:
     """An account that, after every 429, waits at least its Retry-After before the next call."""
-    journal: list[dict[str, Any]] = []
+    journal: list[JournalEntry] = []
     now = 0.0
     for _ in range(draw(st.integers(0, 40))):
         limited = draw(st.booleans())
@@ -260,16 +262,16 @@ def patient_journals(draw: st.DrawFn) -> list[dict[str, Any]]:
 @settings(max_examples=200)
 @given(patient_journals())
 def test_an_account_that_waits_retry_after_after_every_429_is_never_flagged(
-    journal: list[dict[str, Any]],
+    journal: list[JournalEntry],
 ) -> None:
     assert advisor.retry_before_retry_after(facts(journal)) == []
 
 
 @given(patient_journals(), st.integers(1, 60), seconds(0, 0.999))
 def test_one_impatient_request_after_a_patient_history_is_exactly_the_evidence(
-    journal: list[dict[str, Any]], retry_after: int, fraction: float
+    journal: list[JournalEntry], retry_after: int, fraction: float
 ) -> None:
-    start = journal[-1]["at"] - T0 + 600 if journal else 0.0
+    start = journal[-1].at - T0 + 600 if journal else 0.0
     limited = entry(start, status=429, retry_after=retry_after)
     impatient = entry(start + fraction * retry_after, status=429, retry_after=retry_after)
     found = advisor.retry_before_retry_after(facts([*journal, limited, impatient]))
@@ -335,7 +337,7 @@ def test_a_request_changed_before_every_retry_is_never_retry_4xx(
 
 
 def test_the_same_call_with_another_key_is_not_retry_4xx() -> None:
-    journal = [read(0, status=403) | {"key": OTHER_KEY}, read(5)]
+    journal = [dataclasses.replace(read(0, status=403), key=OTHER_KEY), read(5)]
     assert advisor.retry_4xx(facts(journal)) == []
 
 
@@ -415,7 +417,7 @@ def test_sending_if_none_match_after_the_first_fetch_is_never_presets_no_cache(
     ids=["pages", "after-429"],
 )
 def test_reading_each_page_once_or_retrying_a_refusal_is_not_presets_no_cache(
-    journal: list[dict[str, Any]],
+    journal: list[JournalEntry],
 ) -> None:
     assert advisor.presets_no_cache(facts(journal)) == []
 
@@ -491,7 +493,7 @@ def test_many_client_identities_evidence_is_one_request_per_agent(agents: list[s
     found = advisor.many_client_identities(facts(journal))
     distinct = list(dict.fromkeys(agents))
     if len(distinct) > MAX_USER_AGENTS:
-        assert found == [journal[agents.index(agent)]["request_id"] for agent in distinct]
+        assert found == [journal[agents.index(agent)].request_id for agent in distinct]
     else:
         assert found == []
 
@@ -525,7 +527,7 @@ def test_advise_gives_a_finding_per_rule_with_evidence_in_the_checks_order(rules
         "rule": "duplicate-submission",
         **RULE_TEXTS["duplicate-submission"],
         "count": 1,
-        "evidence": [journal[1]["request_id"]],
+        "evidence": [journal[1].request_id],
     }
 
 
@@ -571,10 +573,10 @@ journal_entries = st.builds(
     st.lists(st.sampled_from(["dlv_1", "dlv_2"]), max_size=3),
 )
 def test_advise_findings_are_well_formed_for_any_journal(
-    rules: Any, journal: list[dict[str, Any]], hooks: list[float], bad: list[str]
+    rules: Any, journal: list[JournalEntry], hooks: list[float], bad: list[str]
 ) -> None:
-    journal.sort(key=lambda e: e["at"])
-    known = {e["request_id"] for e in journal} | set(bad)
+    journal.sort(key=lambda e: e.at)
+    known = {e.request_id for e in journal} | set(bad)
     found = advise(facts(journal, webhook_times=hooks, bad_signature_accepted=bad), rules)
     assert [f["rule"] for f in found] == [r for r in CHECKS if r in {f["rule"] for f in found}]
     for finding in found:

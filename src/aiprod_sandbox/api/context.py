@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.types import Scope
 
@@ -13,6 +12,15 @@ from ..core.sandbox import Sandbox
 from ..settings import Settings
 
 SCOPE_KEY = "aiprod"
+
+
+@dataclass(slots=True)
+class RequestNotes:
+    """What the layers note on a request for its journal entry (`core/journal.py`)."""
+
+    body_sha: str | None = None  # operation.py, when it reads the body
+    rules: tuple[str, ...] = ()  # faults.py: the scenario rules that fired
+    retry_after: str | None = None  # middleware.py: the answer's Retry-After header
 
 
 @dataclass
@@ -28,7 +36,7 @@ class RequestContext:
     # the `sandbox` scope: the one thing it may do is a reset with keys (api/control.py).
     reclaiming: bool = False
     headers: dict[str, str] = field(default_factory=dict)
-    notes: dict[str, Any] = field(default_factory=dict)
+    notes: RequestNotes = field(default_factory=RequestNotes)
 
     def ensure_request_id(self) -> str:
         """The request's id: from its account's own request-id sequence once the account is

@@ -112,7 +112,7 @@ class TimingOut(BaseModel):
     job_timing: Literal["instant", "simulated"]
 
 
-class JournalEntry(BaseModel):
+class JournalEntryOut(BaseModel):
     request_id: str
     timestamp: str
     method: str
@@ -130,7 +130,7 @@ class JournalEntry(BaseModel):
 
 
 class JournalOut(BaseModel):
-    items: list[JournalEntry]
+    items: list[JournalEntryOut]
 
 
 class JournalQuery(BaseModel):
@@ -243,15 +243,32 @@ async def requests(call: Call) -> Response:
     method = query.method.upper() if query.method else None
     items = []
     for entry in reversed(call.account.journal):
-        if method and entry["method"] != method:
+        if method and entry.method != method:
             continue
         if query.path and not (
-            entry["path"] == query.path or entry["path"].startswith(query.path.rstrip("/") + "/")
+            entry.path == query.path or entry.path.startswith(query.path.rstrip("/") + "/")
         ):
             continue
-        if query.status is not None and entry["status"] != query.status:
+        if query.status is not None and entry.status != query.status:
             continue
-        items.append(JournalEntry.model_validate(entry))
+        items.append(
+            JournalEntryOut(
+                request_id=entry.request_id,
+                timestamp=entry.timestamp,
+                method=entry.method,
+                path=entry.path,
+                query=entry.query,
+                status=entry.status,
+                duration_ms=entry.duration_ms,
+                key=entry.key,
+                scenarios=list(entry.scenarios),
+                rules=list(entry.rules),
+                user_agent=entry.user_agent,
+                conditional=entry.conditional,
+                body_sha=entry.body_sha,
+                retry_after=entry.retry_after,
+            )
+        )
         if len(items) >= query.limit:
             break
     return json_response(JournalOut(items=items))

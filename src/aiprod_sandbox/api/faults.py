@@ -160,7 +160,7 @@ async def apply(request: Request, ctx: RequestContext) -> Response | None:
     )
     if not fired:
         return None
-    ctx.notes["rules"] = [label(scenario, rule) for scenario, rule in fired]
+    ctx.notes.rules = tuple(label(scenario, rule) for scenario, rule in fired)
     for _, rule in fired:
         respond = rule.respond
         if respond.delay:

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from ..core import keyring
 from ..core.clock import iso, iso_or_none
 from ..core.keys import SCOPES, ApiKey, ScopeList
+from ..core.usage import AuditEvent
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response
@@ -54,7 +55,7 @@ class KeyCreated(BaseModel):
 
 class AuditEntry(BaseModel):
     event_id: str
-    event: Literal["key.created", "key.revoked", "key.used", "key.denied"]
+    event: AuditEvent
     key_id: str
     masked_key: str
     request_id: str | None
@@ -123,7 +124,15 @@ async def audit(call: Call) -> Response:
     return json_response(
         Page[AuditEntry](
             items=[
-                AuditEntry.model_validate({k: v for k, v in e.items() if k != "_at"}) for e in items
+                AuditEntry(
+                    event_id=e.event_id,
+                    event=e.event,
+                    key_id=e.key_id,
+                    masked_key=e.masked_key,
+                    request_id=e.request_id,
+                    timestamp=e.timestamp,
+                )
+                for e in items
             ],
             pagination=block,
         )

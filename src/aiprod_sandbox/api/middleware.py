@@ -13,7 +13,8 @@ import logging
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..core.clock import iso, monotonic
+from ..core.clock import monotonic
+from ..core.journal import JournalEntry
 from ..core.sandbox import Sandbox
 from ..errors import SandboxError
 from ..settings import Settings
@@ -55,7 +56,7 @@ class RequestContextMiddleware:
                 names = {name for name, _ in extra}
                 kept = [pair for pair in message.get("headers", []) if pair[0] not in names]
                 message["headers"] = kept + extra
-                ctx.notes["retry_after"] = next(
+                ctx.notes.retry_after = next(
                     (v.decode("latin-1") for n, v in message["headers"] if n == b"retry-after"),
                     None,
                 )
@@ -95,24 +96,23 @@ class RequestContextMiddleware:
                 user_agent = value.decode("latin-1")
             elif name == b"if-none-match":
                 conditional = True
-        retry_after = ctx.notes.get("retry_after")
+        retry_after = ctx.notes.retry_after
         now = account.now()
         account.journal.append(
-            {
-                "request_id": ctx.ensure_request_id(),
-                "timestamp": iso(now),
-                "at": now,
-                "method": scope.get("method", ""),
-                "path": path,
-                "query": query,
-                "status": status,
-                "duration_ms": round((monotonic() - ctx.started) * 1000, 3),
-                "key": ctx.key.masked,
-                "scenarios": account.scenarios.names(),
-                "rules": ctx.notes.get("rules", []),
-                "user_agent": user_agent,
-                "conditional": conditional,
-                "body_sha": ctx.notes.get("body_sha"),
-                "retry_after": int(retry_after) if retry_after and retry_after.isdigit() else None,
-            }
+            JournalEntry(
+                request_id=ctx.ensure_request_id(),
+                at=now,
+                method=scope.get("method", ""),
+                path=path,
+                query=query,
+                status=status,
+                duration_ms=round((monotonic() - ctx.started) * 1000, 3),
+                key=ctx.key.masked,
+                scenarios=tuple(account.scenarios.names()),
+                rules=ctx.notes.rules,
+                user_agent=user_agent,
+                conditional=conditional,
+                body_sha=ctx.notes.body_sha,
+                retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
+            )
         )

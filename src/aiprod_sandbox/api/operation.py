@@ -95,7 +95,7 @@ class Call:
         allow_empty: bool = False,
     ) -> M:
         raw = await read_body(self.request, self.ctx.settings.max_body_bytes)
-        self.ctx.notes["body_sha"] = hashlib.sha256(raw).hexdigest()[:16]  # for the advisor
+        self.ctx.notes.body_sha = hashlib.sha256(raw).hexdigest()[:16]  # for the advisor
         if allow_empty and not raw.strip():
             return validate(model, {}, context)
         self.still_allowed()  # the body took time: the key may have been revoked meanwhile

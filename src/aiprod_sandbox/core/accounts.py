@@ -18,6 +18,7 @@ from .due import DueRunner, Ran
 from .ids import Draws, IdSource
 from .jobbook import JobBook
 from .jobs import Job, JobEvent, JobInput, fields_of
+from .journal import JournalEntry
 from .keys import ApiKey
 from .planner import plan_job
 from .ratelimit import TokenBucket
@@ -76,7 +77,7 @@ class Account:
     # Held by control operations that change the account's world (advance, import, reset,
     # the clock): one at a time, so an import never lands in the middle of an advance.
     control: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
-    journal: deque[dict[str, Any]] = field(init=False)
+    journal: deque[JournalEntry] = field(init=False)
     events: deque[JobEvent] = field(init=False)
     webhooks: WebhookBook = field(init=False)
     deliveries: DeliveryLog = field(init=False)

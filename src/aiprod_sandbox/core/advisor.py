@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalog import AdviceRule
+from .journal import JournalEntry
 
-Entry = Mapping[str, Any]
+Entry = JournalEntry
 JOB_READ = re.compile(r"^/(?:pipeline|jobs)/(job_[A-Za-z0-9_]+)$")
 POLL_GAP_SECONDS = 10.0  # reads of one job closer than this are "more often than needed"
 POLL_MAX_READS = 10  # the guide: "1 request vs. 10+"
@@ -41,7 +42,7 @@ MAX_EVIDENCE = 20
 class Facts:
     """What the checks look at, all from one account."""
 
-    journal: Sequence[Entry]  # oldest first; entries have `at` (clock seconds)
+    journal: Sequence[Entry]  # oldest first
     watched: Mapping[str, float]  # job id → from when a webhook or callback tells its end
     bad_signature_accepted: Sequence[str]  # delivery ids answered 2xx despite a bad signature
 
@@ -49,8 +50,8 @@ class Facts:
 def _job_reads(journal: Sequence[Entry]) -> dict[str, list[Entry]]:
     reads: dict[str, list[Entry]] = defaultdict(list)
     for entry in journal:
-        match = JOB_READ.match(entry["path"])
-        if entry["method"] == "GET" and match and entry["status"] == 200:
+        match = JOB_READ.match(entry.path)
+        if entry.method == "GET" and match and entry.status == 200:
             reads[match.group(1)].append(entry)
     return reads
 
@@ -60,7 +61,7 @@ def poll_after_webhook(facts: Facts) -> list[str]:
     for job_id, reads in _job_reads(facts.journal).items():
         since = facts.watched.get(job_id)
         if since is not None:
-            evidence.extend(entry["request_id"] for entry in reads if entry["at"] >= since)
+            evidence.extend(entry.request_id for entry in reads if entry.at >= since)
     return evidence
 
 
@@ -68,14 +69,12 @@ def poll_too_often(facts: Facts) -> list[str]:
     evidence: list[str] = []
     for reads in _job_reads(facts.journal).values():
         quick = [
-            b
-            for a, b in zip(reads, reads[1:], strict=False)
-            if b["at"] - a["at"] < POLL_GAP_SECONDS
+            b for a, b in zip(reads, reads[1:], strict=False) if b.at - a.at < POLL_GAP_SECONDS
         ]
         if len(quick) >= 2:
-            evidence.extend(e["request_id"] for e in quick)
+            evidence.extend(e.request_id for e in quick)
         elif len(reads) > POLL_MAX_READS:
-            evidence.extend(e["request_id"] for e in reads[POLL_MAX_READS:])
+            evidence.extend(e.request_id for e in reads[POLL_MAX_READS:])
     return evidence
 
 
@@ -83,16 +82,16 @@ def retry_before_retry_after(facts: Facts) -> list[str]:
     evidence: list[str] = []
     blocked_until: float | None = None
     for entry in facts.journal:
-        if blocked_until is not None and entry["at"] < blocked_until:
-            evidence.append(entry["request_id"])
-        if entry["status"] == 429 and entry.get("retry_after"):
-            blocked_until = entry["at"] + entry["retry_after"]
+        if blocked_until is not None and entry.at < blocked_until:
+            evidence.append(entry.request_id)
+        if entry.status == 429 and entry.retry_after:
+            blocked_until = entry.at + entry.retry_after
     return evidence
 
 
 def _signature(entry: Entry) -> tuple[Any, ...]:
     """The same request: same key, method, path, query and body."""
-    return entry["key"], entry["method"], entry["path"], entry["query"], entry.get("body_sha")
+    return entry.key, entry.method, entry.path, entry.query, entry.body_sha
 
 
 def retry_4xx(facts: Facts) -> list[str]:
@@ -100,10 +99,10 @@ def retry_4xx(facts: Facts) -> list[str]:
     failed: dict[tuple[Any, ...], float] = {}
     for entry in facts.journal:
         key = _signature(entry)
-        if key in failed and entry["at"] - failed[key] <= RETRY_4XX_WINDOW:
-            evidence.append(entry["request_id"])
-        if 400 <= entry["status"] < 500 and entry["status"] != 429:
-            failed[key] = entry["at"]
+        if key in failed and entry.at - failed[key] <= RETRY_4XX_WINDOW:
+            evidence.append(entry.request_id)
+        if 400 <= entry.status < 500 and entry.status != 429:
+            failed[key] = entry.at
         else:
             failed.pop(key, None)
     return evidence
@@ -113,15 +112,15 @@ def duplicate_submission(facts: Facts) -> list[str]:
     evidence: list[str] = []
     accepted: dict[tuple[str, str], float] = {}
     for entry in facts.journal:
-        if entry["method"] != "POST" or entry["path"] not in SUBMISSIONS:
+        if entry.method != "POST" or entry.path not in SUBMISSIONS:
             continue
-        if entry["status"] != 202 or not entry.get("body_sha"):
+        if entry.status != 202 or not entry.body_sha:
             continue
-        body = (entry["path"], entry["body_sha"])
+        body = (entry.path, entry.body_sha)
         seen = accepted.get(body)
-        if seen is not None and entry["at"] - seen <= DUPLICATE_WINDOW:
-            evidence.append(entry["request_id"])
-        accepted[body] = entry["at"]
+        if seen is not None and entry.at - seen <= DUPLICATE_WINDOW:
+            evidence.append(entry.request_id)
+        accepted[body] = entry.at
     return evidence
 
 
@@ -130,14 +129,14 @@ def presets_no_cache(facts: Facts) -> list[str]:
     last: dict[str, float] = {}
     evidence: list[str] = []
     for entry in facts.journal:
-        if entry["method"] != "GET" or entry["path"] != "/presets" or entry["status"] != 200:
+        if entry.method != "GET" or entry.path != "/presets" or entry.status != 200:
             continue
-        if entry.get("conditional"):
+        if entry.conditional:
             continue
-        seen = last.get(entry["query"])
-        if seen is not None and entry["at"] - seen <= PRESETS_WINDOW:
-            evidence.append(entry["request_id"])
-        last[entry["query"]] = entry["at"]
+        seen = last.get(entry.query)
+        if seen is not None and entry.at - seen <= PRESETS_WINDOW:
+            evidence.append(entry.request_id)
+        last[entry.query] = entry.at
     return evidence
 
 
@@ -148,8 +147,8 @@ def unverified_webhook(facts: Facts) -> list[str]:
 def many_client_identities(facts: Facts) -> list[str]:
     agents: dict[str, dict[str, str]] = defaultdict(dict)
     for entry in facts.journal:
-        agent = entry.get("user_agent") or ""
-        agents[entry["key"]].setdefault(agent, entry["request_id"])
+        agent = entry.user_agent or ""
+        agents[entry.key].setdefault(agent, entry.request_id)
     return [
         request_id
         for seen in agents.values()

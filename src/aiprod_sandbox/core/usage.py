@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from .clock import iso
 
@@ -36,12 +36,28 @@ class Usage:
         }
 
 
+@dataclass(frozen=True)
+class AuditRecord:
+    """One key event, as `GET /audit/keys` lists it."""
+
+    event_id: str
+    event: AuditEvent
+    key_id: str
+    masked_key: str
+    request_id: str | None
+    at: float  # on the account's clock
+
+    @property
+    def timestamp(self) -> str:
+        return iso(self.at)
+
+
 @dataclass
 class AuditLog:
     """Key events, oldest first, bounded; `key.used` once per key per clock day."""
 
     limit: int
-    items: deque[dict[str, Any]] = field(init=False)
+    items: deque[AuditRecord] = field(init=False)
     _used_days: dict[str, int] = field(default_factory=dict)
     _seq: int = 0
 
@@ -53,15 +69,7 @@ class AuditLog:
     ) -> None:
         self._seq += 1
         self.items.append(
-            {
-                "event_id": f"evt_{self._seq:08d}",
-                "event": event,
-                "key_id": key_id,
-                "masked_key": masked,
-                "request_id": request_id,
-                "timestamp": iso(at),
-                "_at": at,
-            }
+            AuditRecord(f"evt_{self._seq:08d}", event, key_id, masked, request_id, at)
         )
 
     def used(self, key_id: str, masked: str, request_id: str | None, at: float) -> None:
