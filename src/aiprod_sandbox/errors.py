@@ -21,7 +21,9 @@ envelope `{"error": {type, message, code, details?, retry_after?, request_id}}`.
     │   └── LinkExpired               410                         LINK_EXPIRED
     ├── Conflict                      409 conflict_error          (code given)
     ├── RateLimited                   429 rate_limit_error        RATE_LIMIT_EXCEEDED
-    └── ServiceUnavailable            503 service_unavailable_error SERVICE_UNAVAILABLE
+    ├── ServiceUnavailable            503 service_unavailable_error SERVICE_UNAVAILABLE
+    ├── BadGateway                    502 server_error            BAD_GATEWAY
+    └── GatewayTimeout                504 server_error            GATEWAY_TIMEOUT
 
     ConfigError                       bad settings, fixtures or scenario files (never HTTP)
 """
@@ -40,6 +42,7 @@ class SandboxError(Exception):
     type = "server_error"
     code = "INTERNAL_ERROR"
     default_message = "Internal server error"
+    summary = "Unexpected error"  # what the status means, for the OpenAPI documents
 
     def __init__(
         self,
@@ -62,6 +65,7 @@ class ValidationFailed(SandboxError):
     type = "validation_error"
     code = "INVALID_PARAMETER"
     default_message = "Invalid input"
+    summary = "Invalid request"
 
 
 class InvalidJson(ValidationFailed):
@@ -78,12 +82,14 @@ class MethodNotAllowed(ValidationFailed):
     status = 405
     code = "METHOD_NOT_ALLOWED"
     default_message = "Method not allowed"
+    summary = "Method not allowed"
 
 
 class RequestTooLarge(ValidationFailed):
     status = 413
     code = "REQUEST_TOO_LARGE"
     default_message = "Request body is larger than 1 MiB"
+    summary = "Body larger than 1 MiB"
 
 
 class AuthError(SandboxError):
@@ -91,6 +97,7 @@ class AuthError(SandboxError):
     type = "auth_error"
     code = "INVALID_API_KEY"
     default_message = "Invalid API key"
+    summary = "Missing, malformed, unknown, live or revoked key"
 
 
 class MissingApiKey(AuthError):
@@ -115,6 +122,7 @@ class PermissionDenied(SandboxError):
     type = "permission_error"
     code = "PERMISSION_DENIED"
     default_message = "Insufficient permissions"
+    summary = "Tier, scope or link signature refused"
 
 
 class TierFeatureUnavailable(PermissionDenied):
@@ -135,12 +143,14 @@ class NotFound(SandboxError):
     type = "not_found_error"
     code = "ROUTE_NOT_FOUND"
     default_message = "Not found"
+    summary = "Not found"
 
 
 class LinkExpired(NotFound):
     status = 410
     code = "LINK_EXPIRED"
     default_message = "The link has expired"
+    summary = "The link has expired"
 
 
 class Conflict(SandboxError):
@@ -148,6 +158,7 @@ class Conflict(SandboxError):
     type = "conflict_error"
     code = "INVALID_TRANSITION"
     default_message = "Conflict with the resource's current state"
+    summary = "Conflict with the resource's state"
 
 
 class RateLimited(SandboxError):
@@ -155,6 +166,7 @@ class RateLimited(SandboxError):
     type = "rate_limit_error"
     code = "RATE_LIMIT_EXCEEDED"
     default_message = "Rate limit exceeded"
+    summary = "Rate limited; see Retry-After"
 
     def __init__(self, retry_after: int, message: str | None = None, **kwargs: object) -> None:
         self.retry_after = retry_after
@@ -166,3 +178,40 @@ class ServiceUnavailable(SandboxError):
     type = "service_unavailable_error"
     code = "SERVICE_UNAVAILABLE"
     default_message = "Service unavailable, retry later"
+    summary = "Service unavailable"
+
+
+class BadGateway(SandboxError):
+    status = 502
+    code = "BAD_GATEWAY"
+    default_message = "Bad gateway"
+    summary = "Bad gateway"
+
+
+class GatewayTimeout(SandboxError):
+    status = 504
+    code = "GATEWAY_TIMEOUT"
+    default_message = "Gateway timeout"
+    summary = "Gateway timeout"
+
+
+# The error a bare status stands for (a scenario's scripted answer, the OpenAPI documents):
+# the first class of the hierarchy with that status.
+BY_STATUS: dict[int, type[SandboxError]] = {
+    cls.status: cls
+    for cls in (
+        ValidationFailed,
+        MethodNotAllowed,
+        RequestTooLarge,
+        AuthError,
+        PermissionDenied,
+        NotFound,
+        LinkExpired,
+        Conflict,
+        RateLimited,
+        SandboxError,
+        BadGateway,
+        ServiceUnavailable,
+        GatewayTimeout,
+    )
+}

@@ -18,22 +18,9 @@ from ..core.accounts import Account
 from ..core.clock import sleep
 from ..core.ratelimit import TokenBucket
 from ..core.scenarios import RequestRule, Scenario
-from ..errors import RateLimited, SandboxError, ServiceUnavailable
+from ..errors import BY_STATUS, RateLimited, SandboxError, ServiceUnavailable
 from .context import RequestContext
 from .responses import JSON_TYPE, error_response
-
-DEFAULT_ERRORS: dict[int, tuple[str, str, str]] = {
-    400: ("validation_error", "INVALID_PARAMETER", "Invalid input"),
-    401: ("auth_error", "INVALID_API_KEY", "Invalid API key"),
-    403: ("permission_error", "PERMISSION_DENIED", "Insufficient permissions"),
-    404: ("not_found_error", "ROUTE_NOT_FOUND", "Not found"),
-    409: ("conflict_error", "INVALID_TRANSITION", "Conflict with the resource's current state"),
-    429: ("rate_limit_error", "RATE_LIMIT_EXCEEDED", "Rate limit exceeded"),
-    500: ("server_error", "INTERNAL_ERROR", "Internal server error"),
-    502: ("server_error", "BAD_GATEWAY", "Bad gateway"),
-    503: ("service_unavailable_error", "SERVICE_UNAVAILABLE", "Service unavailable, retry later"),
-    504: ("server_error", "GATEWAY_TIMEOUT", "Gateway timeout"),
-}
 
 
 class DropConnection(Exception):
@@ -107,8 +94,11 @@ def _answer(rule: RequestRule, request_id: str) -> Response:
     if respond.body is not None:
         body = json.dumps(respond.body, ensure_ascii=False).encode()
         return Response(body, status, media_type=JSON_TYPE)
-    kind, code, message = DEFAULT_ERRORS.get(
-        status, ("server_error", "INTERNAL_ERROR", "Scripted error")
+    known = BY_STATUS.get(status)
+    kind, code, message = (
+        (known.type, known.code, known.default_message)
+        if known is not None
+        else ("server_error", "INTERNAL_ERROR", "Scripted error")
     )
     spec = respond.error
     error: SandboxError

@@ -15,23 +15,12 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from .._version import __version__
 from ..core.schema import CATALOG_ENUM
+from ..errors import BY_STATUS
 from .operation import Operation
 from .responses import ErrorEnvelope
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
-_ERROR_TEXT = {
-    400: "Invalid request (validation_error)",
-    401: "Missing, malformed, unknown, live or revoked key (auth_error)",
-    403: "Tier, scope or link signature refused (permission_error)",
-    404: "Not found (not_found_error)",
-    405: "Method not allowed",
-    409: "Conflict with the resource's state (conflict_error)",
-    410: "The link has expired",
-    413: "Body larger than 1 MiB",
-    429: "Rate limited (rate_limit_error); see Retry-After",
-    500: "Unexpected error (server_error)",
-    503: "Service unavailable",
-}
+_ERROR_TEXT = {status: f"{cls.summary} ({cls.type})" for status, cls in BY_STATUS.items()}
 _REQUEST_ID = {
     "description": "Id of this request (also in error bodies)",
     "schema": {"type": "string", "pattern": "^req_"},
