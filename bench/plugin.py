@@ -200,7 +200,7 @@ class Bench:
     # the aiprod_account fixture, step by step
     def _new_key(self, tier: str = "pro") -> str:
         self.serial += 1
-        return str(self.key(f"bench/plugin.py::test_{self.serial}", tier, "main"))
+        return str(self.key(f"bench/plugin.py::test_{self.serial}", tier, "main", ""))
 
     def _parts(self, mode: str) -> tuple[str, Any]:
         """(base URL, transport) as the fixture picks them; `shared` is a what-if."""
