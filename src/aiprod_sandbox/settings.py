@@ -18,11 +18,11 @@ from typing import Any
 
 from .core.config import CoreConfig
 from .core.deliveries import RetryPolicy
+from .core.tiers import TIERS
 from .core.urls import local_url
 from .errors import ConfigError
 
 ENV_PREFIX = "AIPROD_SANDBOX_"
-TIERS = ("free", "pro", "enterprise")
 CLOCK_MODES = ("real", "manual")
 JOB_TIMINGS = ("instant", "simulated")
 LOG_LEVELS = ("debug", "info", "warning", "error")

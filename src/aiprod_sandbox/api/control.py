@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from ..core.accounts import Account
 from ..core.clock import MAX_SCALE, IsoTime, iso, parse_iso
-from ..core.jobs import JobError, JobStatus
+from ..core.jobs import JobError, JobStatus, MovedTo
 from ..errors import PermissionDenied, ValidationFailed
 from .deliveries import dispatcher
 from .jobs import JobOut, job_out
@@ -148,7 +148,7 @@ class TransitionError(_In):
 
 
 class TransitionIn(_In):
-    status: Literal["PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
+    status: MovedTo
     progress: int | None = Field(default=None, ge=0, le=100)
     error: TransitionError | None = None
 

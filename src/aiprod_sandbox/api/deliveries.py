@@ -14,6 +14,7 @@ from starlette.responses import Response
 from ..core.clock import iso
 from ..core.deliveries import Attempt, AttemptError, Delivery
 from ..core.ids import derive
+from ..core.jobs import JobEventName
 from ..core.state import synthetic_job
 from ..core.webhooks import announce
 from ..errors import NotFound
@@ -68,7 +69,7 @@ class DeliveryQuery(BaseModel):
 
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    event: Literal["job.started", "job.progress", "job.completed", "job.failed", "job.cancelled"]
+    event: JobEventName
     job_id: str | None = Field(default=None, description="Default: a new synthetic job")
 
 

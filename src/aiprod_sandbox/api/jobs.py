@@ -14,7 +14,7 @@ from starlette.responses import Response
 from ..core.accounts import Account
 from ..core.clock import iso, iso_or_none
 from ..core.jobfields import Language, Metadata, MusicStyleId, PresetId, VoiceText
-from ..core.jobs import Job, JobInput, fields_of
+from ..core.jobs import Job, JobInput, StatusName, fields_of
 from ..core.links import Links
 from ..core.schema import CATALOG_ENUM
 from ..core.urls import HttpUrl
@@ -24,7 +24,7 @@ from .pagination import Page, PageQuery, paginate
 from .responses import json_response
 from .urlpolicy import ensure_allowed
 
-Status = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
+Status = StatusName
 _METADATA_DOC = "Up to 20 string keys (≤ 40 chars) with string values (≤ 500 chars)"
 
 

@@ -12,8 +12,9 @@ from starlette.responses import Response
 
 from ..core import webhooks as hooks
 from ..core.clock import iso
+from ..core.jobs import JOB_EVENTS
 from ..core.urls import HttpUrl
-from ..core.webhooks import JOB_EVENTS, EventList, Webhook, make_test_delivery
+from ..core.webhooks import EventList, Webhook, make_test_delivery
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from . import yamlfile
 from .clock import IsoTime
 from .keys import MAX_KEY_LENGTH, SCOPES
+from .tiers import TIERS, Tier
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -89,7 +90,7 @@ class FixtureKey(_Strict):
 
 class FixtureAccount(_Strict):
     account_id: str
-    tier: Literal["free", "pro", "enterprise"] = "pro"
+    tier: Tier = "pro"
     limits: dict[str, Any] | None = None  # checked with tiers.yaml: they complete the tier's
     keys: list[FixtureKey]
     # Entries of the state document (checked as such: see `_check_worlds`).
@@ -121,7 +122,7 @@ class _LanguagesFile(_Strict):
 
 
 class _TiersFile(_Strict):
-    tiers: dict[Literal["free", "pro", "enterprise"], TierLimits]
+    tiers: dict[Tier, TierLimits]
 
 
 class _OutcomesFile(_Strict):
@@ -238,7 +239,7 @@ def load_catalog(override: Path | None = None) -> Catalog:
     accounts = files.load("accounts.yaml", _AccountsFile)
     advice = files.load("advice.yaml", _AdviceFile)
     if tiers is not None:
-        missing = [name for name in ("free", "pro", "enterprise") if name not in tiers.tiers]
+        missing = [name for name in TIERS if name not in tiers.tiers]
         if missing:
             files.problem("tiers.yaml", ("tiers",), f"missing {', '.join(missing)}")
     if presets is not None and styles is not None:

@@ -15,7 +15,7 @@ import math
 import struct
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 from ..errors import Conflict
 
@@ -26,6 +26,19 @@ class JobStatus(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+
+
+# The same names as types, for the models that carry them (a request, a state document).
+StatusName = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
+MovedTo = Literal["PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]  # a transition's target
+assert set(get_args(StatusName)) == {status.value for status in JobStatus}
+assert set(get_args(MovedTo)) == {status.value for status in JobStatus} - {"PENDING"}
+
+# The events a job emits, in the order they can happen (the guide's webhook events).
+JobEventName = Literal[
+    "job.started", "job.progress", "job.completed", "job.failed", "job.cancelled"
+]
+JOB_EVENTS: tuple[JobEventName, ...] = get_args(JobEventName)
 
 
 ENDED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
@@ -126,14 +139,7 @@ class JobEvent(NamedTuple):
 # What a timeline entry can say: an event, and for progress its percentage. The set is
 # fixed, so an entry is its time and two small numbers, with no table to grow (a table shared
 # by every account once let one state import fill it for all of them).
-TIMELINE_EVENTS = (
-    "job.created",
-    "job.started",
-    "job.progress",
-    "job.completed",
-    "job.failed",
-    "job.cancelled",
-)
+TIMELINE_EVENTS = ("job.created", *JOB_EVENTS)
 _EVENT_NUMBER = {name: number for number, name in enumerate(TIMELINE_EVENTS)}
 _ENTRY = struct.Struct("<dBB")  # a time, the event's number, and the progress (or _NONE)
 _NONE = 255

@@ -1,7 +1,7 @@
 """API keys: their format, the tier a key's prefix names, scopes, and masking.
 
-`sk_test_` and 16 or more letters, digits or underscores; `sk_test_free_…`, `sk_test_pro_…`
-and `sk_test_ent_…` name a tier. A key is never shown whole after its creation: everywhere
+`sk_test_` and 16 or more letters, digits or underscores; a prefix may name a tier
+(`tiers.py`). A key is never shown whole after its creation: everywhere
 else it is `sk_test_…abcd`.
 """
 
@@ -52,7 +52,6 @@ TestKey = Annotated[
     ),
 ]
 LIVE_PREFIX = "sk_live_"
-TIER_PREFIXES = (("sk_test_free_", "free"), ("sk_test_pro_", "pro"), ("sk_test_ent_", "enterprise"))
 
 
 def mask_key(key: str) -> str:
@@ -65,13 +64,6 @@ def mask_key(key: str) -> str:
     if not key.startswith(prefix):
         return f"…{key[-4:]}"
     return f"{prefix}…{key[-4:]}"
-
-
-def tier_of_key(key: str, default: str) -> str:
-    for prefix, tier in TIER_PREFIXES:
-        if key.startswith(prefix):
-            return tier
-    return default
 
 
 @dataclass

@@ -33,9 +33,10 @@ from .clock import Clock, ClockMode, WallTime, parse_iso, system_time
 from .config import CoreConfig
 from .due import DueRunner
 from .ids import IdSource, derive
-from .keys import KEY_FORMAT, LIVE_PREFIX, MAX_KEY_LENGTH, SCOPES, TEST_KEY, ApiKey, tier_of_key
+from .keys import KEY_FORMAT, LIVE_PREFIX, MAX_KEY_LENGTH, SCOPES, TEST_KEY, ApiKey
 from .ratelimit import TokenBucket
 from .scenarios import Scenario
+from .tiers import tier_of_key
 from .tokens import Tokens
 
 log = logging.getLogger("aiprod_sandbox")

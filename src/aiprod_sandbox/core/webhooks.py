@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 from ..errors import NotFound, ValidationFailed
 from .clock import iso
 from .deliveries import DELIVERY_KIND, Delivery
-from .jobs import Job, JobEvent
+from .jobs import JOB_EVENTS, Job, JobEvent
 from .schema import known_names, names_schema
 
 if TYPE_CHECKING:
     from .accounts import Account
 
-JOB_EVENTS = ("job.started", "job.progress", "job.completed", "job.failed", "job.cancelled")
 TEST_EVENT = "webhook.test"
 MAX_WEBHOOKS = 100  # per account
 

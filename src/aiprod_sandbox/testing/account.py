@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from ..core.jobs import JOB_EVENTS
+
 OPENING_PATIENCE = 30.0  # seconds a test waits for a busy sandbox to open its account
 
 
@@ -145,8 +147,7 @@ class SandboxAccount:
     def register_webhook(self, url: str, events: list[str] | None = None) -> dict[str, Any]:
         body = {
             "url": url,
-            "events": events
-            or ["job.started", "job.progress", "job.completed", "job.failed", "job.cancelled"],
+            "events": events or list(JOB_EVENTS),
         }
         response = self.client.post("/webhooks/register", json=body)
         if response.status_code != 201:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..core.tiers import KEY_PREFIXES, Tier
 from .config import RECEIVER_HOST_VARIABLE, RUN_ID_VARIABLE, URL_VARIABLE, PluginConfig
 
 if TYPE_CHECKING:  # the server is imported when a test first asks for it, not by pytest
@@ -28,7 +29,6 @@ if TYPE_CHECKING:  # the server is imported when a test first asks for it, not b
     from .receiver import ReceiverHandle, ReceiverServer
     from .server import ExternalSandbox, ThreadedSandbox
 
-TIER_PREFIX = {"free": "free_", "pro": "pro_", "enterprise": "ent_"}
 DEFAULT_SCALE = 60  # clock="scaled" alone: a minute of clock a second
 MARKER_FIELDS = ("tier", "scenario", "clock", "scale", "job_timing", "inprocess")
 WORKER_INPUT = "aiprod_sandbox_run_id"  # how xdist's controller hands its run id to workers
@@ -190,12 +190,12 @@ def aiprod_sandbox(request: pytest.FixtureRequest) -> Iterator[ThreadedSandbox |
     server.stop()
 
 
-def _key(nodeid: str, tier: str, worker: str, run_id: str) -> str:
+def _key(nodeid: str, tier: Tier, worker: str, run_id: str) -> str:
     """A key of the test's own: stable for the test in a run id, different for every test,
     worker and run id."""
     name = f"{run_id}:{worker}:{nodeid}" if run_id else f"{worker}:{nodeid}"
     digest = hashlib.sha256(name.encode()).hexdigest()[:24]
-    return f"sk_test_{TIER_PREFIX[tier]}{digest}"
+    return f"{KEY_PREFIXES[tier]}{digest}"
 
 
 def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -209,8 +209,8 @@ def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
             )
         options.update(marker.kwargs)
     tier = options.get("tier", "pro")
-    if tier not in TIER_PREFIX:
-        raise pytest.UsageError(f"aiprod_sandbox(tier={tier!r}): one of {sorted(TIER_PREFIX)}")
+    if tier not in KEY_PREFIXES:
+        raise pytest.UsageError(f"aiprod_sandbox(tier={tier!r}): one of {sorted(KEY_PREFIXES)}")
     return options
 
 

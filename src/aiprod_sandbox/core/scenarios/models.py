@@ -22,18 +22,12 @@ from pydantic import (
     model_validator,
 )
 
+from ..jobs import JobEventName
+from ..tiers import Tier
 from ..yamlfile import problem_at
 
 Method = Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
-Tier = Literal["free", "pro", "enterprise"]
-EventName = Literal[
-    "job.started",
-    "job.progress",
-    "job.completed",
-    "job.failed",
-    "job.cancelled",
-    "webhook.test",
-]
+EventName = Literal[JobEventName, "webhook.test"]
 WebhookAction = Literal["bad_signature", "duplicate", "out_of_order", "delay", "drop"]
 HOLDING: tuple[WebhookAction, ...] = ("delay", "out_of_order")  # they use delay_seconds
 

@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..catalog import Preset
 from ..clock import MAX_SCALE, IsoTime
 from ..jobfields import ID_PATTERN, Language, Metadata, MusicStyleId, VoiceText
+from ..jobs import StatusName
 from ..keys import API_SCOPES, MAX_KEYS, ScopeList, TestKey
 from ..scenarios import Scenario
 from ..schema import CATALOG_ENUM, exactly_one_of
+from ..tiers import Tier
 from ..urls import HttpUrl
 from ..webhooks import MAX_WEBHOOKS, EventList
 
@@ -116,7 +118,7 @@ class StatePlan(_Model):
 
 class StateJob(_Model):
     job_id: str | None = Field(default=None, pattern=ID_PATTERN)
-    status: Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"] = "COMPLETED"
+    status: StatusName = "COMPLETED"
     progress: int | None = Field(default=None, ge=0, le=100)
     created_at: IsoTime | None = None
     updated_at: IsoTime | None = None
@@ -167,7 +169,7 @@ class StateDocument(_Model):
 
     version: Literal[1] = 1
     account_id: str | None = Field(default=None, description="Exported for reference only")
-    tier: Literal["free", "pro", "enterprise"] | None = None
+    tier: Tier | None = None
     settings: StateSettings = StateSettings()
     presets: list[Preset] | None = None
     webhooks: list[StateWebhook] | None = Field(default=None, max_length=MAX_WEBHOOKS)
