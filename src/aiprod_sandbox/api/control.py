@@ -16,6 +16,7 @@ from starlette.responses import Response
 from ..core.accounts import Account
 from ..core.clock import MAX_SCALE, IsoTime, iso, parse_iso
 from ..core.jobs import JobError, JobStatus, MovedTo
+from ..core.schema import StrictModel
 from ..errors import PermissionDenied, ValidationFailed
 from .deliveries import dispatcher
 from .jobs import JobOut, job_out
@@ -24,10 +25,6 @@ from .responses import json_response
 
 MAX_ADVANCE_SECONDS = 366 * 24 * 3600
 MAX_RAN_LISTED = 1000
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # 5 is a number, "5" is not
 
 
 class LimitsOut(BaseModel):
@@ -54,7 +51,7 @@ class AccountOut(BaseModel):
     server_scenarios: list[str] = Field(description="Scenarios on for every account (serve)")
 
 
-class ResetIn(_In):
+class ResetIn(StrictModel):
     all: bool = Field(default=False, description="Every account (needs the admin token)")
     keys: bool = Field(
         default=False,
@@ -68,7 +65,7 @@ class ResetOut(BaseModel):
     reset: list[str]
 
 
-class ClockIn(_In):
+class ClockIn(StrictModel):
     model_config = ConfigDict(
         json_schema_extra={  # the document says what the handler checks: scaled needs scale
             "if": {"properties": {"mode": {"const": "scaled"}}},
@@ -87,7 +84,7 @@ class ClockIn(_In):
     )
 
 
-class AdvanceIn(_In):
+class AdvanceIn(StrictModel):
     seconds: float = Field(ge=0, le=MAX_ADVANCE_SECONDS)
 
 
@@ -104,7 +101,7 @@ class AdvanceOut(BaseModel):
     ran_count: int
 
 
-class TimingIn(_In):
+class TimingIn(StrictModel):
     job_timing: Literal["instant", "simulated"]
 
 
@@ -141,13 +138,13 @@ class JournalQuery(BaseModel):
     limit: int = Field(default=100, ge=1, le=1000, description="Newest first, at most this many")
 
 
-class TransitionError(_In):
+class TransitionError(StrictModel):
     type: str = "processing_error"
     code: str
     message: str
 
 
-class TransitionIn(_In):
+class TransitionIn(StrictModel):
     status: MovedTo
     progress: int | None = Field(default=None, ge=0, le=100)
     error: TransitionError | None = None

@@ -15,6 +15,7 @@ from ..core.clock import iso
 from ..core.deliveries import Attempt, AttemptError, Delivery
 from ..core.ids import derive
 from ..core.jobs import JobEventName
+from ..core.schema import StrictModel
 from ..core.state import synthetic_job
 from ..core.webhooks import announce
 from ..errors import NotFound
@@ -67,8 +68,7 @@ class DeliveryQuery(BaseModel):
     limit: int = Field(default=100, ge=1, le=1000, description="Newest first")
 
 
-class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class EventIn(StrictModel):
     event: JobEventName
     job_id: str | None = Field(default=None, description="Default: a new synthetic job")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from ..core.accounts import Account
@@ -16,7 +16,7 @@ from ..core.clock import iso, iso_or_none
 from ..core.jobfields import Language, Metadata, MusicStyleId, PresetId, VoiceText
 from ..core.jobs import Job, JobInput, StatusName, fields_of
 from ..core.links import Links
-from ..core.schema import CATALOG_ENUM
+from ..core.schema import CATALOG_ENUM, StrictModel
 from ..core.urls import HttpUrl
 from ..errors import UnknownField
 from .operation import Call, Operation
@@ -28,10 +28,8 @@ Status = StatusName
 _METADATA_DOC = "Up to 20 string keys (≤ 40 chars) with string values (≤ 500 chars)"
 
 
-class JobFields(BaseModel):
+class JobFields(StrictModel):
     """The per-job fields shared by a submission, a batch item and a batch's defaults."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     voice_text: VoiceText | None = Field(default=None, examples=["Hello world"])
     # The catalogue is data: the served document lists its values (see api/openapi.py).
@@ -74,10 +72,8 @@ class JobSubmit(JobFields):
     )
 
 
-class JobUpdate(BaseModel):
+class JobUpdate(StrictModel):
     """`PUT /jobs/{job_id}`: only `metadata` and `callback_url` can change."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     metadata: Metadata | None = Field(default=None, description=_METADATA_DOC)
     callback_url: HttpUrl | None = Field(default=None)

@@ -8,21 +8,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from ..core import keyring
 from ..core.clock import iso, iso_or_none
 from ..core.keys import SCOPES, ApiKey, ScopeList
+from ..core.schema import StrictModel
 from ..core.usage import AuditEvent
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
 from .responses import json_response
 
 
-class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class KeyCreate(StrictModel):
     name: str = Field(min_length=1, max_length=100, examples=["My Mobile App"])
     scopes: ScopeList | None = Field(
         default=None,

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from ..core import webhooks as hooks
 from ..core.clock import iso
 from ..core.jobs import JOB_EVENTS
+from ..core.schema import StrictModel
 from ..core.urls import HttpUrl
 from ..core.webhooks import EventList, Webhook, make_test_delivery
 from .operation import Call, Operation
@@ -23,9 +24,7 @@ from .urlpolicy import ensure_allowed
 _EVENTS_DOC = "Any of: " + ", ".join(JOB_EVENTS)
 
 
-class WebhookRegister(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class WebhookRegister(StrictModel):
     url: HttpUrl = Field(examples=["https://yourserver.com/aiprod-webhook"])
     events: EventList = Field(
         min_length=1, description=_EVENTS_DOC, examples=[["job.completed", "job.failed"]]
@@ -33,9 +32,7 @@ class WebhookRegister(BaseModel):
     active: bool = True
 
 
-class WebhookUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class WebhookUpdate(StrictModel):
     url: HttpUrl | None = None
     events: EventList | None = Field(default=None, min_length=1, description=_EVENTS_DOC)
     active: bool | None = None

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
 from . import yamlfile
 from .clock import IsoTime
 from .keys import MAX_KEY_LENGTH, SCOPES
+from .schema import FrozenModel
 from .tiers import TIERS, Tier
 
 M = TypeVar("M", bound=BaseModel)
@@ -28,11 +29,7 @@ class FixtureError(yamlfile.FileError):
     """Fixture files that cannot be used; `problems` has one `file:line: field: message` each."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class Preset(_Strict):
+class Preset(FrozenModel):
     id: str
     name: str
     description: str
@@ -43,26 +40,26 @@ class Preset(_Strict):
     created_at: str
 
 
-class MusicStyle(_Strict):
+class MusicStyle(FrozenModel):
     id: str
     name: str
     description: str
 
 
-class TierLimits(_Strict):
+class TierLimits(FrozenModel):
     requests_per_minute: int | None = Field(default=None, gt=0)
     burst: int | None = Field(default=None, gt=0)
     concurrent_jobs: int = Field(gt=0)
     batch: bool
 
 
-class JobErrorSpec(_Strict):
+class JobErrorSpec(FrozenModel):
     type: str
     code: str
     message: str
 
 
-class Outcome(_Strict):
+class Outcome(FrozenModel):
     kind: Literal["fail", "pending", "slow"]
     error: JobErrorSpec | None = None
     fail_at_progress: int | None = Field(default=None, ge=0, le=90)
@@ -76,7 +73,7 @@ def _known_scope(scope: str) -> str:
     return scope
 
 
-class FixtureKey(_Strict):
+class FixtureKey(FrozenModel):
     """A key as the state document has one (`key_id` and the times are optional)."""
 
     key: str = Field(max_length=MAX_KEY_LENGTH)
@@ -88,7 +85,7 @@ class FixtureKey(_Strict):
     revoked_at: IsoTime | None = None
 
 
-class FixtureAccount(_Strict):
+class FixtureAccount(FrozenModel):
     account_id: str
     tier: Tier = "pro"
     limits: dict[str, Any] | None = None  # checked with tiers.yaml: they complete the tier's
@@ -98,38 +95,38 @@ class FixtureAccount(_Strict):
     webhooks: list[dict[str, Any]] = []
 
 
-class AdviceRule(_Strict):
+class AdviceRule(FrozenModel):
     title: str
     guide: str
     why: str
     fix: str
 
 
-class _AdviceFile(_Strict):
+class _AdviceFile(FrozenModel):
     rules: dict[str, AdviceRule]
 
 
-class _PresetsFile(_Strict):
+class _PresetsFile(FrozenModel):
     presets: list[Preset]
 
 
-class _StylesFile(_Strict):
+class _StylesFile(FrozenModel):
     music_styles: list[MusicStyle]
 
 
-class _LanguagesFile(_Strict):
+class _LanguagesFile(FrozenModel):
     languages: list[str]
 
 
-class _TiersFile(_Strict):
+class _TiersFile(FrozenModel):
     tiers: dict[Tier, TierLimits]
 
 
-class _OutcomesFile(_Strict):
+class _OutcomesFile(FrozenModel):
     outcomes: dict[str, Outcome]
 
 
-class _AccountsFile(_Strict):
+class _AccountsFile(FrozenModel):
     accounts: list[FixtureAccount] = []
 
     @model_validator(mode="after")

@@ -1,17 +1,31 @@
-"""Marks the core's models carry into their JSON Schema, for the published documents.
+"""The base of every model that reads outside input, and the marks the core's models carry
+into their JSON Schema, for the published documents.
 
-The OpenAPI builder (`api/openapi.py`) reads them; the models stay free of HTTP.
+The OpenAPI builder (`api/openapi.py`) reads the marks; the models stay free of HTTP.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 CATALOG_ENUM = "x-aiprod-catalog"  # a field whose values come from the loaded catalogue
+
+
+class StrictModel(BaseModel):
+    """A request body, a state document, a fixture or scenario file: no field it does not
+    know, and no coercion (5 is a number, "5" is not)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class FrozenModel(StrictModel):
+    """A fixture or scenario file's contents: loaded once, shared by every account."""
+
+    model_config = ConfigDict(frozen=True)
 
 
 def exactly_one_of(first: str, second: str) -> JsonDict:

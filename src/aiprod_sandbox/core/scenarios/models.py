@@ -14,15 +14,14 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationInfo,
     model_validator,
 )
 
 from ..jobs import JobEventName
+from ..schema import FrozenModel
 from ..tiers import Tier
 from ..yamlfile import problem_at
 
@@ -40,10 +39,6 @@ def _files(info: ValidationInfo) -> bool:
     """The cross-field checks (impossible selections, empty answers) run for files, where
     a mistake should stop the server; the API takes what the schema allows."""
     return bool(info.context and info.context.get(FILES))
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _one_or_list(kind: str, names: Any) -> BeforeValidator:
@@ -89,7 +84,7 @@ def _reachable(glob: str) -> str:
     return glob
 
 
-class Window(_Strict):
+class Window(FrozenModel):
     """Seconds of the account's clock since the scenario was switched on: [start, end)."""
 
     start: float = Field(default=0, ge=0)
@@ -104,7 +99,7 @@ class Window(_Strict):
         return self
 
 
-class When(_Strict):
+class When(FrozenModel):
     """Which of the matching calls the rule applies to; every condition given must hold."""
 
     nth: int | None = Field(default=None, ge=1, description="only the Nth matching call")
@@ -131,7 +126,7 @@ class When(_Strict):
         return self
 
 
-class RequestMatch(_Strict):
+class RequestMatch(FrozenModel):
     method: Annotated[list[Method], _one_or_list("method", Method)] | None = Field(
         default=None, description="one method or a list"
     )
@@ -155,13 +150,13 @@ class RequestMatch(_Strict):
     key: str | None = Field(default=None, description="the full test key, or its last 4 chars")
 
 
-class ErrorSpec(_Strict):
+class ErrorSpec(FrozenModel):
     type: str | None = None
     code: str | None = None
     message: str | None = None
 
 
-class Respond(_Strict):
+class Respond(FrozenModel):
     status: int | None = Field(default=None, ge=200, le=599)
     error: ErrorSpec | None = Field(default=None, description="envelope fields to use")
     body: dict[str, Any] | None = Field(default=None, description="a custom JSON body instead")
@@ -183,7 +178,7 @@ class Respond(_Strict):
         return self
 
 
-class RequestRule(_Strict):
+class RequestRule(FrozenModel):
     name: str | None = None
     match: RequestMatch = RequestMatch()
     when: When = When()
@@ -191,7 +186,7 @@ class RequestRule(_Strict):
     respond: Respond
 
 
-class JobMatch(_Strict):
+class JobMatch(FrozenModel):
     """Job input fields (globs on text); `video_url: "*fail*"`."""
 
     video_url: str | None = None
@@ -201,7 +196,7 @@ class JobMatch(_Strict):
     preset: str | None = None
 
 
-class JobRule(_Strict):
+class JobRule(FrozenModel):
     name: str | None = None
     match: JobMatch = JobMatch()
     when: When = When()
@@ -225,7 +220,7 @@ class JobRule(_Strict):
         return self
 
 
-class WebhookMatch(_Strict):
+class WebhookMatch(FrozenModel):
     event: Annotated[list[EventName], _one_or_list("event", EventName)] | None = Field(
         default=None, description="one event or a list"
     )
@@ -234,7 +229,7 @@ class WebhookMatch(_Strict):
     )
 
 
-class WebhookRule(_Strict):
+class WebhookRule(FrozenModel):
     name: str | None = None
     match: WebhookMatch = WebhookMatch()
     when: When = When()
@@ -255,7 +250,7 @@ class WebhookRule(_Strict):
         return self
 
 
-class Scenario(_Strict):
+class Scenario(FrozenModel):
     """One scenario file."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")

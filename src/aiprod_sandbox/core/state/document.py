@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from ..catalog import Preset
 from ..clock import MAX_SCALE, IsoTime
@@ -18,7 +18,7 @@ from ..jobfields import ID_PATTERN, Language, Metadata, MusicStyleId, VoiceText
 from ..jobs import StatusName
 from ..keys import API_SCOPES, MAX_KEYS, ScopeList, TestKey
 from ..scenarios import Scenario
-from ..schema import CATALOG_ENUM, exactly_one_of
+from ..schema import CATALOG_ENUM, StrictModel, exactly_one_of
 from ..tiers import Tier
 from ..urls import HttpUrl
 from ..webhooks import MAX_WEBHOOKS, EventList
@@ -30,17 +30,13 @@ MAX_COST = 1_000_000.0
 SECRET_PATTERN = r"^whsec_[A-Za-z0-9_]{16,128}$"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # a number is a number
-
-
-class StateClock(_Model):
+class StateClock(StrictModel):
     mode: Literal["real", "manual", "scaled"] = "real"
     now: IsoTime | None = Field(default=None, description="ISO 8601; default: the clock's time now")
     scale: float = Field(default=1.0, gt=0, le=MAX_SCALE)
 
 
-class StateScenario(_Model):
+class StateScenario(StrictModel):
     """The account's own scenario: a library one by name, or a whole one inline."""
 
     model_config = ConfigDict(json_schema_extra=exactly_one_of("name", "scenario"))
@@ -58,7 +54,7 @@ class StateScenario(_Model):
         return self
 
 
-class StateSettings(_Model):
+class StateSettings(StrictModel):
     """Each setting given replaces the account's; one left out is kept as it is."""
 
     job_timing: Literal["instant", "simulated"] | None = None
@@ -71,7 +67,7 @@ class StateSettings(_Model):
     )
 
 
-class StateJobInput(_Model):
+class StateJobInput(StrictModel):
     video_url: HttpUrl
     voice_text: VoiceText | None = None
     voice_language: Language | None = Field(
@@ -88,19 +84,19 @@ class StateJobInput(_Model):
     callback_url: HttpUrl | None = None
 
 
-class StateJobResult(_Model):
+class StateJobResult(StrictModel):
     cost_estimate: float = Field(ge=0, le=MAX_COST)
     quality_score: float = Field(ge=0, le=1)
     processing_time_seconds: int = Field(ge=0, le=MAX_SECONDS)
 
 
-class StateJobError(_Model):
+class StateJobError(StrictModel):
     type: str = Field(default="processing_error", max_length=64)
     code: str = Field(max_length=64)
     message: str = Field(max_length=1000)
 
 
-class StatePlan(_Model):
+class StatePlan(StrictModel):
     outcome: Literal["complete", "fail", "pending"]
     simulated: bool
     queue_seconds: float = Field(ge=0, le=MAX_SECONDS)
@@ -116,7 +112,7 @@ class StatePlan(_Model):
     fail_at_progress: int | None = Field(default=None, ge=0, le=100)
 
 
-class StateJob(_Model):
+class StateJob(StrictModel):
     job_id: str | None = Field(default=None, pattern=ID_PATTERN)
     status: StatusName = "COMPLETED"
     progress: int | None = Field(default=None, ge=0, le=100)
@@ -134,7 +130,7 @@ class StateJob(_Model):
     plan: StatePlan | None = None
 
 
-class StateWebhook(_Model):
+class StateWebhook(StrictModel):
     """A registered webhook, as `POST /webhooks/register` makes one (its secret included)."""
 
     webhook_id: str | None = Field(default=None, pattern=ID_PATTERN)
@@ -148,7 +144,7 @@ class StateWebhook(_Model):
     updated_at: IsoTime | None = None
 
 
-class StateKey(_Model):
+class StateKey(StrictModel):
     """An API key of the account, as `POST /keys` makes one, with the key itself."""
 
     key_id: str | None = Field(default=None, pattern=ID_PATTERN)
@@ -162,7 +158,7 @@ class StateKey(_Model):
     revoked_at: IsoTime | None = None
 
 
-class StateDocument(_Model):
+class StateDocument(StrictModel):
     """`GET /_sandbox/state` answers one; `PUT /_sandbox/state` takes one. `jobs` always
     replaces the account's jobs; `presets`, `webhooks`, `keys` and each setting replace the
     account's when given and leave them as they are when left out."""
