@@ -12,10 +12,10 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .core.clock import parse_clock_time
 from .core.config import CoreConfig
 from .core.deliveries import RetryPolicy
 from .core.tiers import TIERS
@@ -80,14 +80,9 @@ def _parse_scale(text: str) -> float:
 
 def _parse_start_time(text: str) -> float:
     try:
-        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError(f"not an ISO 8601 time ({exc}): {text!r}") from exc
-    if stamp.tzinfo is None:
-        raise ValueError(f"start time needs a UTC offset or 'Z', got {text!r}")
-    if not 1970 <= stamp.year < 9000:
-        raise ValueError(f"start time must be between 1970 and 9000, got {text!r}")
-    return stamp.timestamp()
+        return parse_clock_time(text)
+    except ValueError as exc:  # not ISO 8601, no offset, or out of a clock's range
+        raise ValueError(f"{exc}: {text!r}") from exc
 
 
 def _parse_delays(text: str) -> tuple[float, ...]:
