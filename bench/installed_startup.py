@@ -22,14 +22,9 @@ Runs are interleaved after unmeasured warm-ups. Target: startup to healthy <= 0.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import re
-import shlex
 import shutil
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,122 +32,28 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from anywhere
-from startup import free_port, health_status  # noqa: E402  (the same probe as bench/startup.py)
+from harness.machine import cpu_model
+from harness.measuring import interleaved
+from harness.processes import (
+    GIVE_UP_AFTER,
+    POLL_INTERVAL,
+    ROOT,
+    free_port,
+    health_status,
+    stop,
+    wait_ready,
+)
+from harness.report import print_spread
+from installed_startup_parts.dockerfile import Image
+from installed_startup_parts.wheel import LEAKY, build_and_install
 
-REPO = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 0.5
-POLL_INTERVAL = 0.002
-GIVE_UP_AFTER = 30.0
-LEAKY = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
-
-
-# --- the Dockerfile's runtime stage ----------------------------------------------------------
-
-
-def runtime_stage(text: str) -> list[tuple[str, str]]:
-    """(KEYWORD, args) of the last stage; comments dropped, continuations joined."""
-    instructions: list[tuple[str, str]] = []
-    pending: list[str] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        continued = line.endswith("\\")
-        pending.append(line[:-1].strip() if continued else line)
-        if not continued:
-            keyword, _, args = " ".join(pending).partition(" ")
-            instructions.append((keyword.upper(), args.strip()))
-            pending = []
-    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
-    return instructions[last_from:]
-
-
-class Image:
-    def __init__(self, dockerfile: Path) -> None:
-        stage = runtime_stage(dockerfile.read_text(encoding="utf-8"))
-        self.env: dict[str, str] = {}
-        self.entrypoint: list[str] = []
-        self.cmd: list[str] = []
-        self.healthcheck: list[str] = []
-        self.health_timeout = 30.0
-        for keyword, args in stage:
-            if keyword == "ENV":
-                words = shlex.split(args)
-                if words and "=" not in words[0]:
-                    self.env[words[0]] = " ".join(words[1:])
-                else:
-                    self.env.update(word.split("=", 1) for word in words)
-            elif keyword == "ENTRYPOINT":
-                self.entrypoint = json.loads(args)
-            elif keyword == "CMD":
-                self.cmd = json.loads(args)
-            elif keyword == "HEALTHCHECK":
-                found = re.fullmatch(r"((?:--\S+\s+)*)CMD\s+(.+)", args, re.IGNORECASE)
-                if found is None:
-                    raise SystemExit("HEALTHCHECK without CMD")
-                body = found[2].strip()
-                self.healthcheck = (
-                    json.loads(body) if body.startswith("[") else ["/bin/sh", "-c", body]
-                )
-                timeout = re.search(r"--timeout=(\d+(?:\.\d+)?)s\b", found[1])
-                if timeout:
-                    self.health_timeout = float(timeout[1])
-        if not (self.entrypoint and self.healthcheck and "AIPROD_SANDBOX_PORT" in self.env):
-            raise SystemExit("the Dockerfile lacks ENTRYPOINT, HEALTHCHECK or the port ENV")
-
-    def command(self, run_args: Sequence[str]) -> list[str]:
-        """What `docker run IMAGE *run_args` executes: run arguments replace CMD."""
-        return [*self.entrypoint, *(run_args or self.cmd)]
-
-
-# --- build and install ------------------------------------------------------------------------
-
-
-def run_checked(argv: Sequence[str], timeout: float, cwd: Path, env: dict[str, str]) -> None:
-    done = subprocess.run(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)}: exit {done.returncode}\n{done.stderr[-4000:]}")
-
-
-def build_and_install(root: Path) -> Path:
-    env = {k: v for k, v in os.environ.items() if k not in LEAKY}
-    dist = root / "dist"
-    run_checked(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), "."], 300, REPO, env
-    )
-    wheel = next(dist.glob("*.whl"))
-    venv = root / "venv"
-    run_checked([sys.executable, "-m", "venv", str(venv)], 60, root, env)
-    run_checked(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            str(wheel),
-        ],
-        180,
-        root,
-        env,
-    )
-    return venv
-
-
-# --- measuring ----------------------------------------------------------------------------------
 
 
 class Runner:
+    """The installed command, run as the image runs it: the Dockerfile's ENV, the venv's bin
+    first on PATH, a port of its own in AIPROD_SANDBOX_PORT, from an empty folder."""
+
     def __init__(self, image: Image, venv: Path, workdir: Path) -> None:
         self.image = image
         self.bin = venv / "bin"
@@ -188,6 +89,7 @@ class Runner:
         )
 
     def probe(self, port: int) -> int:
+        """The HEALTHCHECK command, exactly as the Dockerfile gives it; its exit status."""
         env = self.env(port)
         argv = self.image.healthcheck
         if argv[0] != "/bin/sh":
@@ -205,40 +107,27 @@ class Runner:
         except subprocess.TimeoutExpired:
             return 124
 
-    @staticmethod
-    def stop(process: subprocess.Popen[bytes]) -> float:
-        started = time.perf_counter()
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        return time.perf_counter() - started
-
     def until(self, ready: Callable[[int], bool], interval: float) -> tuple[float, float]:
         """(seconds from spawn until `ready`, seconds from SIGTERM to exit)."""
         port = free_port()
         started = time.perf_counter()
         process = self.spawn(port)
         try:
-            while not ready(port):
-                if process.poll() is not None:
-                    raise SystemExit(f"the server exited {process.returncode} before healthy")
-                if time.perf_counter() - started > GIVE_UP_AFTER:
-                    raise SystemExit(f"not healthy within {GIVE_UP_AFTER} s")
-                time.sleep(interval)
-            healthy = time.perf_counter() - started
+            healthy = wait_ready(
+                process, lambda: ready(port), started, "the server", interval=interval
+            )
         finally:
-            stopped = self.stop(process)
+            stopped = stop(process)
         return healthy, stopped
 
     def one_probe(self) -> float:
+        """One HEALTHCHECK probe against a server already up, spawn to exit 0."""
         port = free_port()
         process = self.spawn(port)
         try:
-            self.until_up(process, port)
+            wait_ready(
+                process, lambda: health_status(port) == 200, time.perf_counter(), "the server"
+            )
             started = time.perf_counter()
             code = self.probe(port)
             seconds = time.perf_counter() - started
@@ -246,7 +135,7 @@ class Runner:
                 raise SystemExit(f"HEALTHCHECK exited {code} against a running server")
             return seconds
         finally:
-            self.stop(process)
+            stop(process)
 
     def floor(self) -> float:
         """The venv's interpreter alone, spawn to exit: what any command costs at least."""
@@ -260,29 +149,9 @@ class Runner:
         )
         return time.perf_counter() - started
 
-    @staticmethod
-    def until_up(process: subprocess.Popen[bytes], port: int) -> None:
-        deadline = time.perf_counter() + GIVE_UP_AFTER
-        while health_status(port) != 200:
-            if process.poll() is not None or time.perf_counter() > deadline:
-                raise SystemExit("the server did not come up")
-            time.sleep(POLL_INTERVAL)
-
-
-def summary(samples: list[float]) -> tuple[float, float, float]:
-    ordered = sorted(samples)
-    p90 = statistics.quantiles(ordered, n=10, method="inclusive")[8] if len(ordered) > 1 else 0.0
-    return ordered[0], statistics.median(ordered), p90 or ordered[-1]
-
 
 def describe_machine(venv: Path) -> list[str]:
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    """The machine, and the versions installed in `venv` (asked of its own interpreter)."""
     versions = subprocess.run(
         [
             str(venv / "bin" / "python"),
@@ -298,7 +167,7 @@ def describe_machine(venv: Path) -> list[str]:
     ).stdout.strip()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return [
-        f"{os.cpu_count()} CPUs, {cpu}, {platform.system()} {platform.release()}, "
+        f"{os.cpu_count()} CPUs, {cpu_model()}, {platform.system()} {platform.release()}, "
         f"load average {load:.2f} at start",
         f"installed: Python {versions}",
     ]
@@ -311,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs each first")
     args = parser.parse_args(argv)
 
-    image = Image(REPO / "Dockerfile")
+    image = Image(ROOT / "Dockerfile")
     with tempfile.TemporaryDirectory(prefix="aiprod-installed-") as temp:
         root = Path(temp)
         if args.venv is None:
@@ -345,21 +214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "one HEALTHCHECK probe (up)": runner.one_probe,
             "python -c pass (floor)": runner.floor,
         }
-        samples: dict[str, list[float]] = {name: [] for name in contenders}
-        for run in range(args.warmup + args.runs):
-            for name, measure in contenders.items():
-                seconds = measure()
-                if run >= args.warmup:
-                    samples[name].append(seconds)
+        try:
+            samples = interleaved(contenders, args.runs, args.warmup)
+        except RuntimeError as exc:  # the server exited, or was not up in time
+            raise SystemExit(str(exc)) from None
         samples["idle SIGTERM -> exit"] = stop_samples[args.warmup :]
 
     print(f"\n{args.runs} runs each (seconds)")
-    print(f"{'':32} {'min':>7} {'median':>7} {'p90':>7}")
-    figures = {}
-    for name, values in samples.items():
-        figures[name] = summary(values)
-        low, median, p90 = figures[name]
-        print(f"{name:32} {low:7.3f} {median:7.3f} {p90:7.3f}")
+    figures = print_spread(samples, 32)
     for name in ("spawn -> first 200 on /health", "spawn -> HEALTHCHECK exits 0"):
         median, p90 = figures[name][1], figures[name][2]
         verdict = "met" if median <= TARGET_SECONDS else "NOT met"
