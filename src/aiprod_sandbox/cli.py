@@ -1,4 +1,4 @@
-"""The `aiprod-sandbox` command: `serve` (and, as they land, `listen` and `scenario`).
+"""The `aiprod-sandbox` command: `serve`, `listen`, `health` and `scenario`.
 
 Flags come from the one table in `settings.py`, so every flag also works as an
 `AIPROD_SANDBOX_<NAME>` variable and the two never drift apart.

@@ -13,7 +13,7 @@ Three triggers run due work, and nothing else does:
 1. every request, before its handler (so a read sees the present) and after it (so an instant
    job has finished, and sent its events, before the next request): `Account.catch_up`, from
    `api/operation.py`;
-2. the ticker (`app.py`, every `TICK_SECONDS`), for accounts whose clock moves by itself:
+2. the ticker (`app.py`, every `TICK_SECONDS`: 50 ms), for accounts whose clock moves by itself:
    `Sandbox.run_all_due`;
 3. a control call that moves the clock or the account's world: `POST /_sandbox/clock/advance`
    runs the work due up to its target in time order, waiting for each instant's webhook
