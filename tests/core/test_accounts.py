@@ -15,8 +15,8 @@ from aiprod_sandbox.core.catalog import Catalog, load_catalog
 from aiprod_sandbox.core.deliveries import DELIVERY_KIND, Delivery
 from aiprod_sandbox.core.jobs import JobInput, JobStatus
 from aiprod_sandbox.core.keys import SCOPES, mask_key
-from aiprod_sandbox.core.tiers import tier_of_key
 from aiprod_sandbox.core.registry import Accounts
+from aiprod_sandbox.core.tiers import tier_of_key
 from aiprod_sandbox.core.tokens import Tokens
 from aiprod_sandbox.errors import (
     AuthError,

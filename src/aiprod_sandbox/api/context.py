@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.types import Scope
 
@@ -37,6 +38,8 @@ class RequestContext:
     reclaiming: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     notes: RequestNotes = field(default_factory=RequestNotes)
+    # The app's cache of a request scope's base URL (the same host, asked for again and again)
+    base_urls: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
     def ensure_request_id(self) -> str:
         """The request's id: from its account's own request-id sequence once the account is

@@ -155,7 +155,20 @@ def _clock(call: Call) -> ClockOut:
 
 
 def _account(call: Call) -> AccountOut:
-    return AccountOut.model_validate(call.sandbox.describe(call.account))
+    account = call.account
+    own = account.scenarios.own
+    return AccountOut.model_validate(
+        {
+            "account_id": account.account_id,
+            "tier": account.tier,
+            "limits": account.limits.__dict__,
+            "callback_secret": account.callback_secret,
+            "clock": account.clock.describe(),
+            "job_timing": account.job_timing,
+            "scenario": own.name if own else None,
+            "server_scenarios": [s.name for s in account.scenarios.server],
+        }
+    )
 
 
 async def get_account(call: Call) -> Response:

@@ -9,6 +9,7 @@ logged 500 envelope, so one bad request never stops the server serving others.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,12 +31,13 @@ class RequestContextMiddleware:
         self.app = app
         self.sandbox = sandbox
         self.settings = settings
+        self.base_urls: dict[tuple[Any, ...], str] = {}  # a cache, bounded in operation.py
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        ctx = RequestContext(self.sandbox, self.settings, monotonic())
+        ctx = RequestContext(self.sandbox, self.settings, monotonic(), base_urls=self.base_urls)
         scope[SCOPE_KEY] = ctx
         status = 0
 

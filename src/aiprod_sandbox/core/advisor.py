@@ -21,10 +21,13 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalog import AdviceRule
 from .journal import JournalEntry
+
+if TYPE_CHECKING:
+    from .accounts import Account
 
 Entry = JournalEntry
 JOB_READ = re.compile(r"^/(?:pipeline|jobs)/(job_[A-Za-z0-9_]+)$")
@@ -172,6 +175,45 @@ CHECKS: dict[str, Callable[[Facts], list[str]]] = {
 LIVE_KEY_ATTEMPTS = "live-key-attempts"
 SERVER_RULES = (LIVE_KEY_ATTEMPTS,)
 """The server's rules: evidence no account can be said to own (see the module docstring)."""
+
+
+def facts_of(account: Account) -> Facts:
+    """What the checks look at in an account: only what its own keys did. A job is watched
+    from when a webhook or its callback_url would tell its end."""
+    hooks = [
+        w.created_at for w in account.webhooks.all() if w.active and "job.completed" in w.events
+    ]
+    first_hook = min(hooks, default=None)
+    watched: dict[str, float] = {}
+    for job in account.jobs:
+        if job.callback_url:
+            watched[job.job_id] = job.created_at
+        elif first_hook is not None and (
+            job.completed_at is None or job.completed_at >= first_hook
+        ):
+            watched[job.job_id] = first_hook  # its end is (or was) on its way to you
+    return Facts(
+        journal=list(account.journal),
+        watched=watched,
+        bad_signature_accepted=[
+            d.delivery_id
+            for d in account.deliveries.all()
+            for a in d.attempts
+            if a.deliberate == "bad_signature" and a.ok
+        ],
+    )
+
+
+def summary_lines(owned: Iterable[tuple[str, list[dict[str, Any]]]]) -> list[str]:
+    """Each finding of each owner (an account id, or "server"): a line, and under it a line of
+    its evidence (the request and delivery ids a partner finds in their own logs)."""
+    return [
+        f"{owner}: {finding['rule']} ×{finding['count']}: "
+        f"{finding['title']} — fix: {finding['fix']}\n"
+        + evidence_line(finding["evidence"], finding["count"])
+        for owner, findings in owned
+        for finding in findings
+    ]
 
 
 def advise(facts: Facts, rules: Mapping[str, AdviceRule]) -> list[dict[str, Any]]:

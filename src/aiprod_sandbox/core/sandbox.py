@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import ConfigError, SandboxError
 from .accounts import Account
-from .advisor import Facts, advise, evidence_line, server_findings
+from .advisor import advise, facts_of, server_findings, summary_lines
 from .catalog import Catalog, load_catalog
 from .clock import WallTime, system_time
 from .config import CoreConfig
@@ -55,7 +55,6 @@ class Sandbox:
         self.ids = IdSource(config.seed, "server")
         self.request_ids = IdSource(config.seed, "server", "requests")  # before an account
         self.unexpected_errors: deque[BaseException] = deque(maxlen=100)
-        self.base_urls: dict[tuple[Any, ...], str] = {}  # request scope → its base URL (cache)
         # (request id, User-Agent) of requests made with sk_live_ keys, server-wide
         self.live_key_requests: deque[tuple[str, str]] = deque(maxlen=config.journal_size)
         self.retry_policy = config.retry
@@ -124,29 +123,7 @@ class Sandbox:
         account's own keys did. Requests with a `sk_live_` key are never among them: such a
         key names no account, and no User-Agent or connection proves which account's client
         sent it, so `advice_summary` reports them for the whole server instead."""
-        hooks = [
-            w.created_at for w in account.webhooks.all() if w.active and "job.completed" in w.events
-        ]
-        first_hook = min(hooks, default=None)
-        watched: dict[str, float] = {}
-        for job in account.jobs:
-            if job.callback_url:
-                watched[job.job_id] = job.created_at
-            elif first_hook is not None and (
-                job.completed_at is None or job.completed_at >= first_hook
-            ):
-                watched[job.job_id] = first_hook  # its end is (or was) on its way to you
-        facts = Facts(
-            journal=list(account.journal),
-            watched=watched,
-            bad_signature_accepted=[
-                d.delivery_id
-                for d in account.deliveries.all()
-                for a in d.attempts
-                if a.deliberate == "bad_signature" and a.ok
-            ],
-        )
-        return advise(facts, self.catalog.advice)
+        return advise(facts_of(account), self.catalog.advice)
 
     def advice_summary(self) -> list[str]:
         """Each finding of every account: a line, and under it a line of its evidence (the
@@ -155,26 +132,8 @@ class Sandbox:
         owned = [(account.account_id, self.advice(account)) for account in self.accounts]
         live = [request_id for request_id, _ in self.live_key_requests]
         owned.append(("server", server_findings(live, self.catalog.advice)))
-        return [
-            f"{owner}: {finding['rule']} ×{finding['count']}: "
-            f"{finding['title']} — fix: {finding['fix']}\n"
-            + evidence_line(finding["evidence"], finding["count"])
-            for owner, findings in owned
-            for finding in findings
-        ]
+        return summary_lines(owned)
 
     def record_error(self, exc: BaseException) -> None:
         """Keep an unexpected exception (the pytest plugin re-raises it in the test)."""
         self.unexpected_errors.append(exc)
-
-    def describe(self, account: Account) -> dict[str, Any]:
-        return {
-            "account_id": account.account_id,
-            "tier": account.tier,
-            "limits": account.limits.__dict__,
-            "callback_secret": account.callback_secret,
-            "clock": account.clock.describe(),
-            "job_timing": account.job_timing,
-            "scenario": account.scenarios.own.name if account.scenarios.own else None,
-            "server_scenarios": [s.name for s in account.scenarios.server],
-        }
