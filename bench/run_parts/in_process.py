@@ -25,6 +25,7 @@ def costs(work: Path) -> dict[str, float]:
 
     from aiprod_sandbox.api import faults
     from aiprod_sandbox.api.context import RequestContext
+    from aiprod_sandbox.api.responses import rate_limit_headers
     from aiprod_sandbox.core.sandbox import Sandbox
     from aiprod_sandbox.settings import Settings
 
@@ -32,8 +33,8 @@ def costs(work: Path) -> dict[str, float]:
         settings = Settings(fixtures=work / "fixtures", scenario=(str(work / "never.yaml"),))
         plain = Sandbox(settings.replace(scenario=()).core())
         scripted = Sandbox(settings.core())
-        pro, _ = plain.accounts.identify(f"Bearer {PRO_KEY}")
-        ent, _ = plain.accounts.identify(f"Bearer {ENT_KEY}")
+        pro, _ = plain.accounts.identify(PRO_KEY)
+        ent, _ = plain.accounts.identify(ENT_KEY)
         number = 200_000
 
         def per_call(stmt: Callable[[], object]) -> float:
@@ -44,7 +45,7 @@ def costs(work: Path) -> dict[str, float]:
 
             def step() -> None:  # operation.py's lines, with the clock read they share
                 decision = account.bucket.take(account.now())
-                headers.update(decision.headers())
+                headers.update(rate_limit_headers(decision))
                 if not decision.allowed:
                     raise RuntimeError("refused")
 
@@ -56,7 +57,7 @@ def costs(work: Path) -> dict[str, float]:
             "limiter_enterprise_us": per_call(limiter(ent)) - clock_only,
             "no_scenario_check_us": per_call(lambda: ent.scenarios.any),
         }
-        account, key = scripted.accounts.identify(f"Bearer {ENT_KEY}")
+        account, key = scripted.accounts.identify(ENT_KEY)
         scope = {
             "type": "http",
             "method": "GET",

@@ -17,6 +17,7 @@ from fractions import Fraction
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from aiprod_sandbox.api.responses import rate_limit_headers
 from aiprod_sandbox.core.ratelimit import UNLIMITED, Decision, TokenBucket
 
 START = 1_780_000_000  # the suite's manual-clock start, a realistic Unix time
@@ -162,7 +163,7 @@ def test_unlimited_is_never_refused_and_reports_a_million(base_ms: int, steps: l
         decision = bucket.take(at)
         # Always full: Reset is now, rounded up to a whole second.
         assert decision == Decision(True, UNLIMITED, UNLIMITED, math.ceil(Fraction(at_ms, 1000)), 0)
-        assert decision.headers() == {
+        assert rate_limit_headers(decision) == {
             "X-RateLimit-Limit": "1000000",
             "X-RateLimit-Remaining": "1000000",
             "X-RateLimit-Reset": str(decision.reset),
@@ -179,7 +180,7 @@ def test_peek_takes_no_token() -> None:
 
 def test_headers_are_the_decision_as_strings() -> None:
     decision = TokenBucket(100, 50, 1000.0).take(1000.0)
-    assert decision.headers() == {
+    assert rate_limit_headers(decision) == {
         "X-RateLimit-Limit": "100",
         "X-RateLimit-Remaining": "49",
         "X-RateLimit-Reset": "1001",  # one token back at 100/min = 0.6 s, rounded up

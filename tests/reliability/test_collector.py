@@ -107,7 +107,7 @@ def test_forgetting_an_account_counts_as_a_release() -> None:
         Settings(seed=7, max_accounts=1, account_idle_seconds=0).core(), load_catalog()
     )
     assert accounts.released == 0
-    first, _ = accounts.identify("Bearer sk_test_first_account_000000")
-    accounts.identify("Bearer sk_test_second_account_00000")  # the first one is evicted
+    first, _ = accounts.identify("sk_test_first_account_000000")
+    accounts.identify("sk_test_second_account_00000")  # the first one is evicted
     assert accounts.released == 1
     assert first not in list(accounts)

@@ -20,7 +20,7 @@ from ..core.ratelimit import TokenBucket
 from ..core.scenarios import RequestRule, Scenario
 from ..errors import BY_STATUS, RateLimited, SandboxError, ServiceUnavailable
 from .context import RequestContext
-from .responses import JSON_TYPE, error_response
+from .responses import JSON_TYPE, error_response, rate_limit_headers
 
 
 class DropConnection(Exception):
@@ -51,7 +51,7 @@ def limit_headers(
     """The `X-RateLimit-*` headers of a scripted answer, which takes no token. A scripted 429
     or 503 reports no tokens left and a `Reset` at its `Retry-After`, so a client that paces
     itself by either header waits as long as the other tells it to."""
-    figures = bucket.peek(now).headers()
+    figures = rate_limit_headers(bucket.peek(now))
     if answer.status_code not in REFUSALS:
         return figures
     retry_after = next(

@@ -33,9 +33,10 @@ from ..errors import (
     ValidationFailed,
 )
 from . import faults
+from .auth import bearer_token
 from .body import declared_json, parse_object, read_body, validate, validate_query
 from .context import RequestContext, context_of
-from .responses import error_response
+from .responses import error_response, rate_limit_headers
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -186,7 +187,8 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
     scripted answer, if one fires."""
     try:
         client = request.client.host if request.client else ""
-        account, key = ctx.sandbox.accounts.identify(request.headers.get("authorization"), client)
+        secret = bearer_token(request.headers.get("authorization"))
+        account, key = ctx.sandbox.accounts.identify(secret, client)
     except LiveKeyInSandbox:
         agent = request.headers.get("user-agent", "")
         ctx.sandbox.live_key_requests.append((ctx.ensure_request_id(), agent))  # the advisor
@@ -210,7 +212,7 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
         ctx.headers.update(faults.limit_headers(scripted, ctx.headers, account.bucket, now))
         return scripted
     decision = account.bucket.take(now)
-    ctx.headers.update(decision.headers())
+    ctx.headers.update(rate_limit_headers(decision))
     if not decision.allowed:
         raise RateLimited(decision.retry_after)  # the guide's body: "Rate limit exceeded"
     if op.scope is not None and op.scope not in key.scopes:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
+from ..core.ratelimit import Decision
 from ..errors import RateLimited, SandboxError
 
 JSON_TYPE = "application/json"
@@ -74,3 +75,12 @@ def error_response(exc: SandboxError, request_id: str) -> Response:
         headers["Retry-After"] = str(retry_after)
     body = envelope.model_dump_json(exclude_none=True).encode()
     return Response(body, exc.status, headers, media_type=JSON_TYPE)
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    """The guide's `X-RateLimit-*` headers of a rate-limit decision, on every API answer."""
+    return {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": str(decision.reset),
+    }

@@ -17,17 +17,10 @@ _EPSILON = 1e-9  # float slack, so a request sent exactly at Retry-After passes
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    limit: int  # X-RateLimit-Limit: requests per minute
-    remaining: int  # X-RateLimit-Remaining: whole tokens left after this request
-    reset: int  # X-RateLimit-Reset: Unix seconds when the bucket is full again
+    limit: int  # requests per minute
+    remaining: int  # whole tokens left after this request
+    reset: int  # Unix seconds when the bucket is full again
     retry_after: int  # whole seconds until a request would pass (0 when allowed)
-
-    def headers(self) -> dict[str, str]:
-        return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset),
-        }
 
 
 class TokenBucket:

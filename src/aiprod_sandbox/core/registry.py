@@ -21,9 +21,7 @@ from typing import Any
 
 from ..errors import (
     AuthError,
-    KeyRevoked,
     LiveKeyInSandbox,
-    MissingApiKey,
     RateLimited,
     ServiceUnavailable,
 )
@@ -281,24 +279,12 @@ class Accounts:
         first = next(key for key in account.origin_keys if key.secret == secret)
         return account, replace(first, revoked_at=first.revoked_at or account.now())
 
-    def authenticate(self, authorization: str | None) -> tuple[Account, ApiKey]:
-        """The account and key of an `Authorization` header, or the contract's 401."""
-        account, key = self.identify(authorization)
-        if key.revoked_at is not None:
-            raise KeyRevoked()
-        return account, key
-
-    def identify(self, authorization: str | None, client: str = "") -> tuple[Account, ApiKey]:
-        """Like `authenticate`, but a revoked key is returned (the caller audits, then refuses).
-        `client` (its address) is who opens an account with a key not seen before."""
-        if not authorization:
-            raise MissingApiKey()
-        if len(authorization) > MAX_KEY_LENGTH + 64:  # no work, and no account, for a huge one
+    def identify(self, secret: str, client: str = "") -> tuple[Account, ApiKey]:
+        """The account of a key (the HTTP layer takes it from the `Authorization` header), or
+        the contract's 401; a revoked key is returned too (the caller audits, then refuses).
+        `client` (its address) is who opens an account with a well-formed key not seen before."""
+        if len(secret) > MAX_KEY_LENGTH:  # no work, and no account, for a huge one
             raise AuthError(details={"key": KEY_FORMAT})
-        scheme, _, secret = authorization.strip().partition(" ")
-        secret = secret.strip()
-        if scheme.lower() != "bearer" or not secret:
-            raise AuthError(details={"Authorization": "send 'Authorization: Bearer sk_test_...'"})
         if secret.startswith(LIVE_PREFIX):
             raise LiveKeyInSandbox()
         found = self.lookup(secret)
