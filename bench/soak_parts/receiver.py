@@ -15,8 +15,8 @@ from typing import Any
 
 import uvicorn
 
-from aiprod_sandbox.webhooks.receiver import Received, Receiver
-from aiprod_sandbox.webhooks.signing import verify
+from aiprod_sandbox.webhook_http.receiver import Received, Receiver
+from aiprod_sandbox.webhook_http.signing import verify
 
 
 class Deliveries:

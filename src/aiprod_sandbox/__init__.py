@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .core.sandbox import Sandbox
     from .errors import ConfigError, SandboxError
     from .settings import Settings
-    from .webhooks.signing import sign, verify
+    from .webhook_http.signing import sign, verify
 
 __all__ = [
     "ConfigError",
@@ -35,8 +35,8 @@ _WHERE = {
     "SandboxError": ".errors",
     "Settings": ".settings",
     "create_app": ".app",
-    "sign": ".webhooks.signing",
-    "verify": ".webhooks.signing",
+    "sign": ".webhook_http.signing",
+    "verify": ".webhook_http.signing",
 }
 
 

@@ -45,8 +45,8 @@ from .core.clock import WallTime, run_every, system_time
 from .core.sandbox import Sandbox
 from .errors import MethodNotAllowed, NotFound, SandboxError
 from .settings import Settings
-from .webhooks.addresses import Resolver
-from .webhooks.sender import Dispatcher
+from .webhook_http.addresses import Resolver
+from .webhook_http.sender import Dispatcher
 
 if TYPE_CHECKING:
     import httpx

@@ -7,7 +7,6 @@ Flags come from the one table in `settings.py`, so every flag also works as an
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -221,25 +220,6 @@ def _statuses(text: str) -> tuple[int, ...]:
     if any(not 100 <= status <= 599 for status in statuses):
         raise ValueError(f"statuses must be 100-599, got {text!r}")
     return statuses
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # uvicorn's own start-up chatter only at debug: `serve` prints one ready line itself.
-    quiet = logging.DEBUG if level == "debug" else logging.WARNING
-    logging.getLogger("uvicorn.error").setLevel(quiet)
-    logging.getLogger("httpx").setLevel(quiet)  # one line per webhook attempt is too chatty
-    logging.getLogger("uvicorn.error").addFilter(_not_a_scripted_drop)
-
-
-def _not_a_scripted_drop(record: logging.LogRecord) -> bool:
-    """A scenario's dropped connection is on purpose: uvicorn need not report it as a crash."""
-    error = record.exc_info[1] if record.exc_info else None
-    return type(error).__name__ != "DropConnection"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,14 +16,14 @@ import uvicorn
 
 from ._version import __version__
 from .app import create_app
-from .collector import Collector
 from .connections import ConnectionGuard, GuardedState
 from .core.clock import monotonic
 from .core.sandbox import Sandbox
 from .core.urls import local_url
 from .errors import ConfigError
+from .gc_policy import Collector
 from .settings import Settings
-from .webhooks.receiver import Receiver, describe
+from .webhook_http.receiver import Receiver, describe
 
 
 def example_key(sandbox: Sandbox) -> str:
@@ -184,9 +184,26 @@ def remove_port_file(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def serve(settings: Settings) -> int:
-    from .cli import configure_logging
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # uvicorn's own start-up chatter only at debug: `serve` prints one ready line itself.
+    quiet = logging.DEBUG if level == "debug" else logging.WARNING
+    logging.getLogger("uvicorn.error").setLevel(quiet)
+    logging.getLogger("httpx").setLevel(quiet)  # one line per webhook attempt is too chatty
+    logging.getLogger("uvicorn.error").addFilter(_not_a_scripted_drop)
 
+
+def _not_a_scripted_drop(record: logging.LogRecord) -> bool:
+    """A scenario's dropped connection is on purpose: uvicorn need not report it as a crash."""
+    error = record.exc_info[1] if record.exc_info else None
+    return type(error).__name__ != "DropConnection"
+
+
+def serve(settings: Settings) -> int:
     configure_logging(settings.log_level)
     http, loop = http_protocol(settings.http), event_loop(settings.loop)
     raise_file_limit()

@@ -21,8 +21,8 @@ from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings
 from aiprod_sandbox.core.clock import monotonic
-from aiprod_sandbox.webhooks.receiver import Received, Receiver
-from aiprod_sandbox.webhooks.signing import verify
+from aiprod_sandbox.webhook_http.receiver import Received, Receiver
+from aiprod_sandbox.webhook_http.signing import verify
 from tests.conftest import START, auth, new_key
 
 # `pytest_plugins = ["pytester"]` here would be refused when the whole suite runs from the

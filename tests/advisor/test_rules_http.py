@@ -28,8 +28,8 @@ from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings, create_app
 from aiprod_sandbox.core.sandbox import Sandbox
-from aiprod_sandbox.webhooks.receiver import Receiver
-from aiprod_sandbox.webhooks.signing import verify
+from aiprod_sandbox.webhook_http.receiver import Receiver
+from aiprod_sandbox.webhook_http.signing import verify
 from tests.advisor.conftest import (
     RULE_IDS,
     RULE_TEXTS,

@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiprod_sandbox import ConfigError, Settings, create_app
-from aiprod_sandbox.webhooks.signing import verify
+from aiprod_sandbox.webhook_http.signing import verify
 from tests.conftest import START, auth, new_key
 from tests.support.receivers import Running
 

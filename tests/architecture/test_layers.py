@@ -18,7 +18,7 @@ ROOT = "aiprod_sandbox"
 CORE_MAY_NOT = (
     f"{ROOT}.settings",
     f"{ROOT}.api",
-    f"{ROOT}.webhooks",
+    f"{ROOT}.webhook_http",
     f"{ROOT}.testing",
     f"{ROOT}.app",
     f"{ROOT}.server",

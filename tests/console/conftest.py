@@ -25,7 +25,7 @@ import httpx
 import pytest
 import uvicorn
 
-from aiprod_sandbox.webhooks.receiver import Receiver
+from aiprod_sandbox.webhook_http.receiver import Receiver
 from tests.support import serve
 from tests.support.serve import SandboxProcess
 from tests.support.serve import random_key as fresh_key  # a new, isolated account

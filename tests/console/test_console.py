@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Locator, Page, expect
 
-from aiprod_sandbox.webhooks.receiver import Received
+from aiprod_sandbox.webhook_http.receiver import Received
 from tests.support.serve import SandboxProcess
 
 from .conftest import ReceiverThread, fresh_key

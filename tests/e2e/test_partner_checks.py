@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 
-from aiprod_sandbox.webhooks.signing import verify
+from aiprod_sandbox.webhook_http.signing import verify
 from tests.e2e.conftest import StartSandbox
 from tests.support.receivers import Receivers
 from tests.support.serve import SandboxProcess, random_key

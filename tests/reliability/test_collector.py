@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from aiprod_sandbox.collector import THRESHOLDS, Collector
 from aiprod_sandbox.core.catalog import load_catalog
 from aiprod_sandbox.core.registry import Accounts
+from aiprod_sandbox.gc_policy import THRESHOLDS, Collector
 from aiprod_sandbox.settings import Settings
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from aiprod_sandbox.webhooks.receiver import Receiver
+from aiprod_sandbox.webhook_http.receiver import Receiver
 from tests.support.threads import Served, serve_in_thread, stop_all
 
 

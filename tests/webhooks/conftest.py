@@ -17,7 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings, create_app
-from aiprod_sandbox.webhooks.addresses import Resolver
+from aiprod_sandbox.webhook_http.addresses import Resolver
 from tests.conftest import START, auth, new_key
 
 STARTUP_TIMEOUT = 5.0

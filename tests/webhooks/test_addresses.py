@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from aiprod_sandbox.webhooks.addresses import (
+from aiprod_sandbox.webhook_http.addresses import (
     REGISTRATION_DNS_TIMEOUT,
     IPAddress,
     Resolver,

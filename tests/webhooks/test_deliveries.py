@@ -8,8 +8,8 @@ import hmac
 import json
 from typing import Any
 
-from aiprod_sandbox.webhooks.receiver import Received
-from aiprod_sandbox.webhooks.sender import USER_AGENT
+from aiprod_sandbox.webhook_http.receiver import Received
+from aiprod_sandbox.webhook_http.sender import USER_AGENT
 from tests.conftest import START
 from tests.support.receivers import Receivers, Running
 from tests.webhooks.conftest import WAIT, Api

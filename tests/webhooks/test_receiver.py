@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiprod_sandbox.webhooks.receiver import Receiver
+from aiprod_sandbox.webhook_http.receiver import Receiver
 
 SCOPE = {"type": "http", "method": "POST", "path": "/hook", "headers": [(b"x-aiprod-event", b"x")]}
 

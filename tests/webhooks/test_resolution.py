@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from aiprod_sandbox import create_app
-from aiprod_sandbox.webhooks.addresses import REGISTRATION_DNS_TIMEOUT, IPAddress
+from aiprod_sandbox.webhook_http.addresses import REGISTRATION_DNS_TIMEOUT, IPAddress
 from tests.conftest import auth, new_key
 from tests.support.receivers import Receivers, Running
 from tests.support.threads import serve_in_thread, stop_all

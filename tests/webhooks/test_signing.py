@@ -9,7 +9,7 @@ import hmac
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aiprod_sandbox.webhooks.signing import sign, verify
+from aiprod_sandbox.webhook_http.signing import sign, verify
 
 # The known-answer vector the README publishes.
 VECTOR_SECRET = "whsec_test_secret_0123456789"

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from aiprod_sandbox.webhooks.slots import FairSlots, endpoint_of
+from aiprod_sandbox.webhook_http.slots import FairSlots, endpoint_of
 
 
 async def settle() -> None:

@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiprod_sandbox.core.clock import iso
-from aiprod_sandbox.webhooks.signing import verify
+from aiprod_sandbox.webhook_http.signing import verify
 from tests.conftest import START
 from tests.support.receivers import Receivers, Running
 from tests.webhooks.conftest import WAIT, Api

@@ -16,10 +16,10 @@ from ..core.deliveries import Attempt, AttemptError, Delivery
 from ..core.ids import derive
 from ..core.jobs import JobEventName
 from ..core.schema import StrictModel
-from ..core.state import synthetic_job
+from ..core.snapshot import synthetic_job
 from ..core.webhooks import announce
 from ..errors import NotFound
-from ..webhooks.sender import Dispatcher
+from ..webhook_http.sender import Dispatcher
 from .operation import Call, control_operation
 from .responses import json_response
 

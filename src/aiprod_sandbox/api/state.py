@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
-from ..core.state import StateDocument, StateExport, export_head, import_state, job_document
+from ..core.snapshot import StateDocument, StateExport, export_head, import_state, job_document
 from .jobs import job_context
 from .operation import Call, control_operation
 from .responses import JSON_TYPE, json_response

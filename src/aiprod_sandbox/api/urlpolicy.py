@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from ..errors import PermissionDenied, ValidationFailed
-from ..webhooks.addresses import check_url
+from ..webhook_http.addresses import check_url
 from .deliveries import dispatcher
 from .operation import Call
 

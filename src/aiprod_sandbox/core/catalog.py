@@ -286,7 +286,7 @@ def _check_limits(files: _Files, accounts: _AccountsFile, tiers: _TiersFile) -> 
 def _check_worlds(files: _Files, accounts: _AccountsFile, catalog: Catalog) -> None:
     """An account's webhooks and jobs are what a state document holds for it, so they are
     checked as the document's are (URLs, events, secrets, times, statuses)."""
-    from .state.document import StateDocument  # the state package imports this module
+    from .snapshot.document import StateDocument  # the state package imports this module
 
     for index, account in enumerate(accounts.accounts):
         try:

@@ -21,7 +21,7 @@ from .jobs import JobEvent
 from .links import Links
 from .registry import Accounts
 from .scenarios import Scenario, library, resolve
-from .state import import_state, state_from_fixture
+from .snapshot import import_state, state_from_fixture
 from .tokens import Tokens
 from .urls import local_url
 from .webhooks import fan_out

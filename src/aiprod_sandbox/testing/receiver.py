@@ -15,7 +15,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from ..server import http_protocol
-from ..webhooks.receiver import Received, Receiver, describe
+from ..webhook_http.receiver import Received, Receiver, describe
 
 
 class _Router:
