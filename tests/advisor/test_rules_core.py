@@ -337,7 +337,7 @@ def test_a_request_changed_before_every_retry_is_never_retry_4xx(
 
 
 def test_the_same_call_with_another_key_is_not_retry_4xx() -> None:
-    journal = [dataclasses.replace(read(0, status=403), key=OTHER_KEY), read(5)]
+    journal = [read(0, status=403)._replace(key=OTHER_KEY), read(5)]
     assert advisor.retry_4xx(facts(journal)) == []
 
 

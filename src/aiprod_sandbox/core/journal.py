@@ -8,13 +8,15 @@ account's `journal` deque, `journal_size` entries).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .clock import iso
 
 
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
+class JournalEntry(NamedTuple):
+    """Immutable and typed; a named tuple rather than a frozen dataclass because one is made
+    for every request, and a tuple is made in a third of the time."""
+
     request_id: str
     at: float  # on the account's clock
     method: str
