@@ -15,7 +15,6 @@ from starlette.responses import Response
 from ..core.jobs import JobInput
 from ..core.schema import exactly_one_of
 from ..core.urls import HttpUrl
-from ..errors import TierFeatureUnavailable
 from .jobs import JobAccepted, JobFields, accepted, job_context, job_input
 from .operation import Call, Operation
 from .responses import json_response
@@ -60,22 +59,14 @@ def _merged(item: BatchItem, defaults: BatchSubmit) -> tuple[JobInput, dict[str,
 
 
 async def submit_batch(call: Call) -> Response:
-    if not call.account.limits.batch:
-        raise TierFeatureUnavailable(
-            "Your tier does not support batch processing",
-            details={"tier": f"{call.account.tier} (batch needs Pro or Enterprise)"},
-        )
+    call.account.ensure_batch()  # the tier first, before the body is read
     body = await call.body(BatchSubmit, job_context(call))
     merged = [_merged(item, body) for item in body.videos]
     await ensure_allowed(
         call,
         {f"videos[{n}].callback_url": job.callback_url for n, (job, _) in enumerate(merged)},
     )
-    batch_id = call.account.ids.new("batch")
-    jobs = [
-        call.account.submit_job(job_input, metadata, batch_id=batch_id)
-        for job_input, metadata in merged
-    ]
+    batch_id, jobs = call.account.submit_batch(merged)
     return json_response(BatchAccepted(batch_id=batch_id, jobs=[accepted(j) for j in jobs]), 202)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import TierFeatureUnavailable
 from .catalog import Catalog, Preset, TierLimits
 from .clock import Clock, ClockMode, Scheduler
 from .deliveries import DELIVERY_KIND, Attempt, Delivery, DeliveryLog, RetryPolicy
@@ -224,6 +225,21 @@ class Account:
             rule=rule,
         )
         return self.jobs.submit(job_id, job_input, metadata, plan, self.now(), batch_id=batch_id)
+
+    def ensure_batch(self) -> None:
+        """403 unless the account's tier has batches (Pro and Enterprise)."""
+        if not self.limits.batch:
+            raise TierFeatureUnavailable(
+                "Your tier does not support batch processing",
+                details={"tier": f"{self.tier} (batch needs Pro or Enterprise)"},
+            )
+
+    def submit_batch(self, items: list[tuple[JobInput, dict[str, str]]]) -> tuple[str, list[Job]]:
+        """A batch: its id, and a job per item, each carrying the batch's id."""
+        self.ensure_batch()
+        batch_id = self.ids.new("batch")
+        jobs = [self.submit_job(job_input, meta, batch_id=batch_id) for job_input, meta in items]
+        return batch_id, jobs
 
     def catch_up(self) -> list[Ran]:
         """Run what is due now, as every request and the ticker do, unless a control
