@@ -138,10 +138,12 @@ def _health(url: str | None, timeout: float, wait: float = 0.0) -> int:
     With `wait`, asks again every 0.2 s until healthy or `wait` seconds have passed."""
     import time
 
-    deadline = time.monotonic() + wait
+    from .core.clock import monotonic
+
+    deadline = monotonic() + wait
     while True:
         problems = _health_problems(url, timeout)
-        if not problems or time.monotonic() >= deadline:
+        if not problems or monotonic() >= deadline:
             break
         time.sleep(0.2)
     if problems:

@@ -13,14 +13,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .core.clock import parse_clock_time
-from .core.config import CoreConfig
-from .core.deliveries import RetryPolicy
 from .core.tiers import TIERS
-from .core.urls import local_url
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .core.config import CoreConfig
 
 ENV_PREFIX = "AIPROD_SANDBOX_"
 CLOCK_MODES = ("real", "manual")
@@ -79,6 +78,8 @@ def _parse_scale(text: str) -> float:
 
 
 def _parse_start_time(text: str) -> float:
+    from .core.clock import parse_clock_time  # here: `--help` and `--version` stay instant
+
     try:
         return parse_clock_time(text)
     except ValueError as exc:  # not ISO 8601, no offset, or out of a clock's range
@@ -289,6 +290,10 @@ class Settings:
 
     def core(self) -> CoreConfig:
         """The part of these settings the core reads (`core/config.py`)."""
+        from .core.config import CoreConfig
+        from .core.deliveries import RetryPolicy
+        from .core.urls import local_url
+
         return CoreConfig(
             seed=self.seed,
             clock=self.clock,

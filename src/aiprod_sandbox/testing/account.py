@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from ..core.clock import monotonic
 from ..core.jobs import JOB_EVENTS
 
 OPENING_PATIENCE = 30.0  # seconds a test waits for a busy sandbox to open its account
@@ -112,11 +113,11 @@ class SandboxAccount:
         """Forget every job, webhook and delivery; clock and timing back to defaults. With
         `keys`, the account's keys too go back to the one it began with. Waits out a sandbox
         that is opening too many accounts at once (429 with `Retry-After`)."""
-        deadline = time.monotonic() + OPENING_PATIENCE
+        deadline = monotonic() + OPENING_PATIENCE
         while True:
             response = self.client.post("/_sandbox/reset", json={"keys": keys})
             wait = float(response.headers.get("retry-after", "0") or 0)
-            if response.status_code != 429 or time.monotonic() + wait > deadline:
+            if response.status_code != 429 or monotonic() + wait > deadline:
                 break
             time.sleep(max(0.05, wait))
         _ok(response)
