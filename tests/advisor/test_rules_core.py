@@ -436,7 +436,7 @@ def test_unverified_webhook_is_the_deliveries_that_accepted_a_bad_signature() ->
 def test_live_key_attempts_are_a_server_finding_of_every_live_key_request(rules: Any) -> None:
     assert advisor.server_findings([], rules) == []
     [finding] = advisor.server_findings(["req_1", "req_2"], rules)
-    assert finding == {
+    assert dataclasses.asdict(finding) == {
         "rule": "live-key-attempts",
         **RULE_TEXTS["live-key-attempts"],
         "count": 2,
@@ -517,13 +517,13 @@ def test_every_rule_has_a_check_and_a_text(rules: Any) -> None:
 def test_advise_gives_a_finding_per_rule_with_evidence_in_the_checks_order(rules: Any) -> None:
     journal = [submit(0), submit(1), presets(2), presets(3)]
     found = advise(facts(journal, bad_signature_accepted=["dlv_1"]), rules)
-    assert [f["rule"] for f in found] == [
+    assert [f.rule for f in found] == [
         "duplicate-submission",
         "presets-no-cache",
         "unverified-webhook",
     ]
     first = found[0]
-    assert first == {
+    assert dataclasses.asdict(first) == {
         "rule": "duplicate-submission",
         **RULE_TEXTS["duplicate-submission"],
         "count": 1,
@@ -538,8 +538,8 @@ def test_advise_has_no_findings_for_a_quiet_account(rules: Any) -> None:
 def test_advise_keeps_the_count_but_at_most_twenty_unique_ids_of_evidence(rules: Any) -> None:
     repeated = ["dlv_same"] * 3 + [f"dlv_{n}" for n in range(30)]
     [finding] = advise(facts(bad_signature_accepted=repeated), rules)
-    assert finding["count"] == 33
-    assert finding["evidence"] == ["dlv_same", *[f"dlv_{n}" for n in range(MAX_EVIDENCE - 1)]]
+    assert finding.count == 33
+    assert finding.evidence == ["dlv_same", *[f"dlv_{n}" for n in range(MAX_EVIDENCE - 1)]]
 
 
 journal_entries = st.builds(
@@ -578,12 +578,12 @@ def test_advise_findings_are_well_formed_for_any_journal(
     journal.sort(key=lambda e: e.at)
     known = {e.request_id for e in journal} | set(bad)
     found = advise(facts(journal, webhook_times=hooks, bad_signature_accepted=bad), rules)
-    assert [f["rule"] for f in found] == [r for r in CHECKS if r in {f["rule"] for f in found}]
+    assert [f.rule for f in found] == [r for r in CHECKS if r in {f.rule for f in found}]
     for finding in found:
-        assert finding["evidence"], finding
-        assert len(set(finding["evidence"])) == len(finding["evidence"]) <= MAX_EVIDENCE
-        assert finding["count"] >= len(finding["evidence"])
-        assert set(finding["evidence"]) <= known
-        assert {k: finding[k] for k in ("title", "guide", "why", "fix")} == RULE_TEXTS[
-            finding["rule"]
+        assert finding.evidence, finding
+        assert len(set(finding.evidence)) == len(finding.evidence) <= MAX_EVIDENCE
+        assert finding.count >= len(finding.evidence)
+        assert set(finding.evidence) <= known
+        assert {k: getattr(finding, k) for k in ("title", "guide", "why", "fix")} == RULE_TEXTS[
+            finding.rule
         ]

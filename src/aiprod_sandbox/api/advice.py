@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
@@ -9,7 +11,7 @@ from .operation import Call, control_operation
 from .responses import json_response
 
 
-class Finding(BaseModel):
+class FindingOut(BaseModel):
     rule: str = Field(examples=["retry-before-retry-after"])
     title: str
     guide: str = Field(description="The section of the guide the rule comes from")
@@ -20,7 +22,7 @@ class Finding(BaseModel):
 
 
 class AdviceOut(BaseModel):
-    items: list[Finding]
+    items: list[FindingOut]
     checked_requests: int = Field(description="Journal entries looked at (the recent ones)")
 
 
@@ -28,7 +30,7 @@ async def advice(call: Call) -> Response:
     findings = call.sandbox.advice(call.account)
     return json_response(
         AdviceOut(
-            items=[Finding.model_validate(f) for f in findings],
+            items=[FindingOut.model_validate(asdict(f)) for f in findings],
             checked_requests=len(call.account.journal),
         )
     )

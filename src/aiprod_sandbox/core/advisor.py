@@ -204,19 +204,31 @@ def facts_of(account: Account) -> Facts:
     )
 
 
-def summary_lines(owned: Iterable[tuple[str, list[dict[str, Any]]]]) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule with evidence: its texts (from `fixtures/advice.yaml`) and the ids that show it."""
+
+    rule: str
+    title: str
+    guide: str
+    why: str
+    fix: str
+    count: int  # requests or deliveries that show it
+    evidence: list[str]  # the first MAX_EVIDENCE of their ids
+
+
+def summary_lines(owned: Iterable[tuple[str, list[Finding]]]) -> list[str]:
     """Each finding of each owner (an account id, or "server"): a line, and under it a line of
     its evidence (the request and delivery ids a partner finds in their own logs)."""
     return [
-        f"{owner}: {finding['rule']} ×{finding['count']}: "
-        f"{finding['title']} — fix: {finding['fix']}\n"
-        + evidence_line(finding["evidence"], finding["count"])
+        f"{owner}: {finding.rule} ×{finding.count}: {finding.title} — fix: {finding.fix}\n"
+        + evidence_line(finding.evidence, finding.count)
         for owner, findings in owned
         for finding in findings
     ]
 
 
-def advise(facts: Facts, rules: Mapping[str, AdviceRule]) -> list[dict[str, Any]]:
+def advise(facts: Facts, rules: Mapping[str, AdviceRule]) -> list[Finding]:
     """Every account rule with evidence, as findings: id, title, guide, why, fix, evidence,
     count."""
     found = ((rule_id, check(facts)) for rule_id, check in CHECKS.items())
@@ -225,7 +237,7 @@ def advise(facts: Facts, rules: Mapping[str, AdviceRule]) -> list[dict[str, Any]
 
 def server_findings(
     live_key_requests: Sequence[str], rules: Mapping[str, AdviceRule]
-) -> list[dict[str, Any]]:
+) -> list[Finding]:
     """The server's findings, in the shape of `advise`'s: the request ids of every request
     sent with a `sk_live_` key, whoever sent it."""
     if not live_key_requests:
@@ -233,19 +245,10 @@ def server_findings(
     return [_finding(LIVE_KEY_ATTEMPTS, live_key_requests, rules)]
 
 
-def _finding(
-    rule_id: str, evidence: Sequence[str], rules: Mapping[str, AdviceRule]
-) -> dict[str, Any]:
+def _finding(rule_id: str, evidence: Sequence[str], rules: Mapping[str, AdviceRule]) -> Finding:
     text = rules[rule_id]
-    return {
-        "rule": rule_id,
-        "title": text.title,
-        "guide": text.guide,
-        "why": text.why,
-        "fix": text.fix,
-        "count": len(evidence),
-        "evidence": _unique(evidence)[:MAX_EVIDENCE],
-    }
+    unique = _unique(evidence)[:MAX_EVIDENCE]
+    return Finding(rule_id, text.title, text.guide, text.why, text.fix, len(evidence), unique)
 
 
 def evidence_line(ids: Sequence[str], count: int) -> str:

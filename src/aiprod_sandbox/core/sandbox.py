@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
-from typing import Any
 
 from ..errors import ConfigError, SandboxError
 from .accounts import Account
-from .advisor import advise, facts_of, server_findings, summary_lines
+from .advisor import Finding, advise, facts_of, server_findings, summary_lines
 from .catalog import Catalog, load_catalog
 from .clock import WallTime, system_time
 from .config import CoreConfig
@@ -118,7 +117,7 @@ class Sandbox:
                 ran += len(account.catch_up())
         return ran
 
-    def advice(self, account: Account) -> list[dict[str, Any]]:
+    def advice(self, account: Account) -> list[Finding]:
         """The advisor's findings for the account (see `core/advisor.py`): only what the
         account's own keys did. Requests with a `sk_live_` key are never among them: such a
         key names no account, and no User-Agent or connection proves which account's client
