@@ -26,11 +26,17 @@ envelope `{"error": {type, message, code, details?, retry_after?, request_id}}`.
     └── GatewayTimeout                504 server_error            GATEWAY_TIMEOUT
 
     ConfigError                       bad settings, fixtures or scenario files (never HTTP)
+    DropConnection                    a scenario's dropped connection (never rendered)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+
+class DropConnection(Exception):
+    """Raised after a response has started (a scenario's `drop`), so the server cuts the
+    connection mid-answer. Never rendered: the client sees a connection closed early."""
 
 
 class ConfigError(Exception):

@@ -20,7 +20,7 @@ from .connections import ConnectionGuard, GuardedState
 from .core.clock import monotonic
 from .core.sandbox import Sandbox
 from .core.urls import local_url
-from .errors import ConfigError
+from .errors import ConfigError, DropConnection
 from .gc_policy import Collector
 from .settings import Settings
 from .webhook_http.receiver import Receiver, describe
@@ -200,7 +200,7 @@ def configure_logging(level: str) -> None:
 def _not_a_scripted_drop(record: logging.LogRecord) -> bool:
     """A scenario's dropped connection is on purpose: uvicorn need not report it as a crash."""
     error = record.exc_info[1] if record.exc_info else None
-    return type(error).__name__ != "DropConnection"
+    return not isinstance(error, DropConnection)
 
 
 def serve(settings: Settings) -> int:

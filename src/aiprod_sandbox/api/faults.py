@@ -18,13 +18,9 @@ from ..core.accounts import Account
 from ..core.clock import sleep
 from ..core.ratelimit import TokenBucket
 from ..core.scenarios import RequestRule, Scenario
-from ..errors import BY_STATUS, RateLimited, SandboxError, ServiceUnavailable
+from ..errors import BY_STATUS, DropConnection, RateLimited, SandboxError, ServiceUnavailable
 from .context import RequestContext
 from .responses import JSON_TYPE, error_response, rate_limit_headers
-
-
-class DropConnection(Exception):
-    """Raised after a response has started, so the server cuts the connection mid-answer."""
 
 
 class DroppedResponse(Response):

@@ -17,10 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..core.clock import monotonic
 from ..core.journal import JournalEntry
 from ..core.sandbox import Sandbox
-from ..errors import SandboxError
+from ..errors import DropConnection, SandboxError
 from ..settings import Settings
 from .context import SCOPE_KEY, RequestContext
-from .faults import DropConnection
 from .responses import error_response
 
 log = logging.getLogger("aiprod_sandbox")

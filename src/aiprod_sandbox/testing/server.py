@@ -15,9 +15,9 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
-from ..api.faults import DropConnection
 from ..app import create_app
 from ..core.sandbox import Sandbox
+from ..errors import DropConnection
 from ..server import HeadDeadline, http_protocol
 from ..settings import Settings
 
