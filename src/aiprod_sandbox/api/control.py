@@ -110,6 +110,8 @@ class TimingOut(BaseModel):
 
 
 class JournalEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a core JournalEntry
+
     request_id: str
     timestamp: str
     method: str
@@ -261,24 +263,7 @@ async def requests(call: Call) -> Response:
             continue
         if query.status is not None and entry.status != query.status:
             continue
-        items.append(
-            JournalEntryOut(
-                request_id=entry.request_id,
-                timestamp=entry.timestamp,
-                method=entry.method,
-                path=entry.path,
-                query=entry.query,
-                status=entry.status,
-                duration_ms=entry.duration_ms,
-                key=entry.key,
-                scenarios=list(entry.scenarios),
-                rules=list(entry.rules),
-                user_agent=entry.user_agent,
-                conditional=entry.conditional,
-                body_sha=entry.body_sha,
-                retry_after=entry.retry_after,
-            )
-        )
+        items.append(JournalEntryOut.model_validate(entry))  # its fields, by name
         if len(items) >= query.limit:
             break
     return json_response(JournalOut(items=items))

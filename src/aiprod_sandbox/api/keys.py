@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from ..core import keyring
@@ -53,6 +53,8 @@ class KeyCreated(BaseModel):
 
 
 class AuditEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a core AuditRecord
+
     event_id: str
     event: AuditEvent
     key_id: str
@@ -123,14 +125,7 @@ async def audit(call: Call) -> Response:
     return json_response(
         Page[AuditEntry](
             items=[
-                AuditEntry(
-                    event_id=e.event_id,
-                    event=e.event,
-                    key_id=e.key_id,
-                    masked_key=e.masked_key,
-                    request_id=e.request_id,
-                    timestamp=e.timestamp,
-                )
+                AuditEntry.model_validate(e)  # a core AuditRecord, read by field name
                 for e in items
             ],
             pagination=block,
