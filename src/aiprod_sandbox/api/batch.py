@@ -15,7 +15,7 @@ from starlette.responses import Response
 from ..core.jobs import JobInput
 from ..core.schema import exactly_one_of
 from ..core.urls import HttpUrl
-from .jobs import JobAccepted, JobFields, accepted, job_context, job_input
+from .jobs import JobAccepted, JobFields, accepted, job_context
 from .operation import Call, Operation
 from .responses import json_response
 from .urlpolicy import ensure_allowed
@@ -55,7 +55,7 @@ def _merged(item: BatchItem, defaults: BatchSubmit) -> tuple[JobInput, dict[str,
         own = getattr(item, name)
         values[name] = own if name in item.model_fields_set else getattr(defaults, name)
     merged = JobFields.model_construct(**values)
-    return job_input(merged, item.url or item.video_url or ""), merged.metadata or {}
+    return merged.job_input(item.url or item.video_url or ""), merged.metadata or {}
 
 
 async def submit_batch(call: Call) -> Response:

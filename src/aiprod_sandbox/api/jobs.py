@@ -12,11 +12,12 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from ..core.accounts import Account
-from ..core.clock import iso, iso_or_none
-from ..core.jobfields import Language, Metadata, MusicStyleId, PresetId, VoiceText
+from ..core.clock import iso
+from ..core.jobfields import JobInputFields, Metadata
 from ..core.jobs import Job, JobInput, StatusName, fields_of
 from ..core.links import Links
-from ..core.schema import CATALOG_ENUM, StrictModel
+from ..core.schema import StrictModel
+from ..core.snapshot.jobs import job_head
 from ..core.urls import HttpUrl
 from ..errors import UnknownField
 from .operation import Call, Operation
@@ -28,34 +29,9 @@ Status = StatusName
 _METADATA_DOC = "Up to 20 string keys (≤ 40 chars) with string values (≤ 500 chars)"
 
 
-class JobFields(StrictModel):
+class JobFields(JobInputFields):
     """The per-job fields shared by a submission, a batch item and a batch's defaults."""
 
-    voice_text: VoiceText | None = Field(default=None, examples=["Hello world"])
-    # The catalogue is data: the served document lists its values (see api/openapi.py).
-    voice_language: Language | None = Field(
-        default=None,
-        description="ISO 639-1 code",
-        examples=["en"],
-        json_schema_extra={CATALOG_ENUM: "languages"},
-    )
-    music_style: MusicStyleId | None = Field(
-        default=None,
-        description="A style from the catalogue",
-        examples=["orchestral"],
-        json_schema_extra={CATALOG_ENUM: "music_styles"},
-    )
-    preset: PresetId | None = Field(
-        default=None,
-        description="A preset id from GET /presets",
-        examples=["brand_campaign"],
-        json_schema_extra={CATALOG_ENUM: "presets"},
-    )
-    callback_url: HttpUrl | None = Field(
-        default=None,
-        description="Also receives this job's webhook events",
-        examples=["https://yourserver.com/callback"],
-    )
     metadata: Metadata | None = Field(
         default=None,
         description=_METADATA_DOC,
@@ -80,12 +56,16 @@ class JobUpdate(StrictModel):
 
 
 class JobInputOut(BaseModel):
+    # A job's input as the API shows it: every field of JobInput, null when not given.
     video_url: str
     voice_text: str | None
     voice_language: str | None
     music_style: str | None
     preset: str | None
     callback_url: str | None
+
+
+assert tuple(JobInputOut.model_fields) == JobInput._fields
 
 
 class JobResultOut(BaseModel):
@@ -147,16 +127,9 @@ def job_out(job: Job, account: Account, links: Links, base_url: str) -> JobOut:
             type=failure.type, code=failure.code, message=failure.message
         )
     return JobOut.model_construct(
-        job_id=job.job_id,
-        status=job.status.value,
-        progress=job.progress,
-        created_at=iso(job.created_at),
-        updated_at=iso(job.updated_at),
-        started_at=iso_or_none(job.started_at),
-        completed_at=iso_or_none(job.completed_at),
+        **job_head(job),
         estimated_duration_seconds=job.estimated_duration_seconds,
         input=JobInputOut.model_construct(**fields_of(job.input)),
-        metadata=dict(job.metadata),
         result=result,
         error=error,
     )
@@ -168,17 +141,6 @@ def accepted(job: Job) -> JobAccepted:
         status=job.status.value,
         estimated_duration_seconds=job.estimated_duration_seconds,
         created_at=iso(job.created_at),
-    )
-
-
-def job_input(fields: JobFields, video_url: str) -> JobInput:
-    return JobInput(
-        video_url=video_url,
-        voice_text=fields.voice_text,
-        voice_language=fields.voice_language,
-        music_style=fields.music_style,
-        preset=fields.preset,
-        callback_url=fields.callback_url,
     )
 
 
@@ -195,7 +157,7 @@ def job_context(call: Call) -> dict[str, Any]:
 async def submit(call: Call) -> Response:
     body = await call.body(JobSubmit, job_context(call))
     await ensure_allowed(call, {"callback_url": body.callback_url})
-    job = call.account.submit_job(job_input(body, body.video_url), body.metadata or {})
+    job = call.account.submit_job(body.job_input(body.video_url), body.metadata or {})
     return json_response(accepted(job), 202)
 
 

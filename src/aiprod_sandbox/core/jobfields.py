@@ -15,6 +15,10 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from .jobs import JobInput
+from .schema import CATALOG_ENUM, StrictModel
+from .urls import HttpUrl
+
 MAX_METADATA_KEYS = 20
 MAX_VOICE_TEXT = 5000
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # an id that can stand in a URL path as it is
@@ -80,3 +84,42 @@ Metadata = Annotated[
         }
     ),
 ]
+
+
+class JobInputFields(StrictModel):
+    """A job's input after its video, each field with its rule: what a submission, a batch
+    item and a state document's job share. `JobInput` holds the same names, in this order."""
+
+    voice_text: VoiceText | None = Field(default=None, examples=["Hello world"])
+    # The catalogue is data: the served document lists its values (see api/openapi.py).
+    voice_language: Language | None = Field(
+        default=None,
+        description="ISO 639-1 code",
+        examples=["en"],
+        json_schema_extra={CATALOG_ENUM: "languages"},
+    )
+    music_style: MusicStyleId | None = Field(
+        default=None,
+        description="A style from the catalogue",
+        examples=["orchestral"],
+        json_schema_extra={CATALOG_ENUM: "music_styles"},
+    )
+    preset: PresetId | None = Field(
+        default=None,
+        description="A preset id from GET /presets",
+        examples=["brand_campaign"],
+        json_schema_extra={CATALOG_ENUM: "presets"},
+    )
+    callback_url: HttpUrl | None = Field(
+        default=None,
+        description="Also receives this job's webhook events",
+        examples=["https://yourserver.com/callback"],
+    )
+
+    def job_input(self, video_url: str) -> JobInput:
+        """The core's record of these fields with the video they go with."""
+        return JobInput(video_url, *(getattr(self, name) for name in INPUT_FIELDS))
+
+
+INPUT_FIELDS = JobInput._fields[1:]  # all but video_url, which each body names its own way
+assert tuple(JobInputFields.model_fields) == INPUT_FIELDS

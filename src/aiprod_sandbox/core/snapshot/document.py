@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from ..catalog import Preset
 from ..clock import MAX_SCALE, IsoTime
-from ..jobfields import ID_PATTERN, Language, Metadata, MusicStyleId, VoiceText
+from ..jobfields import ID_PATTERN, JobInputFields, Metadata
 from ..jobs import StatusName
 from ..keys import API_SCOPES, MAX_KEYS, ScopeList, TestKey
 from ..scenarios import Scenario
@@ -67,15 +67,9 @@ class StateSettings(StrictModel):
     )
 
 
-class StateJobInput(StrictModel):
+class StateJobInput(JobInputFields):
     video_url: HttpUrl
-    voice_text: VoiceText | None = None
-    voice_language: Language | None = Field(
-        default=None, json_schema_extra={CATALOG_ENUM: "languages"}
-    )
-    music_style: MusicStyleId | None = Field(
-        default=None, json_schema_extra={CATALOG_ENUM: "music_styles"}
-    )
+    # Checked when the document is imported: its own presets count too.
     preset: str | None = Field(
         default=None,
         description="A preset of the catalogue, or of the document's own presets",

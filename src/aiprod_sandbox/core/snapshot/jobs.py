@@ -31,17 +31,24 @@ def _plan_out(plan: JobPlan) -> StatePlan:
     )
 
 
+def job_head(job: Job) -> dict[str, Any]:
+    """The fields the API and the state document show alike, their times as ISO text."""
+    return {
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "progress": job.progress,
+        "created_at": iso(job.created_at),
+        "updated_at": iso(job.updated_at),
+        "started_at": iso_or_none(job.started_at),
+        "completed_at": iso_or_none(job.completed_at),
+        "metadata": dict(job.metadata),
+    }
+
+
 def job_document(job: Job) -> StateJob:
     return StateJob(
-        job_id=job.job_id,
-        status=job.status.value,
-        progress=job.progress,
-        created_at=iso(job.created_at),
-        updated_at=iso(job.updated_at),
-        started_at=iso_or_none(job.started_at),
-        completed_at=iso_or_none(job.completed_at),
+        **job_head(job),
         input=StateJobInput(**fields_of(job.input)),
-        metadata=dict(job.metadata),
         result=StateJobResult(**fields_of(job.result)) if job.result else None,
         error=StateJobError(**fields_of(job.error)) if job.error else None,
         batch_id=job.batch_id,
