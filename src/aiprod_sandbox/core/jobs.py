@@ -99,8 +99,18 @@ class JobPlan(NamedTuple):
 
 Steps = tuple[tuple[float, str, int | None], ...]
 # Where JobPlan's fields sit in a tuple of its layout: a JobPlan, or the plain one a Job keeps.
-_OUTCOME, _SIMULATED, _QUEUE, _PROCESSING = 0, 1, 2, 3
-_STEPS_AT, _ERROR, _FAIL_AT = 6, 7, 8
+_OUTCOME, _SIMULATED, _QUEUE, _PROCESSING, _STEPS_AT, _ERROR, _FAIL_AT = map(
+    JobPlan._fields.index,
+    (
+        "outcome",
+        "simulated",
+        "queue_seconds",
+        "processing_seconds",
+        "progress_steps",
+        "error",
+        "fail_at_progress",
+    ),
+)
 
 
 def _plan_steps(plan: tuple[Any, ...]) -> Steps:
@@ -293,20 +303,18 @@ class Job:
     @property
     def plan(self) -> JobPlan:
         fields = self._plan
-        error = fields[_ERROR]
-        if error is None:
+        if fields[_ERROR] is None:
             return JobPlan._make(fields)
-        return JobPlan._make((*fields[:_ERROR], JobError._make(error), *fields[_ERROR + 1 :]))
+        named: list[Any] = list(fields)
+        named[_ERROR] = JobError._make(fields[_ERROR])
+        return JobPlan._make(named)
 
     @plan.setter
     def plan(self, value: JobPlan) -> None:
-        error = None if value.error is None else tuple(value.error)
-        self._plan = (
-            *value[:_STEPS_AT],
-            tuple(value.progress_steps),
-            error,
-            *value[_ERROR + 1 :],
-        )
+        plain: list[Any] = list(value)
+        plain[_STEPS_AT] = tuple(value.progress_steps)
+        plain[_ERROR] = None if value.error is None else tuple(value.error)
+        self._plan = tuple(plain)
 
     @property
     def result(self) -> JobResult | None:
