@@ -7,11 +7,12 @@ clock moves only when a test advances it.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from starlette.testclient import TestClient
 
+from aiprod_sandbox.core.scenarios.models import WebhookAction
 from tests.conftest import START, auth, new_key
 from tests.scenarios.conftest import (
     SHIPPED,
@@ -277,9 +278,9 @@ def test_free_tier_gives_a_pro_key_the_free_limits_until_cleared(
 
 
 def chaos_run(
-    client: TestClient, headers: dict[str, str], receivers: Receivers
+    client: TestClient, headers: dict[str, str], receivers: Receivers, jobs: int = 3
 ) -> tuple[dict[str, Any], list[str], Any, dict[str, list[Any]]]:
-    """Two instant jobs under webhook-chaos with a webhook for every job event; returns the
+    """`jobs` instant jobs under webhook-chaos with a webhook for every job event; returns the
     webhook, the job ids, the receiver, and what had arrived after +0 s, +5 s and +35 s."""
     running = receivers.start()
     use(client, headers, "webhook-chaos")
@@ -288,12 +289,25 @@ def chaos_run(
         json={"url": running.url, "events": ALL_EVENTS},
         headers=headers,
     ).json()
-    jobs = [submit(client, headers, f"v{n}") for n in range(2)]
+    job_ids = [submit(client, headers, f"v{n}") for n in range(jobs)]
     arrived: dict[str, list[Any]] = {}
     for label, seconds in (("0", 0), ("5", 5), ("35", 30)):
         advance(client, headers, seconds)  # returns once the due attempts are done
         arrived[label] = list(running.receiver.received)
-    return webhook, jobs, running.receiver, arrived
+    return webhook, job_ids, running.receiver, arrived
+
+
+# The numbered attempts of webhook-chaos (every attempt counts; here each delivery's first
+# attempt is the call of its position in the log, as nothing is retried).
+NUMBERED = {
+    2: "bad_signature",
+    6: "missing_signature",
+    7: "wrong_secret",
+    8: "stale_timestamp",
+    11: "malformed_body",
+    12: "wrong_content_type",
+    13: "slow",
+}
 
 
 def test_webhook_chaos_misbehaves_as_described(
@@ -303,22 +317,43 @@ def test_webhook_chaos_misbehaves_as_described(
     secret = webhook["secret"]
     log = deliveries(client, headers)
     assert all(d["status"] == "delivered" for d in log), log
-    assert len(log) == 10  # 2 jobs x (started, 3 progress, completed)
+    assert len(log) == 15  # 3 jobs x (started, 3 progress, completed)
     received = arrived["35"]
+    copies = {
+        d["delivery_id"]: [r for r in received if r.delivery_id == d["delivery_id"]] for d in log
+    }
 
-    # The 2nd delivery carries a wrong signature; every other one verifies.
-    second = log[1]
-    assert [a["deliberate"] for a in second["attempts"]] == ["bad_signature"]
+    # The numbered attempts misbehave as the description says; the others do not.
+    for call, delivery in enumerate(log, start=1):
+        kind = NUMBERED.get(call)
+        if kind is None:
+            assert {a["deliberate"] for a in delivery["attempts"]}.isdisjoint(NUMBERED.values())
+            continue
+        assert [a["deliberate"] for a in delivery["attempts"]] == [kind], call
+        [item] = copies[delivery["delivery_id"]]
+        signature = item.headers.get("x-aiprod-signature")
+        assert item.body == delivery["attempts"][0]["request_body"].encode()
+        assert signed_by(secret, item.body, signature) is (
+            kind not in ("bad_signature", "missing_signature", "wrong_secret")
+        ), kind
+        assert (signature is None) is (kind == "missing_signature")
+        stamp = int(item.headers["x-aiprod-timestamp"])
+        assert stamp == (START - 3600 if kind == "stale_timestamp" else START)
+        assert (item.headers["content-type"] == "text/plain; charset=utf-8") is (
+            kind == "wrong_content_type"
+        )
+        assert (not item.body.endswith(b"}")) is (kind == "malformed_body")  # cut short
+        assert (delivery["attempts"][0]["duration_ms"] >= 2000) is (kind == "slow")
     for item in received:
-        valid = signed_by(secret, item.body, item.headers.get("x-aiprod-signature"))
-        assert valid is (item.delivery_id != second["delivery_id"]), item.delivery_id
+        if item.delivery_id not in {log[call - 1]["delivery_id"] for call in NUMBERED}:
+            assert signed_by(secret, item.body, item.headers.get("x-aiprod-signature"))
 
     # Every job.completed arrives twice: same delivery id, same bytes, same headers.
     for delivery in (d for d in log if d["event"] == "job.completed"):
-        copies = [r for r in received if r.delivery_id == delivery["delivery_id"]]
-        assert len(copies) == 2
-        assert copies[0].body == copies[1].body == delivery["attempts"][0]["request_body"].encode()
-        assert copies[0].headers["x-aiprod-signature"] == copies[1].headers["x-aiprod-signature"]
+        twins = copies[delivery["delivery_id"]]
+        assert len(twins) == 2
+        assert twins[0].body == twins[1].body == delivery["attempts"][0]["request_body"].encode()
+        assert twins[0].headers["x-aiprod-signature"] == twins[1].headers["x-aiprod-signature"]
         assert [a["deliberate"] for a in delivery["attempts"]] == ["duplicate", "duplicate"]
 
     # The first job.started is held back 5 s: it arrives after that job's later events.
@@ -335,26 +370,25 @@ def test_webhook_chaos_misbehaves_as_described(
     assert started["delivery_id"] in {r.delivery_id for r in arrived["5"]}
     assert [a["deliberate"] for a in started["attempts"]] == ["out_of_order"]
     assert "out_of_order" in started["note"]
-    other_started = [d for d in log if d["event"] == "job.started" and d is not started]
-    assert [a["deliberate"] for d in other_started for a in d["attempts"]] == [None]
 
     # Late progress: held back 30 s, delivered only once the clock moved past it.
     late = [d for d in log if any(a["deliberate"] == "delay" for a in d["attempts"])]
-    assert late, "no job.progress was delayed"
+    assert [log.index(d) + 1 for d in late] == [4, 9, 14]  # progress 3, 6 and 9
     for delivery in late:
         assert delivery["event"] == "job.progress"
         assert delivery["delivery_id"] not in {r.delivery_id for r in arrived["5"]}
         assert delivery["delivery_id"] in {r.delivery_id for r in arrived["35"]}
-    # Nothing else misbehaved.
+    # Every action but drop shows (a dropped attempt never reaches the receiver, and its
+    # retry 1 s later is what `delay` shows already).
     deliberate = {a["deliberate"] for d in log for a in d["attempts"]} - {None}
-    assert deliberate == {"bad_signature", "duplicate", "out_of_order", "delay"}
+    assert deliberate == set(get_args(WebhookAction)) - {"drop"}
     assert receiver.received == received
 
 
 def test_webhook_chaos_delays_exactly_every_third_progress(
     client: TestClient, headers: dict[str, str], receivers: Receivers
 ) -> None:
-    chaos_run(client, headers, receivers)
+    chaos_run(client, headers, receivers, jobs=2)  # 10 attempts: no slow one (the 13th)
     progress = [d for d in deliveries(client, headers) if d["event"] == "job.progress"]
     late = [n for n, d in enumerate(progress, start=1) if d["attempts"][0]["deliberate"] == "delay"]
     assert late == [3, 6]

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from aiprod_sandbox.core.scenarios import ScenarioError, load_text
 from tests.scenarios.conftest import (
     advance,
     deliveries,
@@ -49,6 +50,7 @@ def test_drop_is_logged_as_dropped_then_retried_and_delivered(
     assert dropped["deliberate"] == "drop"
     assert dropped["error"] == "dropped"  # a deliberate fault, not a receiver's timeout
     assert dropped["response_status"] == 0
+    assert dropped["duration_ms"] == 0  # nothing was sent, so nothing was waited for
     assert delivery["next_attempt_at"] == "2026-05-28T20:26:41Z"  # the schedule: +1 s
 
     advance(client, headers, 0.5)
@@ -183,3 +185,34 @@ def test_endpoint_matching(
     assert marked == {next(iter(bad)).lstrip("/")}
     callbacks = [d for d in log if d["webhook_id"] is None]
     assert callbacks and all(d["url"].endswith("/callback") for d in callbacks)
+
+
+# ---- the seconds each action takes ---------------------------------------------------------
+
+
+def problems_of(rule: str) -> list[str]:
+    text = f"name: timing\ndescription: which seconds go with which action\nwebhooks:\n{rule}"
+    with pytest.raises(ScenarioError) as refused:
+        load_text(text, "timing.yaml")
+    return refused.value.problems
+
+
+def test_slow_takes_drip_seconds_in_real_seconds_up_to_thirty() -> None:
+    text = "name: ok\ndescription: d\nwebhooks:\n  - action: slow\n    drip_seconds: 30\n"
+    [rule] = load_text(text).webhooks
+    assert (rule.action, rule.drip_seconds) == ("slow", 30)
+    [over] = problems_of("  - action: slow\n    drip_seconds: 31\n")
+    assert "webhooks[0].drip_seconds" in over and "less than or equal to 30" in over
+
+
+def test_delay_seconds_on_slow_points_to_drip_seconds() -> None:
+    [problem] = problems_of("  - action: slow\n    delay_seconds: 2\n")
+    assert "webhooks[0].delay_seconds" in problem
+    assert "goes with action: delay or out_of_order" in problem
+    assert "slow takes drip_seconds (real seconds)" in problem
+
+
+def test_drip_seconds_goes_with_slow_only() -> None:
+    [problem] = problems_of("  - action: missing_signature\n    drip_seconds: 2\n")
+    assert "webhooks[0].drip_seconds" in problem
+    assert "drip_seconds goes with action: slow; action: missing_signature ignores it" in problem

@@ -31,14 +31,23 @@ class AttemptOut(BaseModel):
     sent_at: str | None
     duration_ms: float | None
     request_headers: dict[str, str]
-    request_body: str = Field(description="The exact body sent (the same on every attempt)")
+    request_body: str = Field(
+        description="The exact body sent: the same on every attempt, but for one a scenario's "
+        "`malformed_body` rule cut short"
+    )
     response_status: int = Field(description="0 when there was no response")
     response_excerpt: str
     error: AttemptError | None = Field(
-        description="Why the attempt failed; `dropped`: a scenario's `drop` rule lost it on "
-        "purpose (retried like a timeout)"
+        description="Why the attempt failed; `dropped`: a scenario's `drop` rule kept it from "
+        "being sent at all (no receiver was waited for, so it is no `timeout`); retried on the "
+        "schedule like any failed attempt"
     )
-    deliberate: str | None = Field(description="Set when a scenario made it misbehave")
+    deliberate: str | None = Field(
+        description="The scenario webhook action that made this attempt misbehave on purpose "
+        "(`bad_signature`, `wrong_secret`, `missing_signature`, `stale_timestamp`, "
+        "`malformed_body`, `wrong_content_type`, `slow`, `duplicate`, `out_of_order`, `delay`, "
+        "`drop`); the attempt's answer and error are still what the receiver really did"
+    )
 
 
 class DeliveryOut(BaseModel):
@@ -87,7 +96,9 @@ def _attempt(attempt: Attempt, body: str) -> AttemptOut:
         sent_at=iso(attempt.sent_at) if attempt.sent_at is not None else None,
         duration_ms=attempt.duration_ms,
         request_headers=attempt.request_headers,
-        request_body=body,
+        request_body=body
+        if attempt.request_body is None
+        else attempt.request_body.decode("utf-8", "replace"),
         response_status=attempt.response_status,
         response_excerpt=attempt.response_excerpt,
         error=attempt.error,

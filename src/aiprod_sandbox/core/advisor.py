@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .catalog import AdviceRule
 from .journal import JournalEntry
+from .scenarios.models import UNVERIFIABLE
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -47,7 +48,9 @@ class Facts:
 
     journal: Sequence[Entry]  # oldest first
     watched: Mapping[str, float]  # job id → from when a webhook or callback tells its end
-    bad_signature_accepted: Sequence[str]  # delivery ids answered 2xx despite a bad signature
+    # Delivery ids answered 2xx although their signature could not verify on purpose
+    # (a scenario's bad_signature, wrong_secret or missing_signature).
+    bad_signature_accepted: Sequence[str]
 
 
 def _job_reads(journal: Sequence[Entry]) -> dict[str, list[Entry]]:
@@ -199,7 +202,7 @@ def facts_of(account: Account) -> Facts:
             d.delivery_id
             for d in account.deliveries.all()
             for a in d.attempts
-            if a.deliberate == "bad_signature" and a.ok
+            if a.deliberate in UNVERIFIABLE and a.ok
         ],
     )
 

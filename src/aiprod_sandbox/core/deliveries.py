@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
-# `dropped`: a scenario lost the attempt on purpose (retried like a timeout)
+# `dropped`: a scenario's `drop` rule kept the attempt from being sent at all. It is not a
+# `timeout` (no receiver was waited for); the schedule retries it as any failed attempt.
 AttemptError = Literal["timeout", "connect_error", "dns", "redirect", "non_2xx", "dropped"]
 Trigger = Literal["scheduled", "manual", "test"]
 MAX_ATTEMPTS_KEPT = 50
@@ -50,10 +51,11 @@ class Attempt:
     sent_at: float | None = None
     duration_ms: float | None = None
     request_headers: dict[str, str] = field(default_factory=dict)
+    request_body: bytes | None = None  # what was sent, when a scenario changed it (None: the body)
     response_status: int = 0
     response_excerpt: str = ""
     error: AttemptError | None = None
-    deliberate: str | None = None  # set when a scenario made this attempt misbehave
+    deliberate: str | None = None  # the scenario action that made this attempt misbehave
 
     @property
     def ok(self) -> bool:

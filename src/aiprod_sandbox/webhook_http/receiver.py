@@ -131,6 +131,8 @@ def describe(item: Received) -> str:
     """A human-readable block for one delivery (what `aiprod-sandbox listen` prints)."""
     if item.signature_valid is None:
         signature = "not checked (no --secret)"
+    elif "x-aiprod-signature" not in item.headers:
+        signature = "MISSING (no X-AIPROD-Signature header)"
     else:
         signature = "valid" if item.signature_valid else "INVALID"
     try:

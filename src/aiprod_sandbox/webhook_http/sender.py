@@ -10,9 +10,10 @@ account may have `webhook_queue` attempts started; past that its attempts wait i
 share). A job's first attempts reach an endpoint in event order (each waits for the one before
 it on its lane: endpoint and job), while other jobs' deliveries to a slow endpoint go beside
 them; retries never hold back later events. What one attempt does on the wire (the lookup, the
-address policy, the POST, the timeout) is `transmit.py`'s. `settle` runs an account's due work
-and waits for its attempts, in time order: what `clock/advance` needs. `aclose` says what
-shutting down drops.
+address policy, the POST, the timeout) is `transmit.py`'s; what a scenario's webhook rule
+changes in its request is `chaos.py`'s, and when and how often it is sent (held back, sent
+twice, dropped) is decided here. `settle` runs an account's due work and waits for its
+attempts, in time order: what `clock/advance` needs. `aclose` says what shutting down drops.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from ..core.clock import monotonic
 from ..core.deliveries import Attempt, Delivery, Trigger
 from ..core.due import Ran
 from ..core.sandbox import Sandbox
+from ..core.scenarios.models import HOLDING, WebhookRule
 from ..errors import NotFound
 from ..settings import Settings
 from .addresses import Resolver, system_resolver
+from .chaos import CONTENT_TYPE, SIGNATURE, TIMESTAMP, Outgoing, misbehave
 from .signing import sign
 from .slots import FairSlots, endpoint_of
 from .transmit import Transmitter
@@ -42,7 +45,6 @@ if TYPE_CHECKING:  # imported on the first attempt: httpx is ~40 ms of every sta
 log = logging.getLogger("aiprod_sandbox.webhooks")
 USER_AGENT = f"AIPROD-Webhooks/1.0 (AIPROD Sandbox {__version__})"
 SETTLE_TURN_SECONDS = 0.005  # work an advance does before giving other requests a turn
-WRONG_SECRET = "whsec_deliberately_wrong_secret_for_testing"  # bad_signature scenarios
 SHUTDOWN_ACCOUNTS_NAMED = 5  # the shutdown warning names this many accounts at most
 
 Waiting = tuple[Delivery, int, float, Trigger]  # an attempt waiting for a place in its queue
@@ -165,9 +167,9 @@ class Dispatcher:
         before = self._lanes.get(lane) if in_lane else None
         # Scenario rules count attempts here, in the order they fall due, not when each one
         # gets its turn to send (lanes finish in any order): "every 3rd" is always the 3rd.
-        action = self._misbehaviour(account, delivery, trigger, at)
+        rule = self._misbehaviour(account, delivery, trigger, at)
         task = asyncio.get_running_loop().create_task(
-            self._attempt(account, delivery, number, at, trigger, before, action)
+            self._attempt(account, delivery, number, at, trigger, before, rule)
         )
         tasks = self._started.setdefault(account.account_id, set())
         tasks.add(task)
@@ -263,7 +265,7 @@ class Dispatcher:
         at: float,
         trigger: Trigger,
         before: asyncio.Task[None] | None,
-        action: str | None,
+        rule: WebhookRule | None,
     ) -> None:
         if before is not None:
             await asyncio.wait([before])  # first attempts to one endpoint keep event order
@@ -271,7 +273,8 @@ class Dispatcher:
         if target is None:
             return
         delivery.url = target[0]
-        if action in ("delay", "out_of_order"):
+        action = rule.action if rule is not None else None
+        if action in HOLDING:
             return  # held back and rescheduled; the lane moves on without it
         async with self.slots.hold(account.account_id, endpoint_of(target[0])):
             target = self._current(account, delivery, trigger)  # as it is after the wait
@@ -283,16 +286,23 @@ class Dispatcher:
             attempt = Attempt(attempt=number, trigger=trigger, scheduled_at=at, sent_at=sent_at)
             if delivery.held:
                 attempt.deliberate, delivery.held = delivery.held, None
-            if action == "bad_signature":
-                secret = WRONG_SECRET
-            attempt.request_headers = self._headers(delivery, secret, number, sent_at)
+            signed = Outgoing(self._headers(delivery, secret, number, sent_at), delivery.body)
+            drip = rule.drip_seconds if rule is not None else 0.0
+            request = misbehave(signed, action, secret, drip_seconds=drip)
+            attempt.request_headers = request.headers
+            if request.body != delivery.body:
+                attempt.request_body = request.body  # the log shows what was really sent
             if action == "drop":
+                # Never sent: the log says `dropped` (not a timeout: no receiver was waited
+                # for), and the schedule retries it as it does any failed attempt.
                 attempt.deliberate = "drop"
-                attempt.error = "dropped"  # lost on purpose; retried as a timeout would be
+                attempt.error = "dropped"
                 attempt.duration_ms = 0.0
             else:
                 attempt.deliberate = attempt.deliberate or action
-                await self.transmit.send(url, delivery.body, attempt)
+                await self.transmit.send(
+                    url, request.body, attempt, drip_seconds=request.drip_seconds
+                )
             if action == "duplicate":
                 twin = Attempt(
                     attempt=number,
@@ -312,8 +322,8 @@ class Dispatcher:
 
     def _misbehaviour(
         self, account: Account, delivery: Delivery, trigger: Trigger, due: float
-    ) -> str | None:
-        """What a scenario's webhook rule makes this attempt do (None: behave)."""
+    ) -> WebhookRule | None:
+        """The scenario's webhook rule this attempt obeys (None: behave)."""
         if trigger == "manual" or delivery.held or not account.scenarios.any:
             return None
         try:
@@ -325,7 +335,7 @@ class Dispatcher:
         if found is None:
             return None
         scenario, rule = found
-        if rule.action in ("delay", "out_of_order"):
+        if rule.action in HOLDING:
             account.hold_delivery(
                 delivery,
                 at + rule.delay_seconds,
@@ -333,15 +343,15 @@ class Dispatcher:
                 f"held back {rule.delay_seconds:g} s on purpose ({rule.action}, "
                 f"scenario {scenario.name})",
             )
-        return rule.action
+        return rule
 
     def _headers(self, delivery: Delivery, secret: str, number: int, at: float) -> dict[str, str]:
         return {
-            "Content-Type": "application/json",
+            CONTENT_TYPE: "application/json",
             "User-Agent": USER_AGENT,
-            "X-AIPROD-Signature": sign(secret, delivery.body),
+            SIGNATURE: sign(secret, delivery.body),
             "X-AIPROD-Event": delivery.event,
             "X-AIPROD-Delivery": delivery.delivery_id,
             "X-AIPROD-Attempt": str(number),
-            "X-AIPROD-Timestamp": str(int(at)),
+            TIMESTAMP: str(int(at)),
         }

@@ -5,17 +5,21 @@ Each attempt looks the host up with the app's resolver and connects to those che
 addresses only, so a name that now resolves elsewhere (DNS rebinding) cannot slip past the
 check. The whole attempt, the lookup and a slow-dripping answer included, is bounded by the
 timeout; only the first `excerpt_bytes` of an answer are read; redirects are not followed.
+A `slow` attempt (`chaos.py`) drips its body: its bound is the timeout plus the dripping, so
+the receiver's part of it has the whole timeout, as in any other attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from ..core.clock import monotonic
+from ..core.clock import monotonic, sleep
 from ..core.deliveries import Attempt
 from .addresses import IPAddress, Resolver, Unresolved, first_refusal, literal, resolve
+from .chaos import pieces
 
 if TYPE_CHECKING:  # imported on the first attempt: httpx is ~40 ms of every start-up
     import httpx
@@ -80,8 +84,12 @@ class Transmitter:
             await self._client.aclose()
             self._client = None
 
-    async def send(self, url: str, body: bytes, attempt: Attempt) -> None:
-        """Make the attempt and fill in its answer, error and duration."""
+    async def send(
+        self, url: str, body: bytes, attempt: Attempt, *, drip_seconds: float = 0.0
+    ) -> None:
+        """Make the attempt and fill in its answer, error and duration. With `drip_seconds`,
+        the body goes out in pieces over that many real seconds (a `slow` attempt), and the
+        attempt may last that much longer than the timeout."""
         import httpx
 
         started = monotonic()
@@ -90,12 +98,12 @@ class Transmitter:
         try:
             target = httpx.URL(url)
             host = target.host
-            async with asyncio.timeout(self._timeout):  # the lookup counts too
+            async with asyncio.timeout(self._timeout + drip_seconds):  # the lookup counts too
                 addresses = await resolve(host, self.resolver, None)
                 resolving = False
                 if reason := first_refusal(host, addresses, self._deny_private):
                     raise _Refused(reason)
-                await self._post(target, addresses, body, attempt)
+                await self._post(target, addresses, body, attempt, drip_seconds)
             status = attempt.response_status
             if 300 <= status < 400:
                 attempt.error = "redirect"
@@ -122,7 +130,12 @@ class Transmitter:
         attempt.duration_ms = round((monotonic() - started) * 1000, 3)
 
     async def _post(
-        self, url: httpx.URL, addresses: list[IPAddress], body: bytes, attempt: Attempt
+        self,
+        url: httpx.URL,
+        addresses: list[IPAddress],
+        body: bytes,
+        attempt: Attempt,
+        drip_seconds: float,
     ) -> None:
         """POST to the first of the checked `addresses` that takes the connection (a host
         written as an address is its only one, and is used as it is)."""
@@ -135,9 +148,15 @@ class Transmitter:
             if named:
                 request_url, wire, extensions = _pinned(url, address)
                 headers = {**headers, **wire}
+            content: bytes | AsyncIterator[bytes] = body
+            if drip_seconds:
+                # With its length given, the body is sent as it is, not chunked: the receiver
+                # sees an ordinary request whose bytes arrive slowly.
+                headers = {**headers, "Content-Length": str(len(body))}
+                content = _dripping(body, drip_seconds)
             try:
                 async with self._http().stream(
-                    "POST", request_url, content=body, headers=headers, extensions=extensions
+                    "POST", request_url, content=content, headers=headers, extensions=extensions
                 ) as response:
                     attempt.response_status = response.status_code
                     excerpt = bytearray()
@@ -152,3 +171,11 @@ class Transmitter:
             except httpx.ConnectError:
                 if index == len(addresses) - 1:
                     raise
+
+
+async def _dripping(body: bytes, seconds: float) -> AsyncIterator[bytes]:
+    """`body` in pieces, each after a pause, the last one `seconds` after the headers."""
+    parts = pieces(body, seconds)
+    for part in parts:
+        await sleep(seconds / len(parts))
+        yield part

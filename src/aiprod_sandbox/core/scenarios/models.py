@@ -27,8 +27,26 @@ from ..yamlfile import problem_at
 
 Method = Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 EventName = Literal[JobEventName, "webhook.test"]
-WebhookAction = Literal["bad_signature", "duplicate", "out_of_order", "delay", "drop"]
+WebhookAction = Literal[
+    "bad_signature",
+    "wrong_secret",
+    "missing_signature",
+    "stale_timestamp",
+    "malformed_body",
+    "wrong_content_type",
+    "slow",
+    "duplicate",
+    "out_of_order",
+    "delay",
+    "drop",
+]
 HOLDING: tuple[WebhookAction, ...] = ("delay", "out_of_order")  # they use delay_seconds
+# A receiver that verifies X-AIPROD-Signature as the guide says must refuse these (the
+# advisor's `unverified-webhook`): the signature is over other bytes, under another secret,
+# or absent. A stale timestamp is not among them: its signature is right, and the guide
+# asks for no replay check.
+UNVERIFIABLE: tuple[WebhookAction, ...] = ("bad_signature", "wrong_secret", "missing_signature")
+SLOW_MAX_SECONDS = 30.0  # the longest a `slow` delivery drips its body (real seconds)
 
 
 MAX_RULES = 100  # of each kind, in one scenario
@@ -234,18 +252,40 @@ class WebhookRule(FrozenModel):
     match: WebhookMatch = WebhookMatch()
     when: When = When()
     times: int | None = Field(default=None, ge=1)
-    action: WebhookAction
+    action: WebhookAction = Field(
+        description="bad_signature: signed with the endpoint's secret over other bytes; "
+        "wrong_secret: the body signed with another secret; missing_signature: no "
+        "X-AIPROD-Signature; stale_timestamp: X-AIPROD-Timestamp an hour old; malformed_body: "
+        "the body cut short (not JSON), signed as sent; wrong_content_type: text/plain; "
+        "slow: the body dripped over drip_seconds; duplicate: sent twice; out_of_order, "
+        "delay: held back delay_seconds; drop: not sent (logged as dropped, retried)"
+    )
     delay_seconds: float = Field(
         default=30, ge=0, description="clock seconds (delay, out_of_order)"
+    )
+    drip_seconds: float = Field(
+        default=5,
+        gt=0,
+        le=SLOW_MAX_SECONDS,
+        description="real seconds over which slow sends the body (the receiver still gets "
+        "the whole attempt timeout to answer after it)",
     )
 
     @model_validator(mode="after")
     def _delay_used(self, info: ValidationInfo) -> WebhookRule:
-        if _files(info) and "delay_seconds" in self.model_fields_set and self.action not in HOLDING:
+        if not _files(info):
+            return self
+        if "delay_seconds" in self.model_fields_set and self.action not in HOLDING:
+            slow = "; slow takes drip_seconds (real seconds)" if self.action == "slow" else ""
             raise problem_at(
                 ("delay_seconds",),
                 f"delay_seconds goes with action: {' or '.join(HOLDING)}; "
-                f"action: {self.action} ignores it",
+                f"action: {self.action} ignores it{slow}",
+            )
+        if "drip_seconds" in self.model_fields_set and self.action != "slow":
+            raise problem_at(
+                ("drip_seconds",),
+                f"drip_seconds goes with action: slow; action: {self.action} ignores it",
             )
         return self
 
