@@ -29,11 +29,13 @@ from .api import (
     files,
     health,
     jobs,
+    journal,
     keys,
     presets,
     scenarios,
     state,
     usage,
+    verify,
     webhooks,
 )
 from .api.context import context_of
@@ -61,6 +63,8 @@ RESOURCE_OPERATIONS: tuple[Operation, ...] = (
     *keys.OPERATIONS,
     *usage.OPERATIONS,
     *control.OPERATIONS,
+    *journal.OPERATIONS,
+    *verify.OPERATIONS,
     *accounts.OPERATIONS,
     *state.OPERATIONS,
     *deliveries.OPERATIONS,

@@ -256,6 +256,8 @@ class Settings:
     account_idle_seconds: float = 60.0  # an empty account unused this long may be let go
     max_jobs_per_account: int = 100_000
     journal_size: int = 1_000
+    journal_bytes: int = 512 * 1024  # an account's journal: headers and bodies kept
+    journal_body_bytes: int = 4096  # each body kept up to this, then cut with a marker
     max_body_bytes: int = 1024 * 1024
     link_ttl_seconds: float = 3600.0
 
@@ -319,4 +321,6 @@ class Settings:
             account_idle_seconds=self.account_idle_seconds,
             max_jobs_per_account=self.max_jobs_per_account,
             journal_size=self.journal_size,
+            journal_bytes=self.journal_bytes,
+            journal_body_bytes=self.journal_body_bytes,
         )

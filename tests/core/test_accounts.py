@@ -16,6 +16,7 @@ from aiprod_sandbox.core.accounts import Account
 from aiprod_sandbox.core.catalog import Catalog, load_catalog
 from aiprod_sandbox.core.deliveries import DELIVERY_KIND, Delivery
 from aiprod_sandbox.core.jobs import JobInput, JobStatus
+from aiprod_sandbox.core.journal import JournalEntry
 from aiprod_sandbox.core.keys import SCOPES, ApiKey, mask_key
 from aiprod_sandbox.core.registry import Accounts
 from aiprod_sandbox.core.tiers import tier_of_key
@@ -455,7 +456,7 @@ def test_an_account_let_go_drops_what_it_held_at_once(catalog: Catalog) -> None:
     wall = FakeWall()
     accounts = registry(catalog, wall, max_accounts=1, account_idle_seconds=0)
     gone, _ = authenticate(accounts, bearer(fresh_key()))
-    gone.journal.append({"request_id": "req_x"})
+    gone.journal.append(JournalEntry("req_x", 0.0, "GET", "/jobs", "", 200, 1.0, "sk_test_…abcd"))
     wall.step(1)
     authenticate(accounts, bearer(fresh_key()))
     assert accounts.get(gone.account_id) is None

@@ -32,6 +32,7 @@ import jsonschema
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from jsonpath_ng.ext.parser import parse as jsonpath_parse
 from schemathesis.openapi import from_url
 
 from .conftest import ServerProcess, api, bearer, fresh_key, stop_and_check
@@ -87,11 +88,19 @@ CONTROL.auth(refresh_interval=None)(OneAccountPerOperation)
 
 @CONTROL.hook
 def filter_case(ctx: schemathesis.HookContext, case: schemathesis.Case) -> bool:
-    """A state document names each job, webhook and key once, which JSON Schema cannot say
+    """Verifications that wait long are not drawn (see below). A state document names each
+    job, webhook and key once, which JSON Schema cannot say
     (uniqueness of one property of the items): documents that repeat one are refused with 400
     naming the field, and `tests/api/test_state.py` checks that. Here they are not drawn (in
     every phase: the coverage phase applies `filter_case` hooks only)."""
     body = case.body
+    if case.operation.path == "/_sandbox/verify" and isinstance(body, dict):
+        # A verification may wait up to 300 s (`within`), longer than a case's timeout: here
+        # only short waits are drawn; tests/evidence/test_verify.py covers waiting. And JSON
+        # Schema cannot say what a JSONPath expression is: ones that do not parse (refused
+        # with 400 naming the field, as test_verify.py checks) are not drawn.
+        within = body.get("within")
+        return (not isinstance(within, int | float) or within <= 0.5) and _paths_parse(body)
     if case.operation.path != "/_sandbox/state" or not isinstance(body, dict):
         return True
     for section, fields in (
@@ -103,6 +112,19 @@ def filter_case(ctx: schemathesis.HookContext, case: schemathesis.Case) -> bool:
         for name in fields:
             given = [json.dumps(item[name]) for item in items if item.get(name) is not None]
             if len(given) != len(set(given)):
+                return False
+    return True
+
+
+def _paths_parse(body: dict[str, Any]) -> bool:
+    sequence = body.get("sequence")  # negative cases draw any type for any field
+    matchers = [body.get("requests"), *(sequence if isinstance(sequence, list) else [])]
+    for matcher in matchers:
+        paths = matcher.get("jsonpath") if isinstance(matcher, dict) else None
+        for expression in paths if isinstance(paths, dict) else ():
+            try:
+                jsonpath_parse(expression)
+            except Exception:
                 return False
     return True
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_origin
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -158,7 +158,13 @@ def validate(model: type[M], data: Any, context: Mapping[str, Any] | None = None
 def validate_query(model: type[M], request: Request) -> M:
     """Query parameters (known ones only; unknown parameters are ignored) into `model`."""
     known = model.model_fields
-    data = {name: value for name, value in request.query_params.items() if name in known}
+    params = request.query_params
+    data: dict[str, Any] = {}
+    for name in params:
+        field = known.get(name)
+        if field is not None:  # a list field takes every value given (`?header=a&header=b`)
+            many = get_origin(field.annotation) is list
+            data[name] = params.getlist(name) if many else params[name]
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -22,6 +22,11 @@ class RequestNotes:
     body_sha: str | None = None  # operation.py, when it reads the body
     rules: tuple[str, ...] = ()  # faults.py: the scenario rules that fired
     retry_after: str | None = None  # middleware.py: the answer's Retry-After header
+    # operation.py, once auth found the account: where its job book and delivery log stood,
+    # so the journal can link the jobs the request created and the deliveries they began
+    jobs_mark: int = -1
+    deliveries_mark: int = 0
+    fault: str | None = None  # operation.py: a fault after the handler, as the journal says it
 
 
 @dataclass

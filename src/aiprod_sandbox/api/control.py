@@ -1,5 +1,6 @@
-"""The control API under `/_sandbox/`: account, reset, clock, timing, journal, transitions
-(the state document is `state.py`'s, deliveries `deliveries.py`'s, scenarios `scenarios.py`'s).
+"""The control API under `/_sandbox/`: account, reset, clock, timing, transitions (the state
+document is `state.py`'s, the journal `journal.py`'s, verification `verify.py`'s, deliveries
+`deliveries.py`'s, scenarios `scenarios.py`'s).
 
 Authenticated by a key of the account holding the `sandbox` scope, or by the admin token with
 `X-AIPROD-Account`; never rate limited; documented in `/_sandbox/openapi.json`. Operations that
@@ -107,37 +108,6 @@ class TimingIn(StrictModel):
 
 class TimingOut(BaseModel):
     job_timing: Literal["instant", "simulated"]
-
-
-class JournalEntryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)  # read from a core JournalEntry
-
-    request_id: str
-    timestamp: str
-    method: str
-    path: str
-    query: str
-    status: int
-    duration_ms: float
-    key: str = Field(description="The key, masked")
-    scenarios: list[str] = Field(description="Scenarios active for the account then")
-    rules: list[str] = Field(description="Scenario rules that fired on it")
-    user_agent: str | None
-    conditional: bool = Field(description="Sent with If-None-Match")
-    body_sha: str | None = Field(description="Short hash of the body (same body, same hash)")
-    retry_after: int | None = Field(description="Retry-After of the answer, if any")
-
-
-class JournalOut(BaseModel):
-    items: list[JournalEntryOut]
-
-
-class JournalQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    method: str | None = Field(default=None, description="Only this method")
-    path: str | None = Field(default=None, description="Only this path, or paths under it")
-    status: int | None = Field(default=None, ge=100, le=599, description="Only this status")
-    limit: int = Field(default=100, ge=1, le=1000, description="Newest first, at most this many")
 
 
 class TransitionError(StrictModel):
@@ -250,25 +220,6 @@ async def set_timing(call: Call) -> Response:
     return json_response(TimingOut(job_timing=body.job_timing))
 
 
-async def requests(call: Call) -> Response:
-    query = call.query(JournalQuery)
-    method = query.method.upper() if query.method else None
-    items = []
-    for entry in reversed(call.account.journal):
-        if method and entry.method != method:
-            continue
-        if query.path and not (
-            entry.path == query.path or entry.path.startswith(query.path.rstrip("/") + "/")
-        ):
-            continue
-        if query.status is not None and entry.status != query.status:
-            continue
-        items.append(JournalEntryOut.model_validate(entry))  # its fields, by name
-        if len(items) >= query.limit:
-            break
-    return json_response(JournalOut(items=items))
-
-
 async def transition(call: Call) -> Response:
     body = await call.body(TransitionIn)
     error = JobError(**body.error.model_dump()) if body.error else None
@@ -341,15 +292,6 @@ OPERATIONS = (
         "setTiming",
         request_model=TimingIn,
         responses={200: (TimingOut, "The timing")},
-    ),
-    control_operation(
-        "GET",
-        "/_sandbox/requests",
-        requests,
-        "This account's recent API requests",
-        "listRequests",
-        query_model=JournalQuery,
-        responses={200: (JournalOut, "Newest first")},
     ),
     control_operation(
         "POST",

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..core.accounts import Account
 from ..core.clock import monotonic
 from ..core.journal import JournalEntry
 from ..core.sandbox import Sandbox
@@ -39,6 +40,18 @@ class RequestContextMiddleware:
         ctx = RequestContext(self.sandbox, self.settings, monotonic(), base_urls=self.base_urls)
         scope[SCOPE_KEY] = ctx
         status = 0
+        kept = self.settings.journal_body_bytes
+        seen = _Seen()  # what the journal keeps of the exchange: bodies up to `kept` bytes
+
+        async def receive_seen() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                if chunk:
+                    if len(seen.request) < kept:
+                        seen.request += chunk[: kept - len(seen.request)]
+                    seen.request_size += len(chunk)
+            return message
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -55,16 +68,22 @@ class RequestContextMiddleware:
                     for k, v in ctx.headers.items()
                 ]
                 names = {name for name, _ in extra}
-                kept = [pair for pair in message.get("headers", []) if pair[0] not in names]
-                message["headers"] = kept + extra
+                kept_headers = [pair for pair in message.get("headers", []) if pair[0] not in names]
+                message["headers"] = seen.response_headers = kept_headers + extra
                 ctx.notes.retry_after = next(
                     (v.decode("latin-1") for n, v in message["headers"] if n == b"retry-after"),
                     None,
                 )
+            elif message["type"] == "http.response.body":
+                chunk = message.get("body", b"")
+                if chunk:
+                    if len(seen.response) < kept:
+                        seen.response += chunk[: kept - len(seen.response)]
+                    seen.response_size += len(chunk)
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive_seen, send_with_headers)
         except DropConnection:
             status = 0  # the journal says: no answer
             raise  # on purpose: the server cuts the connection
@@ -83,21 +102,23 @@ class RequestContextMiddleware:
                 response = error_response(SandboxError(), ctx.ensure_request_id())
                 await response(scope, receive, send_with_headers)
         finally:
-            self._journal(scope, ctx, status)
+            self._journal(scope, ctx, status, seen)
 
-    def _journal(self, scope: Scope, ctx: RequestContext, status: int) -> None:
+    def _journal(self, scope: Scope, ctx: RequestContext, status: int, seen: _Seen) -> None:
         account = ctx.account
         path = scope.get("path", "")
         if account is None or ctx.key is None or path.startswith("/_sandbox/"):
             return  # the journal is of the partner's API traffic, not of control calls
         query = scope.get("query_string", b"").decode("latin-1")
+        headers = scope["headers"]
         user_agent, conditional = None, False
-        for name, value in scope["headers"]:  # the two the journal keeps, in one pass
+        for name, value in headers:  # the two the journal reads, in one pass
             if name == b"user-agent" and user_agent is None:
                 user_agent = value.decode("latin-1")
             elif name == b"if-none-match":
                 conditional = True
         retry_after = ctx.notes.retry_after
+        job_ids, delivery_ids = _caused(account, scope, ctx)
         now = account.now()
         account.journal.append(
             JournalEntry(
@@ -115,5 +136,47 @@ class RequestContextMiddleware:
                 conditional=conditional,
                 body_sha=ctx.notes.body_sha,
                 retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
+                request_headers=tuple(headers),
+                request_body=bytes(seen.request),
+                request_size=seen.request_size,
+                response_headers=tuple(seen.response_headers),
+                response_body=bytes(seen.response),
+                response_size=seen.response_size,
+                job_ids=job_ids,
+                delivery_ids=delivery_ids,
+                fault=ctx.notes.fault,
             )
         )
+
+
+class _Seen:
+    """The bodies and answer headers of one exchange, as far as the journal keeps them."""
+
+    __slots__ = ("request", "request_size", "response", "response_size", "response_headers")
+
+    def __init__(self) -> None:
+        self.request = bytearray()
+        self.request_size = 0
+        self.response = bytearray()
+        self.response_size = 0
+        self.response_headers: list[tuple[bytes, bytes]] = []
+
+
+def _caused(
+    account: Account, scope: Scope, ctx: RequestContext
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The jobs a request named or created, and the deliveries those jobs' events began
+    while it ran (from where the book and the log stood when auth found the account)."""
+    notes = ctx.notes
+    named = scope.get("path_params", {}).get("job_id")
+    job_ids = [named] if isinstance(named, str) else []
+    if notes.jobs_mark >= 0:
+        job_ids += account.jobs.created_since(notes.jobs_mark)
+    if not job_ids:
+        return (), ()
+    mine = set(job_ids)
+    added = max(0, account.deliveries.added - notes.deliveries_mark)
+    delivery_ids = tuple(
+        d.delivery_id for d in account.deliveries.newest(added) if d.job_id in mine
+    )
+    return tuple(job_ids), delivery_ids

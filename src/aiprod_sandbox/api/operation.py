@@ -194,6 +194,7 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
         ctx.sandbox.live_key_requests.append((ctx.ensure_request_id(), agent))  # the advisor
         raise
     ctx.account, ctx.key = account, key
+    ctx.notes.jobs_mark, ctx.notes.deliveries_mark = account.jobs.seq, account.deliveries.added
     request_id = ctx.ensure_request_id()
     now = account.now()
     if op.reclaim and account.is_origin(key):

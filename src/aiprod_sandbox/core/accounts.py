@@ -19,7 +19,7 @@ from .due import DueRunner, Ran
 from .ids import Draws, IdSource
 from .jobbook import JobBook
 from .jobs import Job, JobEvent, JobInput, fields_of
-from .journal import JournalEntry
+from .journal import Journal
 from .keys import ApiKey
 from .planner import plan_job
 from .ratelimit import TokenBucket
@@ -58,6 +58,8 @@ class Account:
     catalog: Catalog
     max_jobs: int
     journal_size: int
+    journal_bytes: int
+    journal_body_bytes: int
     fixture: bool = False
     tokens: Tokens = field(default_factory=Tokens)  # shared by all accounts
     keys: dict[str, ApiKey] = field(default_factory=dict)
@@ -75,10 +77,12 @@ class Account:
     changed_settings: bool = False  # its clock, timing or tier set through the control API
     last_used: float = 0.0  # wall time of its last request (which accounts are idle)
     delayed: int = 0  # requests its scenario is holding now (a delay), bounded in faults.py
+    verifying: int = 0  # verifications waiting now, bounded in api/verify.py
+    attempts_recorded: int = 0  # webhook attempts whose outcome came back, ever
     # Held by control operations that change the account's world (advance, import, reset,
     # the clock): one at a time, so an import never lands in the middle of an advance.
     control: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
-    journal: deque[JournalEntry] = field(init=False)
+    journal: Journal = field(init=False)
     events: deque[JobEvent] = field(init=False)
     webhooks: WebhookBook = field(init=False)
     deliveries: DeliveryLog = field(init=False)
@@ -99,7 +103,7 @@ class Account:
             max_jobs=self.max_jobs,
         )
         self.request_ids = IdSource(self.seed, self.account_id, "requests")
-        self.journal = deque(maxlen=self.journal_size)
+        self.journal = Journal(self.journal_size, self.journal_bytes, self.journal_body_bytes)
         self.events = deque(maxlen=self.journal_size)
         self.webhooks = WebhookBook()
         self.deliveries = DeliveryLog(self.journal_size)
@@ -259,5 +263,6 @@ class Account:
     def record_attempt(self, delivery: Delivery, attempt: Attempt, policy: RetryPolicy) -> None:
         """An attempt's outcome: the delivery settles, or its next attempt is scheduled."""
         following = self.deliveries.record(delivery, attempt, policy)
+        self.attempts_recorded += 1
         if following is not None:
             self.scheduler.schedule(following, DELIVERY_KIND, delivery.delivery_id)

@@ -49,6 +49,14 @@ def iso(at: float) -> str:
     return _iso_second(int(min(max(at, 0.0), LATEST)))
 
 
+def iso_ms(at: float) -> str:
+    """`iso(at)` with milliseconds, as HAR files write times: `2026-02-04T10:30:00.250Z`."""
+    clamped = min(max(at, 0.0), LATEST)
+    second = int(clamped)
+    millis = min(999, int(round((clamped - second) * 1000)))
+    return f"{_iso_second(second)[:-1]}.{millis:03d}Z"
+
+
 def iso_or_none(at: float | None) -> str | None:
     """`iso(at)`, or None for a time that has not come (a job not started yet)."""
     return None if at is None else iso(at)

@@ -36,3 +36,5 @@ class CoreConfig:
     account_idle_seconds: float
     max_jobs_per_account: int
     journal_size: int
+    journal_bytes: int  # evidence (headers, bodies) an account's journal keeps at most
+    journal_body_bytes: int  # of each body

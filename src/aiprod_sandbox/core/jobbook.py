@@ -65,6 +65,21 @@ class JobBook:
     def __len__(self) -> int:
         return len(self._jobs)
 
+    @property
+    def seq(self) -> int:
+        """The last job's sequence number: `created_since(seq)` is what came after."""
+        return self._seq
+
+    def created_since(self, seq: int) -> list[str]:
+        """Ids of the jobs submitted after the one numbered `seq`, oldest first."""
+        newer: list[str] = []
+        for job in reversed(self._jobs.values()):
+            if job.seq <= seq:
+                break
+            newer.append(job.job_id)
+        newer.reverse()
+        return newer
+
     def __iter__(self) -> Iterator[Job]:
         return iter(self._jobs.values())
 

@@ -1,28 +1,40 @@
-"""The request journal: one entry per API request of an account, as the middleware saw it.
+"""The request journal: one entry per API request of an account, as the middleware saw it,
+with the evidence a partner's test asserts on (headers, bodies, what the request caused).
 
-Written by the HTTP layer (`api/middleware.py`) after each answer, listed by
-`GET /_sandbox/requests`, and read by the integration advisor (`advisor.py`): the fields here
-are the whole of that contract, checked by mypy on both sides. Bounded per account (the
-account's `journal` deque, `journal_size` entries).
+Written by the HTTP layer (`api/middleware.py`) after each answer; listed and filtered by
+`GET /_sandbox/requests`, matched by `POST /_sandbox/verify` (`matching.py`), exported as HAR,
+and read by the integration advisor (`advisor.py`): the fields here are the whole of that
+contract, checked by mypy on both sides.
+
+Bounded per account twice over: at most `entries` entries, and at most `budget` bytes of
+evidence (headers and bodies, each body cut at `body_bytes` with its full size kept). The
+oldest entries go first; `evicted` counts them, so a listing can say that it is not whole.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from .clock import iso
 
+Headers = tuple[tuple[bytes, bytes], ...]  # as they came over the wire: lowercase names
+ENTRY_OVERHEAD = 400  # bytes an entry costs besides its headers and bodies (measured, rounded)
+TRUNCATED = "…[truncated: {shown} of {size} bytes]"  # the marker after a cut body
+
 
 class JournalEntry(NamedTuple):
     """Immutable and typed; a named tuple rather than a frozen dataclass because one is made
-    for every request, and a tuple is made in a third of the time."""
+    for every request, and a tuple is made in a third of the time. Headers are kept as they
+    came (keys unmasked: the account's own); every way out masks them (`masking.py`)."""
 
     request_id: str
     at: float  # on the account's clock
     method: str
     path: str
     query: str
-    status: int  # 0: the client left before an answer
+    status: int  # 0: the client left before an answer, or a fault dropped the connection
     duration_ms: float
     key: str  # masked
     scenarios: tuple[str, ...] = ()  # active for the account then
@@ -31,7 +43,83 @@ class JournalEntry(NamedTuple):
     conditional: bool = False  # sent with If-None-Match
     body_sha: str | None = None  # a short hash of the body: the same body, the same hash
     retry_after: int | None = None  # the answer's Retry-After, when it had one
+    request_headers: Headers = ()
+    request_body: bytes = b""  # at most the journal's body_bytes of it
+    request_size: int = 0  # the whole body's size
+    response_headers: Headers = ()
+    response_body: bytes = b""
+    response_size: int = 0
+    job_ids: tuple[str, ...] = ()  # the jobs it named or created
+    delivery_ids: tuple[str, ...] = ()  # the webhook deliveries its jobs' events caused
+    fault: str | None = None  # a fault after the handler: what the client got instead
 
     @property
     def timestamp(self) -> str:
         return iso(self.at)
+
+    @property
+    def evidence_bytes(self) -> int:
+        """What the entry holds beyond its fixed part: the measure of the journal's budget."""
+        size = len(self.request_body) + len(self.response_body)
+        for name, value in self.request_headers:
+            size += len(name) + len(value)
+        for name, value in self.response_headers:
+            size += len(name) + len(value)
+        return size
+
+
+def shown(body: bytes, size: int) -> str:
+    """A kept body as text, with the truncation marker when it was cut."""
+    text = body.decode("utf-8", errors="replace")
+    if size > len(body):
+        text += TRUNCATED.format(shown=len(body), size=size)
+    return text
+
+
+class Journal:
+    """One account's entries, oldest first, within its two bounds."""
+
+    def __init__(self, entries: int, budget: int, body_bytes: int) -> None:
+        self.limit = entries
+        self.budget = budget
+        self.body_bytes = body_bytes
+        self._items: deque[JournalEntry] = deque()
+        self._bytes = 0
+        self.evicted = 0  # entries let go to stay within the bounds, since the last clear
+        self.added = 0  # entries ever added, since the last clear
+
+    def append(self, entry: JournalEntry) -> None:
+        self._items.append(entry)
+        self._bytes += ENTRY_OVERHEAD + entry.evidence_bytes
+        self.added += 1
+        while len(self._items) > self.limit or (
+            self._bytes > self.budget and len(self._items) > 1
+        ):
+            gone = self._items.popleft()
+            self._bytes -= ENTRY_OVERHEAD + gone.evidence_bytes
+            self.evicted += 1
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        return iter(self._items)
+
+    def __reversed__(self) -> Iterator[JournalEntry]:
+        return reversed(self._items)
+
+    def __getitem__(self, index: int) -> JournalEntry:
+        return self._items[index]
+
+    def oldest_at(self) -> float | None:
+        return self._items[0].at if self._items else None
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._bytes = 0
+        self.evicted = 0
+        self.added = 0

@@ -117,6 +117,8 @@ class Accounts:
             catalog=self._catalog,
             max_jobs=config.max_jobs_per_account,
             journal_size=config.journal_size,
+            journal_bytes=config.journal_bytes,
+            journal_body_bytes=config.journal_body_bytes,
             fixture=fixture,
             tokens=self.tokens,
             runner=self.runner,
