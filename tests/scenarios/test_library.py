@@ -9,10 +9,12 @@ from __future__ import annotations
 import time
 from typing import Any, get_args
 
+import pytest
 import yaml
 from starlette.testclient import TestClient
 
 from aiprod_sandbox.core.scenarios.models import WebhookAction
+from aiprod_sandbox.errors import DropConnection
 from tests.conftest import START, auth, new_key
 from tests.scenarios.conftest import (
     SHIPPED,
@@ -31,10 +33,10 @@ from tests.support.receivers import Receivers
 ALL_EVENTS = ["job.started", "job.progress", "job.completed", "job.failed"]
 
 
-def test_the_library_lists_all_eight_with_description_advice_and_active(
+def test_the_library_lists_all_nine_with_description_advice_and_active(
     client: TestClient, headers: dict[str, str]
 ) -> None:
-    assert len(SHIPPED_NAMES) == 8
+    assert len(SHIPPED_NAMES) == 9
     use(client, headers, "slow-responses")
     items = client.get("/_sandbox/scenarios", headers=headers).json()["items"]
     assert sorted(item["name"] for item in items) == SHIPPED_NAMES
@@ -115,6 +117,28 @@ def test_intermittent_500s_fail_the_first_two_calls_then_work(
         assert error["request_id"] == failed.headers["X-Request-Id"]
     assert statuses(client, headers, 3) == [200, 200, 200]
     assert client.get("/jobs", headers=headers).json()["pagination"]["total"] == 0
+
+
+def test_lost_answers_create_the_job_then_lose_the_first_and_third_answers(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    use(client, headers, "lost-answers")
+    body = {"video_url": "https://example.com/a.mp4"}
+    lost = client.post("/pipeline/run", json=body, headers=headers)
+    assert lost.status_code == 503 and lost.headers["Retry-After"] == "1"
+    assert client.post("/pipeline/run", json=body, headers=headers).status_code == 202
+    with pytest.raises(DropConnection):  # in process, the cut connection is this exception
+        client.post("/pipeline/run", json=body, headers=headers)
+    assert client.post("/pipeline/run", json=body, headers=headers).status_code == 202
+    assert client.get("/jobs", headers=headers).json()["pagination"]["total"] == 4
+    faults = [e["fault"] for e in journal(client, headers) if e["path"] == "/pipeline/run"]
+    assert faults == [
+        "lost-answers:created-then-503 (after): the handler answered 202; the client got 503",
+        None,
+        "lost-answers:created-then-dropped (after): the handler answered 202; "
+        "the connection was dropped",
+        None,
+    ]
 
 
 def test_outage_503_window_answers_503_until_300_clock_seconds_passed(

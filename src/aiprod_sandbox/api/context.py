@@ -10,6 +10,7 @@ from starlette.types import Scope
 from ..core.accounts import Account
 from ..core.keys import ApiKey
 from ..core.sandbox import Sandbox
+from ..core.scenarios import Respond
 from ..settings import Settings
 
 SCOPE_KEY = "aiprod"
@@ -26,7 +27,8 @@ class RequestNotes:
     # so the journal can link the jobs the request created and the deliveries they began
     jobs_mark: int = -1
     deliveries_mark: int = 0
-    fault: str | None = None  # operation.py: a fault after the handler, as the journal says it
+    fault: str | None = None  # faults.py: a fault after the handler, as the journal says it
+    after: tuple[str, Respond] | None = None  # faults.py: that fault, until the handler answers
 
 
 @dataclass

@@ -187,9 +187,7 @@ def _on_path(path: str | None, entry: JournalEntry) -> bool:
 
 def bound_of(account: Account) -> JournalBound:
     journal = account.journal
-    return JournalBound(
-        entries=journal.limit, bytes=journal.budget, body_bytes=journal.body_bytes
-    )
+    return JournalBound(entries=journal.limit, bytes=journal.budget, body_bytes=journal.body_bytes)
 
 
 async def requests(call: Call) -> Response:

@@ -170,12 +170,15 @@ def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
         elif op.auth and (scripted := await _check_key(request, ctx, op)) is not None:
             return scripted
         try:
-            return await op.handler(Call(request, ctx))
+            handled = await op.handler(Call(request, ctx))
         except SandboxError as exc:
-            return error_response(exc, ctx.ensure_request_id())
+            handled = error_response(exc, ctx.ensure_request_id())
         finally:
             if ctx.account is not None:
                 ctx.account.catch_up()
+        if ctx.notes.after is not None:  # a fault for after the handler: it has acted now
+            return await faults.after(ctx, handled)
+        return handled
 
     run.__name__ = op.operation_id
     return run
@@ -209,7 +212,9 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
             refuse(ctx)
         return None
     account.usage.count(now)
-    if account.scenarios.any and (scripted := await faults.apply(request, ctx)) is not None:
+    if (account.scenarios.any or faults.PREFER_HEADER in request.headers) and (
+        scripted := await faults.apply(request, ctx)
+    ) is not None:
         ctx.headers.update(faults.limit_headers(scripted, ctx.headers, account.bucket, now))
         return scripted
     decision = account.bucket.take(now)

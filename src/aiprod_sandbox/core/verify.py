@@ -177,10 +177,7 @@ class Verdict:
     def message(self, kind: str) -> str:
         what = {"requests": "matching requests", "deliveries": "matching deliveries"}
         if kind == "sequence":
-            head = (
-                f"sequence of {self.expected.split()[0]} requests: "
-                f"{self.count} matched in order"
-            )
+            head = f"sequence of {self.expected.split()[0]} requests: {self.count} matched in order"
         else:
             head = f"expected {self.expected} {what[kind]}, found {self.count}"
         lines = [head + ("" if self.ok else " — not verified")]

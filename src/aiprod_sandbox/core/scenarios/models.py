@@ -182,11 +182,18 @@ class Respond(FrozenModel):
     retry_after: int | None = Field(default=None, ge=0)
     delay: float | None = Field(default=None, ge=0, le=120, description="real seconds")
     drop: bool = Field(default=False, description="close the connection without an answer")
+    phase: Literal["before", "after"] = Field(
+        default="before",
+        description="before: answer instead of the handler; after: let the handler act (the "
+        "job, key or webhook is made), then answer this way instead of its answer",
+    )
 
     @model_validator(mode="after")
     def _sane(self, info: ValidationInfo) -> Respond:
         if not _files(info):
             return self
+        if self.phase == "after" and not (self.status or self.drop or self.delay):
+            raise ValueError("phase: after needs a status, a delay or drop to act with")
         if self.drop and (self.status is not None or self.body is not None):
             raise ValueError("drop answers nothing: give no status or body with it")
         if (self.error is not None or self.body is not None) and self.status is None:
