@@ -29,6 +29,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
   window.cspViolations.push(`${event.effectiveDirective} ${event.blockedURI}`);
 });
 """
+TABS = ["jobs", "deliveries", "webhooks", "keys", "requests", "clock", "scenario", "advice"]
 CONSOLE_FILES = {"/_sandbox/ui", "/_sandbox/ui/app.js", "/_sandbox/ui/app.css"}
 
 
@@ -131,8 +132,11 @@ def test_every_view_runs_under_the_policy_and_the_policy_blocks_inline_code(
     assert sign_out.evaluate("e => getComputedStyle(e).color") == "rgb(255, 255, 255)"
     row.click()
     expect(page.get_by_test_id("timeline").locator("tr")).to_have_count(6)
-    for name in ("deliveries", "requests", "clock", "scenario", "advice", "jobs"):
+    for name in TABS[1:] + TABS[:1]:  # every tab, ending on Jobs with the job open
         tab(page, name)
+    completed = page.locator('[data-testid=tl-mark][data-event="job.completed"] circle')
+    # the timeline picture is coloured by the style sheet's classes: no inline style needed
+    assert completed.evaluate("e => getComputedStyle(e).fill") == "rgb(26, 127, 75)"
     tab(page, "clock")
     assert page.locator(".row.spaced").evaluate("e => getComputedStyle(e).marginTop") == "12px"
     assert page.evaluate("window.cspViolations") == []
@@ -273,8 +277,8 @@ FAKE_ID = "../reset?"  # resolved raw, /_sandbox/deliveries/../reset?/redeliver 
 
 
 def fake_deliveries(route: Route) -> None:
-    """Answers for /_sandbox/deliveries… as if a delivery's id were FAKE_ID (the server
-    makes delivery ids itself; this shows the console would not trust one either)."""
+    """Answers for the console's delivery reads as if a delivery's id were FAKE_ID (the
+    server makes delivery ids itself; this shows the console would not trust one either)."""
     delivery: dict[str, Any] = {
         "delivery_id": FAKE_ID,
         "event": "job.completed",
@@ -282,14 +286,26 @@ def fake_deliveries(route: Route) -> None:
         "attempts": [],
         "next_attempt_at": None,
         "url": "https://example.com/hook",
+        "job_id": None,
         "note": None,
     }
+    row = {
+        **delivery,
+        "endpoint": "wh_fake",
+        "attempts": 0,
+        "last_status": None,
+        "last_error": None,
+        "signature": None,
+        "deliberate": [],
+    }
     request = route.request
-    if urlsplit(request.url).path == "/_sandbox/deliveries":
-        body: dict[str, Any] = {"items": [delivery]}
+    body: dict[str, Any]
+    if urlsplit(request.url).path == "/_sandbox/console/deliveries":
+        pages = {"page": 1, "limit": 25, "total": 1, "pages": 1}
+        body = {"items": [row], "pagination": {**pages, "has_next": False, "has_previous": False}}
         status = 200
     elif request.method == "GET":
-        body, status = delivery, 200
+        body, status = {"delivery": delivery, "secret": "none", "signatures": []}, 200
     else:
         body = {"error": {"type": "not_found_error", "message": "fake", "code": "NOT_FOUND"}}
         status = 404
@@ -299,7 +315,7 @@ def fake_deliveries(route: Route) -> None:
 def test_a_delivery_id_cannot_steer_redeliver_to_another_endpoint(
     page: Page, api: httpx.Client, key: str
 ) -> None:
-    page.route(re.compile(r"/_sandbox/deliveries"), fake_deliveries)
+    page.route(re.compile(r"/_sandbox/(console/)?deliveries"), fake_deliveries)
     made = requests_of(page)
     sign_in(page, key)
     tab(page, "deliveries")
