@@ -33,6 +33,7 @@ from ..core.deliveries import Attempt, AttemptError, Delivery, DeliveryStatus
 from ..core.jobs import Job
 from ..core.webhooks import Webhook
 from ..errors import NotFound
+from ..webhook_http.chaos import SIGNATURE
 from ..webhook_http.signing import verify
 from . import jobs
 from .deliveries import DeliveryOut, delivery_out
@@ -53,7 +54,6 @@ FILES = {  # name in console/ → media type
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }
-SIGNATURE_HEADER = "x-aiprod-signature"  # compared without regard to case, as HTTP does
 CALLBACK = "callback"  # the endpoint name of jobs' callback_url (as scenario rules name it)
 MAX_AUDIT_PER_KEY = 50  # a key's newest audit events shown; `audit_total` says how many
 
@@ -80,7 +80,8 @@ def secret_of(account: Account, delivery: Delivery) -> str | None:
 
 def verdict(secret: str | None, body: bytes, headers: Mapping[str, str]) -> Verdict:
     """Whether an attempt's signature header verifies `body` under `secret` (see VERDICTS)."""
-    signature = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER), None)
+    name = SIGNATURE.lower()  # header names compare without regard to case, as in HTTP
+    signature = next((v for k, v in headers.items() if k.lower() == name), None)
     if not signature:
         return "no_signature"
     if secret is None:
