@@ -118,6 +118,28 @@ def test_reading_only_before_the_webhook_and_then_waiting_for_it_gives_no_findin
     assert api.findings() == {}
 
 
+def test_reading_a_job_whose_end_was_not_acknowledged_is_reconciling_not_polling(
+    api: Api, receivers: Receivers
+) -> None:
+    # The end's attempts at +0, +1 and +6 s fail; the one at +36 s is acknowledged
+    receiver = receivers.plain(500, 500, 500, default=200)
+    api.register(receiver.url, ["job.completed"])
+    submitted = api.submit(VIDEO)
+    job_id = submitted.json()["job_id"]
+    api.advance(estimated(submitted))
+    assert receiver.receiver.wait_until(lambda got: len(got) >= 1, WAIT)
+    reconciling = api.read_job(job_id)  # the guide's fallback: the webhook did not land
+    assert reconciling.json()["status"] == "COMPLETED"
+    api.advance(10)
+    assert receiver.receiver.wait_until(lambda got: len(got) == 3, WAIT)
+    api.read_job(job_id)  # still not acknowledged: reconciling
+    api.advance(30)
+    assert receiver.receiver.wait_until(lambda got: len(got) == 4, WAIT)
+    polled = rid(api.read_job(job_id))  # the webhook has told it now: a poll again
+
+    assert_finding(api.finding("poll-after-webhook"), "poll-after-webhook", [polled])
+
+
 def test_reading_a_job_that_ended_before_the_webhook_existed_is_not_poll_after_webhook(
     api: Api, receivers: Receivers
 ) -> None:
@@ -580,12 +602,40 @@ def test_the_plugin_prints_the_advice_section_with_its_option(
     )
 
     result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.OK
     title = RULE_TEXTS["duplicate-submission"]["title"]
     result.stdout.fnmatch_lines(
         [
             "*= AIPROD Sandbox integration advice =*",
-            f"acct_*: duplicate-submission ×1: {title} — fix: *",
+            f"test_inner.py::test_submits_twice: duplicate-submission ×1: {title} — fix: *",
             "    evidence: req_*",
         ]
     )
     result.stdout.no_fnmatch_line("*presets-no-cache*")
+
+
+def test_advice_fail_fails_a_session_of_passing_tests_that_has_findings(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AIPROD_SANDBOX_URL", "AIPROD_SANDBOX_RECEIVER_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(test_inner=INNER_TEST)
+    blocked = [f"-pno:{name}" for name in UNRELATED_PLUGINS]
+    failing = pytester.runpytest_subprocess(
+        "--aiprod-sandbox-advice=fail", "-p", "no:cacheprovider", *blocked, timeout=60
+    )
+    failing.assert_outcomes(passed=2)
+    assert failing.ret == pytest.ExitCode.TESTS_FAILED
+    failing.stdout.fnmatch_lines(["*1 findings: the session fails (--aiprod-sandbox-advice=fail)"])
+    clean = pytester.runpytest_subprocess(
+        "--aiprod-sandbox-advice=fail",
+        "-k",
+        "presets",
+        "-p",
+        "no:cacheprovider",
+        *blocked,
+        timeout=60,
+    )
+    clean.assert_outcomes(passed=1, deselected=1)
+    assert clean.ret == pytest.ExitCode.OK
+    clean.stdout.fnmatch_lines(["no findings"])

@@ -17,10 +17,11 @@ and `server_findings` tells whoever runs the server (`serve`'s and the plugin's 
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .catalog import AdviceRule
@@ -51,6 +52,9 @@ class Facts:
     # Delivery ids answered 2xx although their signature could not verify on purpose
     # (a scenario's bad_signature, wrong_secret or missing_signature).
     bad_signature_accepted: Sequence[str]
+    # job id → (from, until): its end's delivery had failed and was not yet acknowledged, so
+    # a read then is reconciling (the guide's fallback), not polling after a webhook
+    reconciling: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def _job_reads(journal: Sequence[Entry]) -> dict[str, list[Entry]]:
@@ -67,7 +71,12 @@ def poll_after_webhook(facts: Facts) -> list[str]:
     for job_id, reads in _job_reads(facts.journal).items():
         since = facts.watched.get(job_id)
         if since is not None:
-            evidence.extend(entry.request_id for entry in reads if entry.at >= since)
+            start, end = facts.reconciling.get(job_id, (math.inf, math.inf))
+            evidence.extend(
+                entry.request_id
+                for entry in reads
+                if entry.at >= since and not start <= entry.at < end
+            )
     return evidence
 
 
@@ -198,6 +207,7 @@ def facts_of(account: Account) -> Facts:
     return Facts(
         journal=list(account.journal),
         watched=watched,
+        reconciling=_reconciling(account),
         bad_signature_accepted=[
             d.delivery_id
             for d in account.deliveries.all()
@@ -205,6 +215,24 @@ def facts_of(account: Account) -> Facts:
             if a.deliberate in UNVERIFIABLE and a.ok
         ],
     )
+
+
+ENDS = frozenset({"job.completed", "job.failed", "job.cancelled"})
+
+
+def _reconciling(account: Account) -> dict[str, tuple[float, float]]:
+    """For each job whose end's delivery failed: from that failure until an attempt was
+    acknowledged (never, if none was)."""
+    windows: dict[str, tuple[float, float]] = {}
+    for delivery in account.deliveries.all():
+        if delivery.event not in ENDS or delivery.job_id is None:
+            continue
+        failed = [a.scheduled_at for a in delivery.attempts if not a.ok]
+        if not failed:
+            continue
+        acknowledged = [a.sent_at or a.scheduled_at for a in delivery.attempts if a.ok]
+        windows[delivery.job_id] = (min(failed), min(acknowledged, default=math.inf))
+    return windows
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,7 +106,8 @@ class SandboxAccount:
         return list(_ok(self.client.get("/_sandbox/deliveries", params=filters))["items"])
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
-        """The account's request journal, newest first (filters: method, path, status)."""
+        """The account's request journal with its evidence, newest first (filters: method,
+        path (a glob), status, job_id, since, until, header, body)."""
         return list(_ok(self.client.get("/_sandbox/requests", params=filters))["items"])
 
     def reset(self, *, keys: bool = False) -> None:
@@ -130,6 +131,81 @@ class SandboxAccount:
                 )
             )
         )
+
+    # ---- verification --------------------------------------------------------------------
+    def verify(self, **spec: Any) -> dict[str, Any]:
+        """`POST /_sandbox/verify` with `spec` (requests=, deliveries= or sequence=, a count,
+        within=): the verdict, `ok` true or false, with near misses and a `message`."""
+        return dict(_ok(self.client.post("/_sandbox/verify", json=spec)))
+
+    def _assert(self, spec: dict[str, Any]) -> dict[str, Any]:
+        verdict = self.verify(**{k: v for k, v in spec.items() if v is not None})
+        if not verdict["ok"]:
+            raise AssertionError(verdict["message"])
+        return verdict
+
+    def assert_requested(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        *,
+        times: int | None = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+        within: float | None = None,
+        **match: Any,
+    ) -> dict[str, Any]:
+        """Fail unless the account's client made such requests: `method`, `path` (a glob)
+        and any other part of a request matcher (query, headers, body, jsonpath, status,
+        job_id, since, until); `times` exactly (0: never), or at least / at most, or at
+        least once. The failure lists the near misses."""
+        matcher = {"method": method, "path": path, **match}
+        return self._assert(
+            {
+                "requests": {k: v for k, v in matcher.items() if v is not None},
+                "exactly": times,
+                "at_least": at_least,
+                "at_most": at_most,
+                "within": within,
+            }
+        )
+
+    def assert_not_requested(
+        self, method: str | None = None, path: str | None = None, **match: Any
+    ) -> dict[str, Any]:
+        return self.assert_requested(method, path, times=0, **match)
+
+    def assert_delivered(
+        self,
+        event: str,
+        *,
+        job_id: str | None = None,
+        acknowledged_once: bool = False,
+        times: int | None = None,
+        within: float | None = None,
+        **match: Any,
+    ) -> dict[str, Any]:
+        """Fail unless `event` was delivered (for `job_id`, to an `endpoint`, with an
+        `outcome`, `attempts`, a `body` subset...). `acknowledged_once`: the receiver
+        answered 2xx to exactly one attempt of it (not zero, not a duplicate twice)."""
+        matcher = {"event": event, "job_id": job_id, **match}
+        if acknowledged_once:
+            matcher.setdefault("acknowledged", 1)
+        return self._assert(
+            {
+                "deliveries": {k: v for k, v in matcher.items() if v is not None},
+                "exactly": times,
+                "within": within,
+            }
+        )
+
+    def assert_sequence(self, *steps: dict[str, Any], within: float | None = None) -> None:
+        """Fail unless requests matching `steps` happened in this order."""
+        self._assert({"sequence": list(steps), "within": within})
+
+    def har(self) -> dict[str, Any]:
+        """The account's requests and webhook attempts as a HAR 1.2 document."""
+        return dict(_ok(self.client.get("/_sandbox/har")))
 
     # ---- conveniences for the API --------------------------------------------------------
     def submit(self, **job: Any) -> dict[str, Any]:

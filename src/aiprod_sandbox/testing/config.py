@@ -17,7 +17,8 @@ RUN_ID_VARIABLE = "AIPROD_SANDBOX_RUN_ID"
 class PluginConfig:
     url: str | None  # an external sandbox, or None: one in this process
     seed: int
-    advice: bool
+    advice: str | None  # None, "print" (the findings at the end) or "fail" (and fail on any)
+    journal: bool  # a failing test's report carries its account's journal and deliveries
     receiver_host: str
     worker: str  # pytest-xdist's worker id ("main" without xdist)
     run_id: str | None  # pinned by option or variable; else chosen per session (plugin.py)
@@ -27,7 +28,8 @@ class PluginConfig:
         return cls(
             url=config.getoption("--aiprod-sandbox-url") or os.environ.get(URL_VARIABLE),
             seed=config.getoption("--aiprod-sandbox-seed"),
-            advice=bool(config.getoption("--aiprod-sandbox-advice")),
+            advice=config.getoption("--aiprod-sandbox-advice"),
+            journal=bool(config.getoption("--aiprod-sandbox-journal")),
             receiver_host=config.getoption("--aiprod-receiver-host")
             or os.environ.get(RECEIVER_HOST_VARIABLE)
             or "127.0.0.1",

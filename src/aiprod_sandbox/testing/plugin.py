@@ -50,9 +50,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--aiprod-sandbox-advice",
+        nargs="?",
+        const="print",
+        default=None,
+        choices=("print", "fail"),
+        help="print the integration advisor's findings for the session's accounts at the end, "
+        "each with the test that made it; =fail also fails the session when there are any",
+    )
+    group.addoption(
+        "--aiprod-sandbox-journal",
         action="store_true",
         default=False,
-        help="print the integration advisor's findings for the session's accounts at the end",
+        help="attach a failing test's request journal and webhook deliveries to its report",
     )
     group.addoption(
         "--aiprod-receiver-host",
@@ -70,7 +79,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 _SERVER = pytest.StashKey[Any]()  # the session's ThreadedSandbox or ExternalSandbox
-_KEYS = pytest.StashKey[list[str]]()
+_KEYS = pytest.StashKey[dict[str, str]]()  # every test key of the session → its test
+_ADVICE = pytest.StashKey[list[str]]()  # the advisor's findings, one line (and evidence) each
+_CLIENT = pytest.StashKey[Any]()  # a test's SandboxAccount, for its journal on failure
 _RUN_ID = pytest.StashKey[str]()
 _ACCOUNT = pytest.StashKey[tuple[str, str]]()  # a test's key and the sandbox's URL
 _PASSED = pytest.StashKey[bool]()  # the test's own call passed
@@ -108,7 +119,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """A failing test's report names its account: the key to open it with in the console."""
+    """A failing test's report names its account: the key to open it with in the console;
+    with --aiprod-sandbox-journal, also what its client did (requests and deliveries)."""
     report = yield
     if call.when == "call":
         item.stash[_PASSED] = report.passed
@@ -123,39 +135,42 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 f"rerun with the same keys: --aiprod-sandbox-run-id {pinned}",
             )
         )
+        account = item.stash.get(_CLIENT, None)
+        if account is not None and PluginConfig.of(item.config).journal:
+            from .report import evidence_text
+
+            report.sections.append(("AIPROD Sandbox journal", evidence_text(account)))
     return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """With --aiprod-sandbox-advice: ask the advisor about every account of the session
+    (printed at the end); with =fail, any finding fails the session."""
+    config = session.config
+    mode = PluginConfig.of(config).advice
+    if not mode or _SERVER not in config.stash:
+        return
+    from .report import advice_lines
+
+    tests: dict[str, str] = config.stash.get(_KEYS, {})
+    lines = advice_lines(config.stash[_SERVER], tests)
+    config.stash[_ADVICE] = lines
+    if lines and mode == "fail" and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """With --aiprod-sandbox-advice: what the advisor found in this session's accounts."""
-    if not PluginConfig.of(config).advice or _SERVER not in config.stash:
+    if _ADVICE not in config.stash:
         return
-    server = config.stash[_SERVER]
     terminalreporter.section("AIPROD Sandbox integration advice")
-    lines: list[str] = []
-    if hasattr(server, "sandbox"):  # in this process: ask it directly
-        lines = server.sandbox.advice_summary()
-    else:
-        import httpx
-
-        from ..core.advisor import evidence_line
-
-        keys: list[str] = config.stash.get(_KEYS, [])
-        for key in dict.fromkeys(keys):
-            answer = httpx.get(
-                f"{server.base_url}/_sandbox/advice",
-                trust_env=False,
-                headers={"Authorization": f"Bearer {key}"},
-                timeout=10,
-            )
-            for finding in answer.json().get("items", []) if answer.status_code == 200 else []:
-                lines.append(
-                    f"{finding['rule']} ×{finding['count']}: {finding['title']} — "
-                    f"fix: {finding['fix']}\n"
-                    + evidence_line(finding["evidence"], finding["count"])
-                )
+    lines = config.stash[_ADVICE]
     for line in lines or ["no findings"]:
         terminalreporter.write_line(line)
+    if lines and PluginConfig.of(config).advice == "fail":
+        terminalreporter.write_line(
+            f"{len(lines)} findings: the session fails (--aiprod-sandbox-advice=fail)"
+        )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -230,7 +245,8 @@ def aiprod_account(
     transport = aiprod_sandbox.transport() if inprocess else aiprod_sandbox.socket_transport()
     base_url = "http://sandbox.inprocess" if inprocess else aiprod_sandbox.base_url
     account = SandboxAccount(base_url, key, transport)
-    request.config.stash.setdefault(_KEYS, []).append(key)
+    request.config.stash.setdefault(_KEYS, {})[key] = request.node.nodeid
+    request.node.stash[_CLIENT] = account
     request.node.stash[_ACCOUNT] = (key, aiprod_sandbox.base_url)
     # Clean whatever a run with these keys left behind: its jobs, and its keys too (revoked,
     # rotated or narrowed by the test itself).

@@ -128,5 +128,69 @@ class ReceiverHandle:
             )
         return [item for item in self.received if item.event == event]
 
+    def assert_received(
+        self,
+        event: str,
+        *,
+        job_id: str | None = None,
+        times: int | None = None,
+        once_each: bool = False,
+        signed: bool = True,
+        within: float = 5.0,
+    ) -> list[Received]:
+        """Fail unless `event` (for `job_id`) arrived: `times` exactly, else at least once;
+        `signed`, with a signature that verifies (set `secret` first); `once_each`, no
+        delivery id twice (a receiver that must be idempotent sees duplicates otherwise).
+        Waits up to `within` seconds; the failure lists what arrived instead, each with the
+        parts that differ (the near misses)."""
+
+        def misses(item: Received) -> list[str]:
+            found = []
+            if item.event != event:
+                found.append(f"event {item.event!r}")
+            if job_id is not None:
+                try:
+                    actual = item.json().get("data", {}).get("job_id")
+                except ValueError:
+                    actual = "(not JSON)"
+                if actual != job_id:
+                    found.append(f"job_id {actual!r}")
+            if signed and item.signature_valid is not True:
+                found.append(
+                    "no secret to check with" if item.signature_valid is None else "bad signature"
+                )
+            return found
+
+        def matched(items: list[Received]) -> list[Received]:
+            return [item for item in items if not misses(item)]
+
+        def holds(items: list[Received]) -> bool:
+            count = len(matched(items))
+            return count == times if times is not None else count >= 1
+
+        self._receiver.wait_until(holds, within)
+        got = self.received
+        found = matched(got)
+        problems = []
+        if not holds(got):
+            wanted = f"exactly {times}" if times is not None else "at least 1"
+            problems.append(f"expected {wanted} × {event}, received {len(found)}")
+        repeated = [
+            d
+            for d in {i.delivery_id for i in found}
+            if sum(1 for i in found if i.delivery_id == d) > 1
+        ]
+        if once_each and repeated:
+            problems.append(f"delivered more than once: {', '.join(sorted(repeated))}")
+        if problems:
+            near = sorted((i for i in got if misses(i)), key=lambda i: len(misses(i)))[:5]
+            lines = [
+                f"  near miss {i.delivery_id} {i.event} attempt {i.attempt}: "
+                + "; ".join(misses(i))
+                for i in near
+            ]
+            raise AssertionError("; ".join(problems) + f" at {self.url}\n" + "\n".join(lines))
+        return found
+
     def close(self) -> None:
         self._close()
