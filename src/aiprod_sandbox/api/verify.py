@@ -4,7 +4,7 @@
 How `within` waits follows the account's clock:
 - a real or scaled clock: the sandbox checks again whenever the evidence has grown, until the
   verification holds or `within` seconds of the account's clock have passed (on a scaled clock
-  that is `within / scale` real seconds);
+  that is `within / scale` real seconds; never more than `MAX_REAL_WAIT`);
 - a manual clock: nothing happens unless the clock moves, so the sandbox moves it, as
   `clock/advance` does, from one instant of due work to the next, up to `within` seconds,
   and stops at the first instant at which the verification holds. The answer says how far the
@@ -36,6 +36,7 @@ from .operation import Call, control_operation
 from .responses import json_response
 
 MAX_WAITING = 8  # verifications of one account waiting at once
+MAX_REAL_WAIT = 300.0  # real seconds one may hold its connection, whatever its clock
 POLL_SECONDS = 0.02  # how often a waiting verification looks whether the evidence grew
 
 
@@ -82,7 +83,7 @@ def _evidence(account: Account) -> tuple[int, int, int]:
 async def _wait_real(account: Account, spec: Verification, verdict: Verdict) -> Verdict:
     assert spec.within is not None
     scale = max(account.clock.scale, 1e-9)
-    deadline = monotonic() + spec.within / scale
+    deadline = monotonic() + min(spec.within / scale, MAX_REAL_WAIT)
     seen = _evidence(account)
     while monotonic() < deadline:
         await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - monotonic())))

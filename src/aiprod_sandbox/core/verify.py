@@ -38,7 +38,7 @@ from .schema import StrictModel
 NEAR_MISSES = 5  # listed at most, closest first
 MATCHED_LISTED = 50
 MAX_SEQUENCE = 20
-MAX_WITHIN = 300.0  # seconds of the account's clock a verification may wait
+MAX_WITHIN = 86_400.0  # seconds of the account's clock a verification may wait (a day)
 
 
 def _given(name: str) -> JsonDict:
