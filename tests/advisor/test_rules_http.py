@@ -590,16 +590,23 @@ INNER_TEST = """
 UNRELATED_PLUGINS = ("faker", "hypothesispytest", "anyio", "xdist", "xdist.looponfail")
 
 
-def test_the_plugin_prints_the_advice_section_with_its_option(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _inner(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    blocked = [f"-pno:{name}" for name in UNRELATED_PLUGINS]
+    return pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider", *blocked, timeout=60)
+
+
+@pytest.fixture
+def inner_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     for name in ("AIPROD_SANDBOX_URL", "AIPROD_SANDBOX_RECEIVER_HOST"):
         monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(test_inner=INNER_TEST)
-    blocked = [f"-pno:{name}" for name in UNRELATED_PLUGINS]
-    result = pytester.runpytest_subprocess(
-        "--aiprod-sandbox-advice", "-p", "no:cacheprovider", *blocked, timeout=60
-    )
+    return pytester
+
+
+def test_the_plugin_prints_the_advice_section_with_its_option(
+    inner_suite: pytest.Pytester,
+) -> None:
+    result = _inner(inner_suite, "--aiprod-sandbox-advice")
 
     result.assert_outcomes(passed=2)
     assert result.ret == pytest.ExitCode.OK
@@ -615,27 +622,13 @@ def test_the_plugin_prints_the_advice_section_with_its_option(
 
 
 def test_advice_fail_fails_a_session_of_passing_tests_that_has_findings(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    inner_suite: pytest.Pytester,
 ) -> None:
-    for name in ("AIPROD_SANDBOX_URL", "AIPROD_SANDBOX_RECEIVER_HOST"):
-        monkeypatch.delenv(name, raising=False)
-    pytester.makepyfile(test_inner=INNER_TEST)
-    blocked = [f"-pno:{name}" for name in UNRELATED_PLUGINS]
-    failing = pytester.runpytest_subprocess(
-        "--aiprod-sandbox-advice=fail", "-p", "no:cacheprovider", *blocked, timeout=60
-    )
+    failing = _inner(inner_suite, "--aiprod-sandbox-advice=fail")
     failing.assert_outcomes(passed=2)
     assert failing.ret == pytest.ExitCode.TESTS_FAILED
     failing.stdout.fnmatch_lines(["*1 findings: the session fails (--aiprod-sandbox-advice=fail)"])
-    clean = pytester.runpytest_subprocess(
-        "--aiprod-sandbox-advice=fail",
-        "-k",
-        "presets",
-        "-p",
-        "no:cacheprovider",
-        *blocked,
-        timeout=60,
-    )
+    clean = _inner(inner_suite, "--aiprod-sandbox-advice=fail", "-k", "presets")
     clean.assert_outcomes(passed=1, deselected=1)
     assert clean.ret == pytest.ExitCode.OK
     clean.stdout.fnmatch_lines(["no findings"])

@@ -59,19 +59,20 @@ class Partner:
         return dict(response.json())
 
 
-@pytest.fixture
-def partner(server: SandboxProcess) -> Iterator[Partner]:
+def _opened(server: SandboxProcess) -> Iterator[Partner]:
     one = Partner(server)
     try:
         yield one
     finally:
         one.client.close()
+
+
+@pytest.fixture
+def partner(server: SandboxProcess) -> Iterator[Partner]:
+    yield from _opened(server)
 
 
 @pytest.fixture
 def another(server: SandboxProcess) -> Iterator[Partner]:
-    one = Partner(server)
-    try:
-        yield one
-    finally:
-        one.client.close()
+    """A second account on the same server: what it does must never show in `partner`'s."""
+    yield from _opened(server)

@@ -45,12 +45,8 @@ class RequestContextMiddleware:
 
         async def receive_seen() -> Message:
             message = await receive()
-            if message["type"] == "http.request":
-                chunk = message.get("body", b"")
-                if chunk:
-                    if len(seen.request) < kept:
-                        seen.request += chunk[: kept - len(seen.request)]
-                    seen.request_size += len(chunk)
+            if message["type"] == "http.request" and (chunk := message.get("body", b"")):
+                seen.request_size += _keep(seen.request, chunk, kept)
             return message
 
         async def send_with_headers(message: Message) -> None:
@@ -74,12 +70,8 @@ class RequestContextMiddleware:
                     (v.decode("latin-1") for n, v in message["headers"] if n == b"retry-after"),
                     None,
                 )
-            elif message["type"] == "http.response.body":
-                chunk = message.get("body", b"")
-                if chunk:
-                    if len(seen.response) < kept:
-                        seen.response += chunk[: kept - len(seen.response)]
-                    seen.response_size += len(chunk)
+            elif message["type"] == "http.response.body" and (chunk := message.get("body", b"")):
+                seen.response_size += _keep(seen.response, chunk, kept)
             await send(message)
 
         try:
@@ -147,6 +139,13 @@ class RequestContextMiddleware:
                 fault=ctx.notes.fault,
             )
         )
+
+
+def _keep(kept: bytearray, chunk: bytes, limit: int) -> int:
+    """Add what fits of `chunk` to `kept` (at most `limit` bytes in all); its size."""
+    if len(kept) < limit:
+        kept += chunk[: limit - len(kept)]
+    return len(chunk)
 
 
 class _Seen:

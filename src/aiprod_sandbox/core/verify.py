@@ -197,6 +197,10 @@ def _request_summary(entry: JournalEntry) -> str:
     return f"{entry.method} {entry.path}{query} → {entry.status or 'no answer'}"
 
 
+def _near_request(entry: JournalEntry, misses: list[Miss], step: int | None = None) -> NearMiss:
+    return NearMiss(entry.request_id, _request_summary(entry), entry.timestamp, (*misses,), step)
+
+
 def _delivery_summary(delivery: Delivery) -> str:
     return (
         f"{delivery.event} → {delivery.webhook_id or 'callback'} "
@@ -231,10 +235,7 @@ def check(
             if not misses:
                 matched.append(entry.request_id)
             else:
-                near = NearMiss(
-                    entry.request_id, _request_summary(entry), entry.timestamp, tuple(misses)
-                )
-                candidates.append((misses, near))
+                candidates.append((misses, _near_request(entry, misses)))
         looked_at = len(journal)
     else:
         assert spec.deliveries is not None
@@ -243,12 +244,8 @@ def check(
             if not misses:
                 matched.append(delivery.delivery_id)
             else:
-                near = NearMiss(
-                    delivery.delivery_id,
-                    _delivery_summary(delivery),
-                    iso(delivery.created_at),
-                    tuple(misses),
-                )
+                summary = _delivery_summary(delivery)
+                near = NearMiss(delivery.delivery_id, summary, iso(delivery.created_at), (*misses,))
                 candidates.append((misses, near))
         looked_at = len(deliveries)
         evicted = 0
@@ -290,18 +287,7 @@ def _sequence(
         candidates: list[tuple[list[Miss], NearMiss]] = []
         for entry in entries[start:]:
             misses = request_misses(steps[step_number - 1], entry)
-            candidates.append(
-                (
-                    misses,
-                    NearMiss(
-                        entry.request_id,
-                        _request_summary(entry),
-                        entry.timestamp,
-                        tuple(misses),
-                        step=step_number,
-                    ),
-                )
-            )
+            candidates.append((misses, _near_request(entry, misses, step_number)))
         near = _closest(candidates)
     return Verdict(
         ok=ok,
