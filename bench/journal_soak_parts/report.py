@@ -49,11 +49,13 @@ def counted(account: Account, listing: dict[str, Any]) -> int:
         total += ENTRY_OVERHEAD
         for part in (item["request"], item["response"]):
             total += min(part["body_size"], body_bytes)
-            for header in part["headers"]:
+            headers = part["headers"]
+            for header in headers:  # packed as `name: value` lines, one newline between
                 value = header["value"]
                 if header["name"] == "authorization":
                     value = account.headers["Authorization"]
-                total += len(header["name"]) + len(value)
+                total += len(header["name"]) + 2 + len(value)
+            total += max(0, len(headers) - 1)
     return total
 
 

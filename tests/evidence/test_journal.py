@@ -10,7 +10,13 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings, create_app
-from aiprod_sandbox.core.journal import ENTRY_OVERHEAD, Journal, JournalEntry
+from aiprod_sandbox.core.journal import (
+    ENTRY_OVERHEAD,
+    Journal,
+    JournalEntry,
+    header_pairs,
+    pack_headers,
+)
 from tests.evidence.conftest import Partner
 from tests.support.receivers import Receivers
 
@@ -167,3 +173,10 @@ def test_the_bound_counts_every_entrys_evidence() -> None:
     assert journal.evicted == 2 and journal.bytes == 3 * (ENTRY_OVERHEAD + 100)
     journal.clear()
     assert len(journal) == 0 and journal.bytes == 0 and journal.evicted == 0
+
+
+def test_headers_are_kept_packed_and_read_back_as_they_came() -> None:
+    pairs = [(b"host", b"x:8080"), (b"x-empty", b""), (b"authorization", b"Bearer sk_test_a: b")]
+    packed = pack_headers(pairs)
+    assert isinstance(packed, bytes) and header_pairs(packed) == pairs
+    assert header_pairs(pack_headers([])) == []

@@ -17,7 +17,7 @@ from .._version import __version__
 from ..core.accounts import Account
 from ..core.clock import IsoTime, iso_ms
 from ..core.deliveries import Attempt, Delivery
-from ..core.journal import Headers, JournalEntry, shown
+from ..core.journal import Headers, JournalEntry, header_pairs, shown
 from ..core.masking import mask_text, masked_headers
 from ..core.matching import RequestMatcher, request_misses
 from ..errors import ValidationFailed
@@ -213,7 +213,7 @@ def _har_headers(headers: Headers) -> list[dict[str, str]]:
 
 
 def _mime(headers: Headers) -> str:
-    for name, value in headers:
+    for name, value in header_pairs(headers):
         if name == b"content-type":
             return value.decode("latin-1")
     return ""

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.accounts import Account
 from ..core.clock import monotonic
-from ..core.journal import JournalEntry
+from ..core.journal import JournalEntry, pack_headers
 from ..core.sandbox import Sandbox
 from ..errors import DropConnection, SandboxError
 from ..settings import Settings
@@ -128,10 +128,10 @@ class RequestContextMiddleware:
                 conditional=conditional,
                 body_sha=ctx.notes.body_sha,
                 retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
-                request_headers=tuple(headers),
+                request_headers=pack_headers(headers),
                 request_body=bytes(seen.request),
                 request_size=seen.request_size,
-                response_headers=tuple(seen.response_headers),
+                response_headers=pack_headers(seen.response_headers),
                 response_body=bytes(seen.response),
                 response_size=seen.response_size,
                 job_ids=job_ids,
@@ -173,8 +173,10 @@ def _caused(
         job_ids += account.jobs.created_since(notes.jobs_mark)
     if not job_ids:
         return (), ()
+    added = account.deliveries.added - notes.deliveries_mark
+    if added <= 0:
+        return tuple(job_ids), ()
     mine = set(job_ids)
-    added = max(0, account.deliveries.added - notes.deliveries_mark)
     delivery_ids = tuple(
         d.delivery_id for d in account.deliveries.newest(added) if d.job_id in mine
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Literal
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
@@ -159,9 +160,13 @@ class DeliveryLog:
         return following
 
     def newest(self, count: int) -> list[Delivery]:
-        """The last `count` deliveries added (fewer if the bound forgot some)."""
-        items = list(self._items.values())
-        return items[len(items) - min(count, len(items)) :]
+        """The last `count` deliveries added (fewer if the bound forgot some), oldest first;
+        it reads only those, however long the log is."""
+        if count <= 0:
+            return []
+        newest = list(islice(reversed(self._items.values()), count))
+        newest.reverse()
+        return newest
 
     def get(self, delivery_id: str) -> Delivery | None:
         return self._items.get(delivery_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .journal import Headers, header_pairs
 from .keys import mask_key
 
 _SECRET = re.compile(r"\b(sk_(?:test|live)_|whsec_)[A-Za-z0-9_\-]{4,}")
@@ -41,10 +42,10 @@ def mask_header(name: str, value: str) -> str:
     return mask_text(value)
 
 
-def masked_headers(pairs: tuple[tuple[bytes, bytes], ...]) -> list[tuple[str, str]]:
-    """Raw header pairs as (name, masked value) text."""
+def masked_headers(packed: Headers) -> list[tuple[str, str]]:
+    """Headers as the journal keeps them, as (name, masked value) text."""
     out = []
-    for raw_name, raw_value in pairs:
+    for raw_name, raw_value in header_pairs(packed):
         name = raw_name.decode("latin-1")
         out.append((name, mask_header(name, raw_value.decode("latin-1"))))
     return out

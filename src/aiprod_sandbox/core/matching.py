@@ -28,7 +28,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from .clock import IsoTime, parse_iso
 from .deliveries import Delivery
-from .journal import JournalEntry
+from .journal import JournalEntry, header_pairs
 from .scenarios.models import REACHABLE
 from .schema import FrozenModel
 
@@ -188,7 +188,7 @@ def jsonpath_misses(expressions: dict[str, Any], document: Any) -> list[Miss]:
 # ---- requests -----------------------------------------------------------------------------
 def _header(entry: JournalEntry, name: str) -> str | None:
     wanted = name.lower().encode("latin-1")
-    for raw_name, raw_value in entry.request_headers:
+    for raw_name, raw_value in header_pairs(entry.request_headers):
         if raw_name == wanted:
             return raw_value.decode("latin-1")
     return None
