@@ -66,7 +66,7 @@ REQUIRED_FIXTURES = (
     "accounts.yaml",
     "sample.mp4",
 )
-SHIPPED_SCENARIO_COUNT = 8
+SHIPPED_SCENARIO_COUNT = 9
 SAMPLE_MP4 = (REPO / "fixtures" / "sample.mp4").read_bytes()
 HADOLINT = Path(sys.executable).parent / "hadolint"
 JOB = {"video_url": "https://example.com/input.mp4", "voice_language": "en"}
