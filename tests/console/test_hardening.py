@@ -30,7 +30,8 @@ document.addEventListener("securitypolicyviolation", (event) => {
 });
 """
 TABS = ["jobs", "deliveries", "webhooks", "keys", "requests", "clock", "scenario", "advice"]
-CONSOLE_FILES = {"/_sandbox/ui", "/_sandbox/ui/app.js", "/_sandbox/ui/app.css"}
+SCRIPTS = ("views.js", "timeline.js", "app.js")  # in the order the page loads them
+CONSOLE_FILES = {"/_sandbox/ui", "/_sandbox/ui/app.css", *(f"/_sandbox/ui/{s}" for s in SCRIPTS)}
 
 
 def directives(policy: str) -> dict[str, list[str]]:
@@ -44,14 +45,14 @@ def directives(policy: str) -> dict[str, list[str]]:
 # --- what the sandbox serves ----------------------------------------------------------------
 
 
-def test_the_page_is_three_files_under_a_policy_without_unsafe_inline(
+def test_the_page_is_its_own_files_under_a_policy_without_unsafe_inline(
     sandbox: SandboxProcess,
 ) -> None:
     with http_client() as http:
         page = http.get(sandbox.base_url + "/_sandbox/ui")
         files = {
             name: http.get(f"{sandbox.base_url}/_sandbox/ui/{name}")
-            for name in ("app.js", "app.css")
+            for name in (*SCRIPTS, "app.css")
         }
 
     assert page.status_code == 200
@@ -67,18 +68,20 @@ def test_the_page_is_three_files_under_a_policy_without_unsafe_inline(
 
     html = page.text
     scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.S)
-    assert scripts == [(' src="/_sandbox/ui/app.js" defer', "")]
+    assert scripts == [(f' src="/_sandbox/ui/{name}" defer', "") for name in SCRIPTS]
     assert '<link rel="stylesheet" href="/_sandbox/ui/app.css">' in html
     assert "<style" not in html
     assert not re.search(r"\s(style|on[a-z]+)=", html), "an inline style or handler"
 
-    for name, media_type in (("app.js", "text/javascript"), ("app.css", "text/css")):
+    typed = [(name, "text/javascript") for name in SCRIPTS] + [("app.css", "text/css")]
+    for name, media_type in typed:
         answer = files[name]
         assert answer.status_code == 200, name
         assert answer.headers["content-type"] == f"{media_type}; charset=utf-8"
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.text.strip()
-    assert not re.search(r"\bstyle\s*:", files["app.js"].text), "a style attribute"
+    for name in SCRIPTS:
+        assert not re.search(r"\bstyle\s*:", files[name].text), f"a style attribute in {name}"
 
 
 def test_every_answer_says_nosniff(sandbox: SandboxProcess, key: str) -> None:

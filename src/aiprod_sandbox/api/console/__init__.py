@@ -1,11 +1,11 @@
 """The sandbox console: the page at `/_sandbox/ui`, its script and style, and the read
 endpoints it polls.
 
-The page is three files shipped in the package (`console/index.html`, `app.js`, `app.css`;
-no build step, nothing from outside). It is served with a Content-Security-Policy that runs
-only those files: no inline script or style, no other origin, no framing, no form posts, so
-a value that reaches the page (an imported job's id, a webhook URL) can be shown but never
-run. Its reads go through `/_sandbox/jobs…` and `/_sandbox/console/…`, which — unlike
+The page is files shipped in the package (`console/index.html`, three scripts, `app.css`:
+`page.py`; no build step, nothing from outside). It is served with a Content-Security-Policy
+that runs only those files: no inline script or style, no other origin, no framing, no form
+posts, so a value that reaches the page (an imported job's id, a webhook URL) can be shown
+but never run. Its reads go through `/_sandbox/jobs…` and `/_sandbox/console/…`, which — unlike
 `GET /jobs` — are not rate limited and not journaled, so watching an integration does not
 change what it sees.
 
@@ -35,7 +35,7 @@ from .deliveries import (
     list_deliveries,
 )
 from .endpoints import EndpointList, KeyList, get_request, list_endpoints, list_keys
-from .page import page, script, style
+from .page import SCRIPTS, page, script, style
 from .timeline import JobDetail, job_detail
 
 __all__ = ["OPERATIONS", "verdict"]
@@ -52,16 +52,19 @@ OPERATIONS = (
         media_type="text/html",
         responses={200: (None, "The console page")},
     ),
-    control_operation(
-        "GET",
-        "/_sandbox/ui/app.js",
-        script,
-        "The console's script",
-        "consoleScript",
-        auth=False,
-        errors=(),
-        media_type="text/javascript",
-        responses={200: (None, "The console's script")},
+    *(
+        control_operation(
+            "GET",
+            f"/_sandbox/ui/{name}",
+            script(name),
+            about,
+            operation_id,
+            auth=False,
+            errors=(),
+            media_type="text/javascript",
+            responses={200: (None, about)},
+        )
+        for name, (operation_id, about) in SCRIPTS.items()
     ),
     control_operation(
         "GET",
