@@ -28,26 +28,13 @@ from aiprod_sandbox.core.clock import iso, monotonic
 from aiprod_sandbox.webhook_http.chaos import STALE_SECONDS, WRONG_SECRET
 from tests.conftest import START, auth, new_key
 from tests.scenarios.conftest import advance, deliveries, submit, use
+from tests.support.guide_webhook import verify_webhook
 from tests.support.receivers import Receivers, Running
 from tests.support.serve import SandboxProcess
 
 REPLAY_TOLERANCE = 300  # seconds: the receiver refuses an X-AIPROD-Timestamp further off
 WAIT = 5.0
 ALL_EVENTS = ["job.started", "job.progress", "job.completed", "job.failed"]
-
-
-# Copied verbatim from the guide, section "Verify Webhook Signature".
-# fmt: off
-def verify_webhook(payload_bytes, signature, secret):
-    """Verify webhook signature"""
-    expected_sig = hmac.new(
-        secret.encode(),
-        payload_bytes,
-        hashlib.sha256
-    ).hexdigest()
-
-    return hmac.compare_digest(signature, expected_sig)
-# fmt: on
 
 
 @dataclass(frozen=True)

@@ -3,33 +3,18 @@ event filters, inactive webhooks, the job's callback_url, and the headers of eve
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from typing import Any
 
 from aiprod_sandbox.webhook_http.receiver import Received
 from aiprod_sandbox.webhook_http.sender import USER_AGENT
 from tests.conftest import START
+from tests.support.guide_webhook import verify_webhook
 from tests.support.receivers import Receivers, Running
 from tests.webhooks.conftest import WAIT, Api
 
 ALL_EVENTS = ["job.started", "job.progress", "job.completed", "job.failed", "job.cancelled"]
 STAMP = "2026-05-28T20:26:40Z"  # START, as the payload's timestamp
-
-
-# Copied verbatim from the guide, section "Verify Webhook Signature".
-# fmt: off
-def verify_webhook(payload_bytes, signature, secret):
-    """Verify webhook signature"""
-    expected_sig = hmac.new(
-        secret.encode(),
-        payload_bytes,
-        hashlib.sha256
-    ).hexdigest()
-
-    return hmac.compare_digest(signature, expected_sig)
-# fmt: on
 
 
 def got(running: Running, count: int) -> list[Received]:

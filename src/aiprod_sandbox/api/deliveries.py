@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from ..core.clock import iso
+from ..core.clock import iso, iso_or_none
 from ..core.deliveries import Attempt, AttemptError, Delivery
 from ..core.ids import derive
 from ..core.jobs import JobEventName
@@ -106,20 +106,27 @@ def _attempt(attempt: Attempt, body: str) -> AttemptOut:
     )
 
 
+def delivery_head(delivery: Delivery) -> dict[str, Any]:
+    """The fields the delivery log and the console's view of it show alike."""
+    return {
+        "delivery_id": delivery.delivery_id,
+        "url": delivery.url,
+        "event": delivery.event,
+        "job_id": delivery.job_id,
+        "status": delivery.status,
+        "test": delivery.test,
+        "created_at": iso(delivery.created_at),
+        "next_attempt_at": iso_or_none(delivery.next_attempt_at),
+        "note": delivery.note,
+    }
+
+
 def delivery_out(delivery: Delivery) -> DeliveryOut:
     body = delivery.body.decode("utf-8", "replace")
     return DeliveryOut(
-        delivery_id=delivery.delivery_id,
+        **delivery_head(delivery),
         webhook_id=delivery.webhook_id,
-        url=delivery.url,
-        event=delivery.event,
-        job_id=delivery.job_id,
-        status=delivery.status,
-        test=delivery.test,
-        created_at=iso(delivery.created_at),
-        next_attempt_at=iso(delivery.next_attempt_at) if delivery.next_attempt_at else None,
         attempts=[_attempt(a, body) for a in delivery.attempts],
-        note=delivery.note,
     )
 
 

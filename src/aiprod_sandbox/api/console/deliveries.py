@@ -6,10 +6,9 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from ...core.accounts import Account
-from ...core.clock import iso, iso_or_none
 from ...core.deliveries import AttemptError, Delivery, DeliveryStatus
 from ...errors import NotFound
-from ..deliveries import DeliveryOut, delivery_out
+from ..deliveries import DeliveryOut, delivery_head, delivery_out
 from ..operation import Call
 from ..pagination import Page, PageQuery, paginate
 from ..responses import json_response
@@ -55,15 +54,8 @@ def delivery_row(account: Account, delivery: Delivery) -> DeliveryRow:
     last = delivery.attempts[-1] if delivery.attempts else None
     deliberate = [a.deliberate for a in delivery.attempts if a.deliberate]
     return DeliveryRow(
-        delivery_id=delivery.delivery_id,
+        **delivery_head(delivery),
         endpoint=endpoint_of(delivery),
-        url=delivery.url,
-        event=delivery.event,
-        job_id=delivery.job_id,
-        status=delivery.status,
-        test=delivery.test,
-        created_at=iso(delivery.created_at),
-        next_attempt_at=iso_or_none(delivery.next_attempt_at),
         attempts=len(delivery.attempts),
         last_status=last.response_status if last else None,
         last_error=last.error if last else None,
@@ -73,7 +65,6 @@ def delivery_row(account: Account, delivery: Delivery) -> DeliveryRow:
             else None
         ),
         deliberate=list(dict.fromkeys(deliberate)),
-        note=delivery.note,
     )
 
 
