@@ -38,7 +38,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY constraints/runtime.txt /tmp/constraints.txt
 RUN pip install --no-cache-dir -r /tmp/constraints.txt \
     && rm /tmp/constraints.txt \
-    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin sandbox
+    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin sandbox \
+    && install -d -o 10001 -g 10001 /data
 COPY --from=build /dist/ /tmp/dist/
 RUN pip install --no-cache-dir --no-deps /tmp/dist/aiprod_sandbox-*.whl \
     && pip check \

@@ -45,6 +45,7 @@ from .api.operation import Call, Handler, Operation, endpoint
 from .api.responses import JSON_TYPE, error_response
 from .core.clock import WallTime, run_every, system_time
 from .core.sandbox import Sandbox
+from .core.store import MemoryStore, Store
 from .errors import MethodNotAllowed, NotFound, SandboxError
 from .settings import Settings
 from .webhook_http.addresses import Resolver
@@ -187,6 +188,25 @@ def _routes(operations: Sequence[Operation]) -> list[Route]:
     return routes
 
 
+def open_store(settings: Settings) -> Store:
+    """Where accounts are kept: memory, or `--data-dir`'s SQLite database."""
+    if settings.data_dir is None:
+        return MemoryStore()
+    from .store.sqlite import SqliteStore  # only servers with a data directory load it
+
+    return SqliteStore(settings.data_dir)
+
+
+def build_sandbox(settings: Settings, wall: WallTime = system_time) -> Sandbox:
+    """The domain the settings describe, on the store they name (`open_store`)."""
+    store = open_store(settings)
+    try:
+        return Sandbox(settings.core(), wall=wall, store=store)
+    except BaseException:
+        store.close(write=False)  # let go of the data directory: the server never started
+        raise
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -199,7 +219,7 @@ def create_app(
     `webhook_transport` to send webhooks through a transport of your own, and
     `webhook_resolver` to look webhook hosts up with a resolver of your own (tests)."""
     settings = settings or Settings()
-    sandbox = sandbox or Sandbox(settings.core(), wall=wall)
+    sandbox = sandbox or build_sandbox(settings, wall)
     dispatcher = Dispatcher(
         sandbox, settings, transport=webhook_transport, resolver=webhook_resolver
     )
@@ -217,6 +237,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             await dispatcher.aclose()
+            sandbox.store.close()
 
     app = Starlette(
         lifespan=lifespan,

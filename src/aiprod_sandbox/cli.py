@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from ._version import __version__
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("schema", help="print the JSON Schema of scenario files")
     check = actions.add_parser("validate", help="check files; every error with file:line: field")
     check.add_argument("files", nargs="+", metavar="FILE")
+    _state_parser(commands)
     defaults = Settings()
     for option in OPTIONS:
         default = getattr(defaults, option.name, None)
@@ -130,6 +132,57 @@ def build_parser() -> argparse.ArgumentParser:
                 help=help_text,
             )
     return parser
+
+
+def _state_parser(commands: Any) -> None:
+    state = commands.add_parser(
+        "state",
+        help="export or import an account's whole world (a running sandbox or a --data-dir)",
+        description="Export or import one account's state document: through a running "
+        "sandbox (--url, default http://127.0.0.1:8080) or straight from a data directory no "
+        "server is using (--data-dir). The account is the one --key opens (default: the "
+        "example key), or on a data directory --account.",
+    )
+    actions = state.add_subparsers(dest="action", metavar="ACTION", required=True)
+    export = actions.add_parser("export", help="print the account's state document")
+    export.add_argument("-o", "--output", type=Path, help="write it to this file instead")
+    load = actions.add_parser("import", help="make the account's world a document's")
+    load.add_argument("file", type=Path, help="the state document (- reads standard input)")
+    for action in (export, load):
+        where = action.add_mutually_exclusive_group()
+        where.add_argument(
+            "--url",
+            default=os.environ.get("AIPROD_SANDBOX_URL"),
+            help="a running sandbox [env AIPROD_SANDBOX_URL]",
+        )
+        where.add_argument("--data-dir", type=Path, help="a data directory no server is using")
+        action.add_argument(
+            "--key",
+            default=os.environ.get("AIPROD_SANDBOX_KEY"),
+            help="the account's key [env AIPROD_SANDBOX_KEY]",
+        )
+        action.add_argument("--account", help="with --data-dir: the account's id")
+        action.add_argument(
+            "--seed",
+            type=int,
+            help="with --data-dir: the server's seed (names a new key's account)",
+        )
+
+
+def _state(args: argparse.Namespace) -> int:
+    from .commands import state
+
+    target = state.Target(args.url, args.data_dir, args.key, args.account, args.seed)
+    try:
+        if args.action == "export":
+            return state.export(target, args.output)
+        return state.import_(target, args.file)
+    except ConfigError as exc:
+        print(f"aiprod-sandbox state {args.action}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"aiprod-sandbox state {args.action}: {exc}", file=sys.stderr)
+        return 1
 
 
 def _health(url: str | None, timeout: float, wait: float = 0.0) -> int:
@@ -265,6 +318,8 @@ def _run(argv: Sequence[str] | None) -> int:
         return _health(args.url, args.timeout, args.wait)
     if args.command == "scenario":
         return _scenario(args.action, getattr(args, "files", []))
+    if args.command == "state":
+        return _state(args)
     if args.command == "listen":
         from .server import listen
 

@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 
 from ._version import __version__
-from .app import create_app
+from .app import build_sandbox, create_app
 from .connections import ConnectionGuard, GuardedState
 from .core.clock import monotonic
 from .core.sandbox import Sandbox
@@ -207,7 +207,7 @@ def serve(settings: Settings) -> int:
     configure_logging(settings.log_level)
     http, loop = http_protocol(settings.http), event_loop(settings.loop)
     raise_file_limit()
-    sandbox = Sandbox(settings.core())
+    sandbox = build_sandbox(settings)
     app = create_app(settings, sandbox=sandbox)
     config = uvicorn.Config(
         app,

@@ -127,6 +127,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("seed", int, "seed for ids, scores and costs; same seed, same answers", "N"),
     Option("fixtures", _parse_path, "folder of fixtures overriding the shipped ones", "DIR"),
     Option(
+        "data_dir",
+        _parse_path,
+        "keep every account in this folder (SQLite), across restarts; default: memory only",
+        "DIR",
+    ),
+    Option(
         "public_url",
         _parse_optional_str,
         "base URL used in result links (default: the Host the request came to)",
@@ -227,6 +233,7 @@ class Settings:
     port: int = 8080
     seed: int = 0
     fixtures: Path | None = None
+    data_dir: Path | None = None  # None: accounts live in memory only
     public_url: str | None = None
     strict_keys: bool = False
     default_tier: str = "pro"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -432,3 +433,62 @@ def test_an_account_with_more_jobs_than_one_import_takes_still_exports(
     jobs = exported.json()["jobs"]
     assert len(jobs) == 10_003
     assert len({job["job_id"] for job in jobs}) == 10_003
+
+
+def _busy_world(client: TestClient, key: str, hook_url: str) -> None:
+    """Everything a restart must bring back: a delivery between two attempts, a job still
+    processing, a scenario's rules part-counted, usage, the keys' audit trail, the journal."""
+    headers = auth(key)
+    client.post(
+        "/webhooks/register", json={"url": hook_url, "events": ["job.completed"]}, headers=headers
+    )
+    client.post("/pipeline/run", json={"video_url": "https://e.com/a.mp4"}, headers=headers)
+    client.post("/_sandbox/clock/advance", json={"seconds": 0.5}, headers=headers)
+    client.post("/_sandbox/timing", json={"job_timing": "simulated"}, headers=headers)
+    client.post("/pipeline/run", json={"video_url": "https://e.com/b.mp4"}, headers=headers)
+    client.post("/_sandbox/clock/advance", json={"seconds": 20}, headers=headers)
+    spare = client.post("/keys", json={"name": "spare"}, headers=headers).json()
+    client.delete(f"/keys/{spare['key_id']}", headers=headers)
+    assert client.put(
+        "/_sandbox/scenario", json={"name": "intermittent-500s"}, headers=headers
+    ).is_success
+    statuses = [client.get("/jobs?limit=1", headers=headers).status_code for _ in range(3)]
+    assert statuses == [500, 500, 200]
+
+
+def test_export_import_export_is_byte_for_byte_the_same(receivers: Any) -> None:
+    failing = receivers.plain(500, 500, 500, default=200)
+    settings = Settings(seed=7, clock="manual", start_time=START)
+    key = new_key()
+    with TestClient(create_app(settings)) as first:
+        _busy_world(first, key, failing.url)
+        exported = first.get("/_sandbox/state", headers=auth(key)).content
+    document = json.loads(exported)
+    assert document["version"] == 2
+    deliveries = document["deliveries"]["items"]
+    assert [(d["status"], len(d["attempts"])) for d in deliveries] == [("pending", 3)]
+    assert deliveries[0]["next_attempt_at"] is not None
+    statuses = {job["status"] for job in document["jobs"]}
+    assert statuses == {"COMPLETED", "PROCESSING"}
+    assert len(document["journal"]["entries"]) == 8
+    assert {r["event"] for r in document["audit"]["records"]} >= {"key.created", "key.revoked"}
+    assert document["usage"]["today"] == 8
+    rules = document["scenario_progress"]["rules"]
+    assert [(r["matched"], r["fired"]) for r in rules] == [(3, 2)]
+    with TestClient(create_app(settings)) as second:
+        done = second.put("/_sandbox/state", content=exported, headers=auth(key))
+        assert done.status_code == 200, done.text
+        assert second.get("/_sandbox/state", headers=auth(key)).content == exported
+        # The scenario's rule carries on counting: its first two calls are long gone.
+        assert second.get("/jobs?limit=1", headers=auth(key)).status_code == 200
+        # The retry still due comes at its time, with the bytes first signed.
+        second.post("/_sandbox/clock/advance", json={"seconds": 3600}, headers=auth(key))
+        first_id = deliveries[0]["delivery_id"]
+
+        def mine(got: list[Any]) -> list[Any]:
+            return [item for item in got if item.delivery_id == first_id]
+
+        assert failing.receiver.wait_until(lambda got: len(mine(got)) == 4, timeout=10)
+        got = mine(failing.receiver.received)
+        assert [item.attempt for item in got] == [1, 2, 3, 4]
+        assert got[3].body == got[0].body

@@ -1,5 +1,6 @@
-"""The layers hold: the core knows nothing of HTTP, the server's settings, the sender or the
-tests' helpers, and the product never imports the pytest plugin's package.
+"""The layers hold: the core knows nothing of HTTP, the server's settings, the sender, the
+store it writes through or the tests' helpers, and the product never imports the pytest
+plugin's package.
 
 Every import is read from the source (those inside functions and under TYPE_CHECKING too),
 relative ones resolved, so a new module cannot slip past. `docs/architecture.md` draws the map.
@@ -24,6 +25,9 @@ CORE_MAY_NOT = (
     f"{ROOT}.server",
     f"{ROOT}.cli",
     f"{ROOT}.connections",
+    f"{ROOT}.store",  # the core knows the store interface (core/store.py), never which store
+    f"{ROOT}.commands",
+    "sqlite3",
     "starlette",
     "uvicorn",
     "httpx",

@@ -2,6 +2,7 @@
 
 It gives every request a `RequestContext`, puts `X-Request-Id`, `X-Content-Type-Options:
 nosniff` (and any headers the checks collected, like rate-limit headers) on every response,
+commits the account's changes to the store before the answer leaves (`core/store.py`),
 records the request in its account's journal, and turns an unexpected exception into a
 logged 500 envelope, so one bad request never stops the server serving others.
 """
@@ -38,6 +39,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         ctx = RequestContext(self.sandbox, self.settings, monotonic(), base_urls=self.base_urls)
+        store = self.sandbox.store
         scope[SCOPE_KEY] = ctx
         status = 0
         kept = self.settings.journal_body_bytes
@@ -52,6 +54,8 @@ class RequestContextMiddleware:
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
+                if ctx.account is not None and store.durable:
+                    await store.settle(ctx.account)  # durable before the client hears of it
                 status = message["status"]
                 # Appended as raw pairs: MutableHeaders.__setitem__ rescans the list per header.
                 extra = [
@@ -139,6 +143,7 @@ class RequestContextMiddleware:
                 fault=ctx.notes.fault,
             )
         )
+        account.changes.touch()  # written with the account's next commit (the next tick)
 
 
 def _keep(kept: bytearray, chunk: bytes, limit: int) -> int:

@@ -94,8 +94,10 @@ class Call:
         context: Mapping[str, Any] | None = None,
         *,
         allow_empty: bool = False,
+        limit: int | None = None,
     ) -> M:
-        raw = await read_body(self.request, self.ctx.settings.max_body_bytes)
+        """The body as `model`; at most `limit` bytes (default: the server's body limit)."""
+        raw = await read_body(self.request, limit or self.ctx.settings.max_body_bytes)
         self.ctx.notes.body_sha = hashlib.sha256(raw).hexdigest()[:16]  # for the advisor
         if allow_empty and not raw.strip():
             return validate(model, {}, context)

@@ -9,13 +9,17 @@ from collections.abc import AsyncIterator
 from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
-from ..core.snapshot import StateDocument, StateExport, export_head, import_state, job_document
+from ..core.snapshot import StateDocument, StateExport, dumps, export_head, import_state, job_entry
 from .jobs import job_context
 from .operation import Call, control_operation
 from .responses import JSON_TYPE, json_response
 from .urlpolicy import ensure_allowed
 
 EXPORT_CHUNK = 1000  # jobs written between two returns to the loop
+# An export carries the journal (512 KiB of evidence) and up to thousands of deliveries, so a
+# whole account is often more than the API's 1 MiB; an import is checked in one go, holding
+# the loop, so it is bounded still (16 MiB: about a second of parsing and checking).
+STATE_BODY_BYTES = 16 * 1024 * 1024
 
 
 class ImportOut(BaseModel):
@@ -30,7 +34,7 @@ async def get_state(call: Call) -> Response:
     """The document, written a thousand jobs at a time, giving the loop back in between: an
     account of 100,000 jobs (70 MB) does not hold every other client for seconds."""
     account = call.account
-    head = export_head(account, call.sandbox.scenario_library).model_dump_json()
+    head = dumps(export_head(account, call.sandbox.scenario_library))
     assert head.endswith('"jobs":[]}'), "jobs is the document's last field"
     jobs = account.jobs.listing(sort="created_at")
 
@@ -38,7 +42,7 @@ async def get_state(call: Call) -> Response:
         yield head[: -len("]}")].encode()
         for start in range(0, len(jobs), EXPORT_CHUNK):
             chunk = jobs[start : start + EXPORT_CHUNK]
-            text = ",".join(job_document(job).model_dump_json() for job in chunk)
+            text = ",".join(dumps(job_entry(job)) for job in chunk)
             yield (("," if start else "") + text).encode()
             await asyncio.sleep(0)
         yield b"]}"
@@ -47,7 +51,8 @@ async def get_state(call: Call) -> Response:
 
 
 async def put_state(call: Call) -> Response:
-    body = await call.body(StateDocument, job_context(call))  # the API's own field rules
+    # the API's own field rules
+    body = await call.body(StateDocument, job_context(call), limit=STATE_BODY_BYTES)
     urls: dict[str, str | None] = {
         f"webhooks[{n}].url": hook.url for n, hook in enumerate(body.webhooks or [])
     }
@@ -84,5 +89,6 @@ OPERATIONS = (
         "importState",
         request_model=StateDocument,
         responses={200: (ImportOut, "What was imported")},
+        errors=(400, 401, 404, 413),
     ),
 )

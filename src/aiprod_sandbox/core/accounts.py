@@ -24,6 +24,7 @@ from .keys import ApiKey
 from .planner import plan_job
 from .ratelimit import TokenBucket
 from .scenarios import Scenario, ScenarioState
+from .store import NO_CHANGES, Changes
 from .tokens import Tokens
 from .usage import AuditLog, Usage
 from .webhooks import WebhookBook
@@ -74,6 +75,7 @@ class Account:
     jobs: JobBook = field(init=False)
     request_ids: IdSource = field(init=False)  # a stream of their own: reads shift no other id
     imports: int = 0  # state documents imported (each starts the ids on a sequence of its own)
+    restarts: int = 0  # times a store brought it back (each starts a sequence of its own too)
     changed_settings: bool = False  # its clock, timing or tier set through the control API
     last_used: float = 0.0  # wall time of its last request (which accounts are idle)
     delayed: int = 0  # requests its scenario is holding now (a delay), bounded in faults.py
@@ -94,6 +96,7 @@ class Account:
     scenarios: ScenarioState = field(init=False)
     base_tier: str = field(init=False)
     _before_scenario: tuple[str, ClockMode] | None = field(default=None, init=False)
+    _changes: Changes = field(default=NO_CHANGES, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.jobs = JobBook(
@@ -114,6 +117,15 @@ class Account:
             self.seed, self.account_id, self.server_scenarios, self.now()
         )
         self.callback_secret = self.tokens.webhook_secret()
+
+    @property
+    def changes(self) -> Changes:
+        """What changed since the store last wrote the account (`store.py`)."""
+        return self._changes
+
+    @changes.setter
+    def changes(self, changes: Changes) -> None:
+        self._changes = self.jobs.changes = self.deliveries.changes = changes
 
     def events_append(self, event: JobEvent) -> None:
         self.events.append(event)
@@ -149,6 +161,15 @@ class Account:
                 self.job_timing = scenario.job_timing
 
     @property
+    def before_scenario(self) -> tuple[str, ClockMode] | None:
+        """The account's own timing and clock mode while its scenario sets others."""
+        return self._before_scenario
+
+    @before_scenario.setter
+    def before_scenario(self, before: tuple[str, ClockMode] | None) -> None:
+        self._before_scenario = before
+
+    @property
     def own_settings(self) -> tuple[str, ClockMode]:
         """Job timing and clock mode as the account set them, beneath any scenario's."""
         return self._before_scenario or (self.job_timing, self.clock.mode)
@@ -178,6 +199,7 @@ class Account:
         self.webhooks.clear()
         self.deliveries.clear()
         self.audit.clear()
+        self.changes.everything()
 
     def new_bucket(self) -> TokenBucket:
         return TokenBucket(self.limits.requests_per_minute, self.limits.burst, self.now())
@@ -258,6 +280,7 @@ class Account:
     def hold_delivery(self, delivery: Delivery, until: float, why: str, note: str) -> None:
         """A scenario holds the delivery's next attempt back until `until`, on purpose."""
         delivery.held, delivery.next_attempt_at, delivery.note = why, until, note
+        self.changes.delivery(delivery.delivery_id)
         self.scheduler.schedule(until, DELIVERY_KIND, delivery.delivery_id)
 
     def record_attempt(self, delivery: Delivery, attempt: Attempt, policy: RetryPolicy) -> None:

@@ -153,6 +153,21 @@ class Clock:
     def wall(self) -> WallTime:
         return self._wall
 
+    def anchors(self) -> tuple[float, float]:
+        """(clock time, wall time) of the last change: with the mode and scale, the whole
+        clock (a store keeps them, so a real clock has moved on when the server is back)."""
+        return self._anchor, self._wall_anchor
+
+    @classmethod
+    def resume(
+        cls, wall: WallTime, mode: ClockMode, scale: float, anchor: float, wall_anchor: float
+    ) -> Clock:
+        """The clock `anchors()` described, as it stands now."""
+        clock = cls(wall, mode=mode, start=anchor, scale=scale)
+        clock._wall_anchor = wall_anchor
+        clock._last = anchor
+        return clock
+
     @property
     def mode(self) -> ClockMode:
         return self._mode

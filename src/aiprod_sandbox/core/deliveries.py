@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Literal
 
+from .store import NO_CHANGES, Changes
+
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 # `dropped`: a scenario's `drop` rule kept the attempt from being sent at all. It is not a
 # `timeout` (no receiver was waited for); the schedule retries it as any failed attempt.
@@ -76,6 +78,7 @@ class Delivery:
     status: DeliveryStatus = "pending"
     next_attempt_at: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
+    seq: int = 0  # its place in the log (`DeliveryLog.added` when it was added)
     note: str | None = None
     held: str | None = None  # held back on purpose by a scenario; the next attempt says why
 
@@ -103,6 +106,7 @@ class DeliveryLog:
         self._finished: OrderedDict[str, None] = OrderedDict()  # kept ones, as they finished
         self.added = 0  # ever added: `newest(added_now - added_before)` is what came since
         self.abandoned = 0  # pending deliveries given up because too many were pending
+        self.changes: Changes = NO_CHANGES  # what the store must write (`store.py`)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -117,12 +121,17 @@ class DeliveryLog:
         if delivery.status != "pending":
             self._finished[delivery.delivery_id] = None
         self.added += 1
+        delivery.seq = self.added
+        changes = self.changes
+        changes.delivery(delivery.delivery_id)
         while len(self._items) > self._limit and self._finished:
             delivery_id, _ = self._finished.popitem(last=False)
             del self._items[delivery_id]
+            changes.drop_delivery(delivery_id)
         # Still past the bound ten times over: every delivery left is pending.
         while len(self._items) > self._limit * PENDING_FACTOR:
             _, oldest = self._items.popitem(last=False)
+            changes.drop_delivery(oldest.delivery_id)
             if oldest.status == "pending":
                 oldest.status, oldest.next_attempt_at = "failed", None
                 oldest.note = "given up: too many deliveries were pending at once"
@@ -133,6 +142,7 @@ class DeliveryLog:
         delivery.status, delivery.next_attempt_at = status, None
         if note is not None:
             delivery.note = note
+        self.changes.delivery(delivery.delivery_id)
         if self._items.get(delivery.delivery_id) is delivery:  # not one forgotten since
             self._finished[delivery.delivery_id] = None
 
@@ -143,6 +153,7 @@ class DeliveryLog:
         manual one changes nothing, and a failed test one ends it."""
         delivery.attempts.append(attempt)
         del delivery.attempts[:-MAX_ATTEMPTS_KEPT]
+        self.changes.delivery(delivery.delivery_id)
         if attempt.ok:
             self.finish(delivery, "delivered")
             return None

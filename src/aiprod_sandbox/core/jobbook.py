@@ -25,6 +25,7 @@ from .jobs import (
     check_transition,
     fields_of,
 )
+from .store import NO_CHANGES, Changes
 
 STEP_KIND = "job"
 ENDING_EVENTS = frozenset({"job.completed", "job.failed", "job.cancelled"})
@@ -60,6 +61,7 @@ class JobBook:
         # of jobs forgotten since are skipped when reached): O(1) a job, however many are open.
         self._ended: deque[str] = deque()
         self._ended_count = 0  # ended jobs in the book
+        self.changes: Changes = NO_CHANGES  # what the store must write (`store.py`)
 
     # ---- reading -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -150,6 +152,7 @@ class JobBook:
         )
         job.timeline.record(at, "job.created")
         self._jobs[job_id] = job
+        self.changes.job(job_id)
         if plan.outcome != "pending":
             self._queued += 1
             ready = at
@@ -175,6 +178,7 @@ class JobBook:
         """Put back a job from fixtures or an exported state, scheduling what it has left to do."""
         self._seq = max(self._seq, job.seq)
         self._jobs[job.job_id] = job
+        self.changes.job(job.job_id)
         if job.ended:
             self._ended.append(job.job_id)
             self._ended_count += 1
@@ -196,6 +200,7 @@ class JobBook:
             if job is not None and job.ended:
                 del self._jobs[job.job_id]
                 self._ended_count -= 1
+                self.changes.drop_job(job.job_id)
 
     def cancel(self, job_id: str, reason: str, at: float) -> Job:
         job = self.get(job_id)
@@ -236,6 +241,7 @@ class JobBook:
             fields["callback_url"] = callback_url
             job.input = JobInput(**fields)
         job.updated_at = at
+        self.changes.job(job_id)
         return job
 
     # ---- steps ---------------------------------------------------------------------------
@@ -245,6 +251,7 @@ class JobBook:
         if job is None or job.ended or job.next_due != due:
             return None  # gone, ended, or an entry a forced transition made stale
         job.next_due = None
+        self.changes.job(job_id)
         if job.status == JobStatus.PENDING:
             if self.processing >= self._concurrency():
                 self._waiting.append(job_id)
@@ -325,6 +332,7 @@ class JobBook:
     ) -> Job:
         """Move a job along one edge of the state machine now (the control API's transition)."""
         job = self.get(job_id)
+        self.changes.job(job_id)
         if target == job.status == JobStatus.PROCESSING and progress is not None:
             if not job.progress < progress <= 100:
                 raise Conflict(
@@ -366,6 +374,7 @@ class JobBook:
         return job
 
     def _record(self, job: Job, at: float, event: str, extra: dict[str, Any]) -> None:
+        self.changes.job(job.job_id)
         job.updated_at = at
         job.timeline.record(at, event, extra.get("progress"))
         if event in ENDING_EVENTS:

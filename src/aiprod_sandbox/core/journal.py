@@ -135,6 +135,15 @@ class Journal:
     def __getitem__(self, index: int) -> JournalEntry:
         return self._items[index]
 
+    def restore(self, entries: list[JournalEntry], added: int, evicted: int) -> None:
+        """The journal becomes `entries` (oldest first; beyond the bounds, the oldest go), with
+        the counts of entries ever added and let go that an export gave."""
+        self.clear()
+        for entry in entries:
+            self.append(entry)
+        self.added = max(added, self.added)
+        self.evicted = max(evicted, self.evicted)
+
     def oldest_at(self) -> float | None:
         return self._items[0].at if self._items else None
 

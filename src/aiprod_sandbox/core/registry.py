@@ -34,6 +34,7 @@ from .ids import IdSource, derive
 from .keys import KEY_FORMAT, LIVE_PREFIX, MAX_KEY_LENGTH, SCOPES, TEST_KEY, ApiKey
 from .ratelimit import TokenBucket
 from .scenarios import Scenario
+from .store import MemoryStore, Store
 from .tiers import tier_of_key
 from .tokens import Tokens
 
@@ -53,8 +54,10 @@ class Accounts:
         *,
         tokens: Tokens | None = None,
         account_ref: Callable[[str], str] | None = None,
+        store: Store | None = None,
     ) -> None:
         self._config = config
+        self.store: Store = store or MemoryStore()
         self.tokens = tokens or Tokens()
         self._account_ref = account_ref  # how result links name an account (see links.py)
         self._by_ref: dict[str, str] = {}
@@ -126,6 +129,7 @@ class Accounts:
             server_scenarios=self.server_scenarios,
         )
         account.scheduler.on_schedule = lambda: self._busy.add(account_id)
+        self.store.watch(account)
         if self._account_ref is not None:
             self._by_ref[self._account_ref(account_id)] = account_id
         self.apply_server_scenarios(account)
@@ -202,6 +206,7 @@ class Accounts:
         if self._accounts.pop(account.account_id, None) is not None and not account.fixture:
             self._opened -= 1
         account.release()
+        self.store.forget(account.account_id)
         self._busy.discard(account.account_id)
         if self._account_ref is not None:
             self._by_ref.pop(self._account_ref(account.account_id), None)
@@ -214,6 +219,19 @@ class Accounts:
         account.origin_keys = tuple(replace(key) for key in account.keys.values())
         for key in account.origin_keys:
             self._by_origin[key.secret] = account.account_id
+
+    def adopt_origin(self, account: Account, keys: list[ApiKey]) -> None:
+        """The keys the account began with, as a store kept them."""
+        for key in account.origin_keys:
+            self._by_origin.pop(key.secret, None)
+        account.origin_keys = tuple(keys)
+        for key in keys:
+            self._by_origin[key.secret] = account.account_id
+
+    def restore(self, account_id: str, tier: str) -> Account:
+        """An account a store kept, opened again empty (its world comes back next)."""
+        found = self._accounts.get(account_id)
+        return found if found is not None else self._new_account(account_id, tier)
 
     def restore_keys(self, account: Account) -> None:
         """The account's keys become those it began with, as they began (a reset with keys):

@@ -20,7 +20,8 @@ from .jobs import JobEvent
 from .links import Links
 from .registry import Accounts
 from .scenarios import Scenario, library, resolve
-from .snapshot import import_state, state_from_fixture
+from .snapshot import import_state, restore_stored, state_from_fixture
+from .store import MemoryStore, Store
 from .tokens import Tokens
 from .urls import local_url
 from .webhooks import fan_out
@@ -34,14 +35,19 @@ class Sandbox:
         catalog: Catalog | None = None,
         wall: WallTime = system_time,
         tokens: Tokens | None = None,
+        store: Store | None = None,
     ) -> None:
         self.config = config
+        self.store: Store = store or MemoryStore()
+        self.store.bind(lambda: self.scenario_library)
         self.catalog = catalog if catalog is not None else load_catalog(config.fixtures)
         self.wall = wall
         self._library: dict[str, Scenario] | None = None
         server_scenarios = [resolve(name, self.scenario_library) for name in config.scenarios]
         # Random per server unless configured: a link can be made only by this server.
-        link_secret = config.link_secret or secrets.token_hex(32)
+        link_secret = config.link_secret or self.store.secret(
+            "links", lambda: secrets.token_hex(32)
+        )
         self.links = Links(link_secret, config.link_ttl_seconds)
         self.accounts = Accounts(
             config,
@@ -50,6 +56,7 @@ class Sandbox:
             server_scenarios,
             tokens=tokens,
             account_ref=self.links.account_ref,
+            store=self.store,
         )
         self.ids = IdSource(config.seed, "server")
         self.request_ids = IdSource(config.seed, "server", "requests")  # before an account
@@ -60,6 +67,7 @@ class Sandbox:
         self.base_url = config.base_url
         self.accounts.listeners.append(self._on_event)
         self._preload()
+        self._restore()
 
     @property
     def scenario_library(self) -> dict[str, Scenario]:
@@ -101,6 +109,15 @@ class Sandbox:
                     f"accounts.yaml: {spec.account_id}: {problems or exc.message}"
                 ) from exc
 
+    def _restore(self) -> None:
+        """Bring back every account the store kept, with the work it has pending: what fell
+        due while the server was down runs on the next tick, in time order."""
+        for stored in self.store.load():
+            tier = str(stored.head.get("tier") or self.config.default_tier)
+            account = self.accounts.restore(stored.account_id, tier)
+            restore_stored(account, stored, registry=self.accounts, library=self.scenario_library)
+            self.store.loaded(account)
+
     def reset(self, account: Account, *, keys: bool = False) -> None:
         """Clear the account's world; its clock and timing go back to the server's defaults.
         With `keys`, its keys too go back to those it began with."""
@@ -110,11 +127,13 @@ class Sandbox:
         self.accounts.apply_server_scenarios(account)
 
     def run_all_due(self) -> int:
-        """Run due work of every account whose clock moves by itself; return steps run."""
+        """Run due work of every account whose clock moves by itself, and commit every
+        account that changed to the store; return steps run."""
         ran = 0
         for account in self.accounts.busy():
             if account.clock.mode != "manual":
                 ran += len(account.catch_up())
+        self.store.commit_dirty()
         return ran
 
     def advice(self, account: Account) -> list[Finding]:

@@ -78,6 +78,20 @@ class AuditLog:
             self._used_days[key_id] = day
             self.record("key.used", key_id, masked, request_id, at)
 
+    @property
+    def seq(self) -> int:
+        """Key events ever recorded: the next one is numbered after it."""
+        return self._seq
+
+    def restore(self, records: list[AuditRecord], seq: int) -> None:
+        """The trail becomes `records` (oldest first), numbering on after `seq`."""
+        self.clear()
+        self.items.extend(records)
+        self._seq = seq
+        for record in self.items:
+            if record.event == "key.used":
+                self._used_days[record.key_id] = int(record.at // 86400)
+
     def clear(self) -> None:
         self.items.clear()
         self._used_days.clear()

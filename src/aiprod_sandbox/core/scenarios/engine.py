@@ -103,6 +103,36 @@ class ScenarioState:
         self._rules.clear()
         self.server_since = now
 
+    def progress(self) -> dict[tuple[str, str, int], tuple[int, int]]:
+        """How many calls each rule has matched and fired on, by (scenario, kind, index)."""
+        return {key: (state.matched, state.fired) for key, state in self._rules.items()}
+
+    def restore_progress(
+        self,
+        own_since: float,
+        server_since: float,
+        counts: Mapping[tuple[str, str, int], tuple[int, int]],
+    ) -> None:
+        """Rules carry on counting from `counts`; each random stream is drawn as far as its
+        calls took it (one draw a matched call, when the rule has a probability)."""
+        self.own_since, self.server_since = own_since, server_since
+        self._rules.clear()
+        rules = {
+            (scenario.name, kind): getattr(scenario, kind)
+            for scenario, _ in self._active()
+            for kind in ("requests", "jobs", "webhooks")
+        }
+        for (name, kind, index), (matched, fired) in counts.items():
+            listed = rules.get((name, kind))
+            if listed is None or index >= len(listed):
+                continue  # a rule of a scenario no longer active
+            scenario = next(s for s, _ in self._active() if s.name == name)
+            state = self._state(scenario, kind, index)
+            state.matched, state.fired = matched, fired
+            if listed[index].when.probability is not None:
+                for _ in range(min(matched, 1_000_000)):
+                    state.random.random()
+
     def _forget(self, name: str) -> None:
         for key in [k for k in self._rules if k[0] == name]:
             del self._rules[key]

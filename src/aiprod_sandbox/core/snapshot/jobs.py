@@ -6,78 +6,103 @@ without a plan, id or times (as fixture files may) get them as a submission woul
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..accounts import Account
-from ..clock import iso, iso_or_none, parse_iso
+from ..clock import iso, iso_ms, parse_iso
 from ..ids import Draws
-from ..jobs import Job, JobError, JobInput, JobPlan, JobResult, JobStatus, fields_of
+from ..jobs import (
+    PROGRESS_STEPS,
+    Job,
+    JobError,
+    JobInput,
+    JobPlan,
+    JobResult,
+    JobStatus,
+    fields_of,
+)
 from ..planner import plan_job
-from .document import StateJob, StateJobError, StateJobInput, StateJobResult, StatePlan
+from .document import StateJob, StateJobInput
+from .records import Entry
 
 
-def _plan_out(plan: JobPlan) -> StatePlan:
+def _plan_entry(plan: JobPlan) -> Entry:
     error = plan.error
-    return StatePlan(
-        outcome=plan.outcome,
-        simulated=plan.simulated,
-        queue_seconds=plan.queue_seconds,
-        processing_seconds=plan.processing_seconds,
-        quality_score=plan.quality_score,
-        cost_estimate=plan.cost_estimate,
-        progress_steps=list(plan.progress_steps),
-        error=StateJobError(**fields_of(error)) if error else None,
-        fail_at_progress=plan.fail_at_progress,
-    )
+    return {
+        "outcome": plan.outcome,
+        "simulated": plan.simulated,
+        "queue_seconds": plan.queue_seconds,
+        "processing_seconds": plan.processing_seconds,
+        "quality_score": plan.quality_score,
+        "cost_estimate": plan.cost_estimate,
+        "progress_steps": list(plan.progress_steps),
+        "error": fields_of(error) if error else None,
+        "fail_at_progress": plan.fail_at_progress,
+    }
 
 
-def job_head(job: Job) -> dict[str, Any]:
-    """The fields the API and the state document show alike, their times as ISO text."""
+def job_head(job: Job, stamp: Callable[[float], str] = iso) -> dict[str, Any]:
+    """The fields the API and the state document show alike, their times as ISO text (the
+    API's to the second, the document's with `stamp` = `iso_ms`)."""
     return {
         "job_id": job.job_id,
         "status": job.status.value,
         "progress": job.progress,
-        "created_at": iso(job.created_at),
-        "updated_at": iso(job.updated_at),
-        "started_at": iso_or_none(job.started_at),
-        "completed_at": iso_or_none(job.completed_at),
+        "created_at": stamp(job.created_at),
+        "updated_at": stamp(job.updated_at),
+        "started_at": None if job.started_at is None else stamp(job.started_at),
+        "completed_at": None if job.completed_at is None else stamp(job.completed_at),
         "metadata": dict(job.metadata),
     }
 
 
-def job_document(job: Job) -> StateJob:
-    return StateJob(
-        **job_head(job),
-        input=StateJobInput(**fields_of(job.input)),
-        result=StateJobResult(**fields_of(job.result)) if job.result else None,
-        error=StateJobError(**fields_of(job.error)) if job.error else None,
-        batch_id=job.batch_id,
-        cancel_reason=job.cancel_reason,
-        step=job.step,
-        plan=_plan_out(job.plan),
+def job_entry(job: Job) -> Entry:
+    """A job as the state document and the data directory hold it (`StateJob`'s fields)."""
+    result, error = job.result, job.error
+    entry = job_head(job, iso_ms)
+    entry["input"] = fields_of(job.input)
+    entry["result"] = fields_of(result) if result else None
+    entry["error"] = fields_of(error) if error else None
+    entry["batch_id"] = job.batch_id
+    entry["cancel_reason"] = job.cancel_reason
+    entry["step"] = job.step
+    entry["plan"] = _plan_entry(job.plan)
+    entry["timeline"] = [_moment(at, label) for at, label in job.timeline]
+    return entry
+
+
+def _moment(at: float, label: str) -> Entry:
+    event, _, progress = label.partition(" ")
+    return {"at": iso_ms(at), "event": event, "progress": int(progress) if progress else None}
+
+
+def _error(spec: Entry | None) -> JobError | None:
+    return (
+        JobError(spec.get("type", "processing_error"), spec["code"], spec["message"])
+        if spec
+        else None
     )
 
 
-def _error(spec: StateJobError | None) -> JobError | None:
-    return JobError(spec.type, spec.code, spec.message) if spec else None
-
-
-def restore_job(account: Account, spec: StateJob, seq: int, now: float) -> Job:
-    """The job a document entry describes, as it stands at `now` on the account's clock."""
-    job_id = spec.job_id or account.ids.new("job")
-    job_input = JobInput(**spec.input.model_dump())
-    if spec.plan is not None:
-        p = spec.plan
+def restore_job(account: Account, spec: Entry, seq: int, now: float) -> Job:
+    """The job an entry describes (a `StateJob`'s fields: checked already, or written by the
+    store), as it stands at `now` on the account's clock. An entry without a plan, times or
+    timeline (a fixture's) gets them as a submission would."""
+    job_id = spec.get("job_id") or account.ids.new("job")
+    job_input = JobInput(**spec["input"])
+    p = spec.get("plan")
+    if p is not None:
         plan = JobPlan(
-            p.outcome,
-            p.simulated,
-            p.queue_seconds,
-            p.processing_seconds,
-            p.quality_score,
-            p.cost_estimate,
-            tuple(sorted(set(p.progress_steps))),
-            _error(p.error),
-            p.fail_at_progress,
+            p["outcome"],
+            p["simulated"],
+            p["queue_seconds"],
+            p["processing_seconds"],
+            p["quality_score"],
+            p["cost_estimate"],
+            tuple(sorted(set(p.get("progress_steps", PROGRESS_STEPS)))),
+            _error(p.get("error")),
+            p.get("fail_at_progress"),
         )
     else:
         rng = Draws(account.seed, account.account_id, job_id)
@@ -85,11 +110,11 @@ def restore_job(account: Account, spec: StateJob, seq: int, now: float) -> Job:
         plan = plan_job(
             account.catalog, job_input, preset, rng, simulated=account.job_timing == "simulated"
         )
-    status = JobStatus(spec.status)
-    created = parse_iso(spec.created_at) if spec.created_at else now
-    started = parse_iso(spec.started_at) if spec.started_at else None
-    completed = parse_iso(spec.completed_at) if spec.completed_at else None
-    progress = spec.progress
+    status = JobStatus(spec.get("status", "COMPLETED"))
+    created = _at(spec.get("created_at")) or now
+    started = _at(spec.get("started_at"))
+    completed = _at(spec.get("completed_at"))
+    progress = spec.get("progress")
     if progress is None:
         progress = 100 if status == JobStatus.COMPLETED else 0
     if status == JobStatus.PROCESSING and started is None:
@@ -107,39 +132,51 @@ def restore_job(account: Account, spec: StateJob, seq: int, now: float) -> Job:
         completed = max(created, started or created)
     result = None
     if status == JobStatus.COMPLETED:
+        given = spec.get("result")
         result = (
-            JobResult(**spec.result.model_dump())
-            if spec.result
+            JobResult(**given)
+            if given
             else JobResult(plan.cost_estimate, plan.quality_score, round(plan.processing_seconds))
         )
     error = None
     if status == JobStatus.FAILED:
         error = (
-            _error(spec.error)
+            _error(spec.get("error"))
             or plan.error
             or JobError("processing_error", "PROCESSING_FAILED", "Processing failed")
         )
+    timeline = spec.get("timeline")
+    step = spec.get("step")
     return Job(
         job_id=job_id,
         seq=seq,
         input=job_input,
-        metadata=dict(spec.metadata),
+        metadata=dict(spec.get("metadata") or {}),
         plan=plan,
         created_at=created,
         status=status,
         progress=progress,
-        updated_at=parse_iso(spec.updated_at)
-        if spec.updated_at
-        else (completed or started or created),
+        updated_at=_at(spec.get("updated_at")) or (completed or started or created),
         started_at=started,
         completed_at=completed,
         result=result,
         error=error,
-        batch_id=spec.batch_id,
-        cancel_reason=spec.cancel_reason,
-        step=spec.step if spec.step is not None else _steps_done(plan, progress),
-        timeline=[(created, "job.created")],
+        batch_id=spec.get("batch_id"),
+        cancel_reason=spec.get("cancel_reason"),
+        step=step if step is not None else _steps_done(plan, progress),
+        timeline=[(created, "job.created")]
+        if timeline is None
+        else [(parse_iso(m["at"]), _label(m)) for m in timeline],
     )
+
+
+def _at(text: str | None) -> float | None:
+    return None if text is None else parse_iso(text)
+
+
+def _label(moment: Entry) -> str:
+    progress = moment.get("progress")
+    return moment["event"] if progress is None else f"{moment['event']} {progress}"
 
 
 def _steps_done(plan: JobPlan, progress: int) -> int:
@@ -171,7 +208,7 @@ def synthetic_job(account: Account, event: str, fake_input: dict[str, Any]) -> J
         cancel_reason="Synthetic event from the sandbox" if status == "CANCELLED" else None,
     )
     now = account.now()
-    job = restore_job(account, spec, seq=len(account.jobs) + 1, now=now)
+    job = restore_job(account, spec.model_dump(), seq=len(account.jobs) + 1, now=now)
     job.step = len(job.steps())
     account.jobs.restore(job)
     return job

@@ -14,25 +14,34 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pydantic import BaseModel
+
 from ...errors import ValidationFailed
 from ..accounts import Account
 from ..catalog import Catalog
-from ..clock import iso, iso_or_none, parse_iso
+from ..clock import Clock, iso_ms, parse_iso
+from ..deliveries import DELIVERY_KIND
 from ..ids import IdSource
 from ..keys import ApiKey
 from ..registry import Accounts
 from ..scenarios import Scenario
+from ..store import StoredAccount
 from ..webhooks import Webhook
-from .document import (
-    StateClock,
-    StateDocument,
-    StateExport,
-    StateKey,
-    StateScenario,
-    StateSettings,
-    StateWebhook,
+from .document import STATE_VERSION, StateDocument, StateKey, StateWebhook
+from .jobs import job_entry, restore_job
+from .records import (
+    Entry,
+    audit_entry,
+    audit_from,
+    delivery_entry,
+    delivery_from,
+    journal_entry,
+    journal_from,
+    time_in,
+    time_out,
+    usage_entry,
+    usage_from,
 )
-from .jobs import job_document, restore_job
 
 
 @dataclass(frozen=True)
@@ -44,63 +53,98 @@ class Imported:
     keys: int | None
 
 
-def _scenario_out(own: Scenario | None, library: Mapping[str, Scenario]) -> StateScenario | None:
+def _scenario_out(own: Scenario | None, library: Mapping[str, Scenario]) -> Entry | None:
     if own is None:
         return None
     if library.get(own.name) == own:
-        return StateScenario(name=own.name)
-    return StateScenario(scenario=own)
+        return {"name": own.name, "scenario": None}
+    return {"name": None, "scenario": own.model_dump(mode="json")}
 
 
-def export_state(account: Account, library: Mapping[str, Scenario]) -> StateExport:
-    """The whole account as a document (made, not validated: an account may hold more jobs
-    than one import takes)."""
+def export_state(account: Account, library: Mapping[str, Scenario]) -> Entry:
+    """The whole account as a document's JSON values (made, not validated: an account may
+    hold more jobs than one import takes)."""
     document = export_head(account, library)
-    document.jobs = [job_document(job) for job in account.jobs.listing(sort="created_at")]
+    document["jobs"] = [job_entry(job) for job in account.jobs.listing(sort="created_at")]
     return document
 
 
-def export_head(account: Account, library: Mapping[str, Scenario]) -> StateExport:
+def export_head(account: Account, library: Mapping[str, Scenario], *, lists: bool = True) -> Entry:
     """The document without its jobs (`jobs`, the last field, empty): what comes before them
-    when they are written out a few at a time."""
+    when they are written out a few at a time. Without `lists`, the journal's entries, the
+    deliveries and the key events are left out too (their counts stay): the part a store
+    writes on every change (it keeps the lists row by row)."""
     clock = account.clock
     job_timing, mode = account.own_settings
-    return StateExport.model_construct(
-        account_id=account.account_id,
-        tier=account.base_tier,
-        settings=StateSettings(
-            job_timing=job_timing,  # type: ignore[arg-type]
-            clock=StateClock(mode=mode, now=iso(clock.now()), scale=clock.scale),
-            callback_secret=account.callback_secret,
-            scenario=_scenario_out(account.scenarios.own, library),
-        ),
-        presets=list(account.presets) if account.presets is not None else None,
-        webhooks=[
-            StateWebhook(
-                webhook_id=hook.webhook_id,
-                url=hook.url,
-                events=list(hook.events),
-                active=hook.active,
-                secret=hook.secret,
-                created_at=iso(hook.created_at),
-                updated_at=iso(hook.updated_at),
-            )
+    journal, deliveries, audit = account.journal, account.deliveries, account.audit
+    return {
+        "version": STATE_VERSION,
+        "account_id": account.account_id,
+        "tier": account.base_tier,
+        "settings": {
+            "job_timing": job_timing,
+            "clock": {"mode": mode, "now": iso_ms(clock.now()), "scale": clock.scale},
+            "callback_secret": account.callback_secret,
+            "scenario": _scenario_out(account.scenarios.own, library),
+        },
+        "presets": None
+        if account.presets is None
+        else [preset.model_dump(mode="json") for preset in account.presets],
+        "webhooks": [
+            {
+                "webhook_id": hook.webhook_id,
+                "url": hook.url,
+                "events": list(hook.events),
+                "active": hook.active,
+                "secret": hook.secret,
+                "created_at": iso_ms(hook.created_at),
+                "updated_at": iso_ms(hook.updated_at),
+            }
             for hook in account.webhooks.all()
         ],
-        keys=[
-            StateKey(
-                key_id=key.key_id,
-                name=key.name,
-                key=key.secret,
-                scopes=key.scope_list,
-                created_at=iso(key.created_at),
-                last_used_at=iso_or_none(key.last_used_at),
-                revoked_at=iso_or_none(key.revoked_at),
-            )
+        "keys": [
+            {
+                "key_id": key.key_id,
+                "name": key.name,
+                "key": key.secret,
+                "scopes": key.scope_list,
+                "created_at": iso_ms(key.created_at),
+                "last_used_at": time_out(key.last_used_at),
+                "revoked_at": time_out(key.revoked_at),
+            }
             for key in account.keys.values()
         ],
-        jobs=[],
-    )
+        "usage": usage_entry(account.usage),
+        "audit": {
+            "records": [audit_entry(r) for r in audit.items] if lists else [],
+            "seq": audit.seq,
+        },
+        "scenario_progress": _progress_out(account),
+        "journal": {
+            "entries": [journal_entry(entry) for entry in journal] if lists else [],
+            "added": journal.added,
+            "evicted": journal.evicted,
+        },
+        "deliveries": {
+            "items": [delivery_entry(d) for d in deliveries.all()] if lists else [],
+            "added": deliveries.added,
+            "abandoned": deliveries.abandoned,
+            "attempts_recorded": account.attempts_recorded,
+        },
+        "jobs": [],
+    }
+
+
+def _progress_out(account: Account) -> Entry:
+    state = account.scenarios
+    return {
+        "own_since": None if state.own is None else iso_ms(state.own_since),
+        "server_since": iso_ms(state.server_since),
+        "rules": [
+            {"scenario": name, "kind": kind, "index": index, "matched": m, "fired": f}
+            for (name, kind, index), (m, f) in state.progress().items()
+        ],
+    }
 
 
 def _repeats(values: list[str | None], field: str, problems: dict[str, str]) -> None:
@@ -200,6 +244,30 @@ def _apply_settings(account: Account, document: StateDocument) -> None:
         account.callback_secret = settings.callback_secret
 
 
+@dataclass
+class Parts:
+    """A document's long lists as plain entries: from a checked document (`model_dump`), or
+    from the data directory, which wrote them and is trusted (100,000 jobs are not checked
+    field by field at start-up). None: the document left that part as it was."""
+
+    jobs: list[Entry]
+    deliveries: Entry | None = None
+    journal: Entry | None = None
+    audit: Entry | None = None
+
+    @classmethod
+    def of(cls, document: StateDocument) -> Parts:
+        def dumped(part: BaseModel | None) -> Entry | None:
+            return None if part is None else part.model_dump()
+
+        return cls(
+            [job.model_dump() for job in document.jobs],
+            dumped(document.deliveries),
+            dumped(document.journal),
+            dumped(document.audit),
+        )
+
+
 def import_state(
     account: Account,
     document: StateDocument,
@@ -213,13 +281,33 @@ def import_state(
     problems = _check(account, document, registry, library, keep)
     if problems:
         raise ValidationFailed(details=problems)
+    account.ids = _ids_after(account, document)
+    apply_document(
+        account, document, Parts.of(document), registry=registry, library=library, keep=keep
+    )
+    return Imported(
+        jobs=len(document.jobs),
+        webhooks=None if document.webhooks is None else len(document.webhooks),
+        keys=None if document.keys is None else len(document.keys),
+    )
+
+
+def apply_document(
+    account: Account,
+    document: StateDocument,
+    parts: Parts,
+    *,
+    registry: Accounts,
+    library: Mapping[str, Scenario],
+    keep: ApiKey | None = None,
+) -> None:
+    """Apply a document whose long lists come as `parts` (see `Parts`)."""
     settings = document.settings
     own = account.scenarios.own
     if "scenario" in settings.model_fields_set:
         given = settings.scenario
         own = None if given is None else (given.scenario or library[given.name or ""])
     account.use_scenario(None)  # settings apply beneath the scenario, which comes back last
-    account.ids = _ids_after(account, document)
     _apply_settings(account, document)
     if document.presets is not None:
         account.presets = tuple(document.presets)
@@ -233,16 +321,120 @@ def import_state(
         if keep is not None and all(key.secret != keep.secret for key in keys):
             keys.insert(0, keep)
         registry.replace_keys(account, keys)
+    if document.usage is not None:
+        account.usage = usage_from(document.usage.model_dump())
+    if parts.audit is not None:
+        records = [audit_from(r) for r in parts.audit["records"]]
+        account.audit.restore(records, parts.audit["seq"])
+    if parts.journal is not None:
+        entries = [journal_from(entry) for entry in parts.journal["entries"]]
+        account.journal.restore(entries, parts.journal["added"], parts.journal["evicted"])
     account.scheduler.clear()
     account.jobs.clear()
-    for seq, spec in enumerate(document.jobs, start=1):
-        account.jobs.restore(restore_job(account, spec, seq, now))
+    for seq, job in enumerate(parts.jobs, start=1):
+        account.jobs.restore(restore_job(account, job, job.get("seq") or seq, now))
+    if parts.deliveries is not None:
+        restore_deliveries(account, parts.deliveries)
+    else:
+        reschedule_deliveries(account)
     if own is not None:
         account.use_scenario(own)
-    return Imported(
-        jobs=len(document.jobs),
-        webhooks=None if document.webhooks is None else len(document.webhooks),
-        keys=None if document.keys is None else len(document.keys),
+    if document.scenario_progress is not None:
+        restore_progress(account, document.scenario_progress.model_dump())
+    account.changes.everything()
+
+
+def internal_of(account: Account) -> Entry:
+    """What a store keeps of an account besides its document: the clock's anchors (a real
+    clock moves on while the server is down), the settings beneath a scenario, the keys it
+    began with, and the counts that name its id sequences."""
+    anchor, wall_anchor = account.clock.anchors()
+    clock = account.clock
+    before = account.before_scenario
+    return {
+        "clock": {"mode": clock.mode, "scale": clock.scale, "anchor": anchor, "wall": wall_anchor},
+        "before_scenario": list(before) if before else None,
+        "origin_keys": [
+            {
+                "key_id": key.key_id,
+                "name": key.name,
+                "key": key.secret,
+                "scopes": key.scope_list,
+                "created_at": iso_ms(key.created_at),
+                "revoked_at": time_out(key.revoked_at),
+            }
+            for key in account.origin_keys
+        ],
+        "imports": account.imports,
+        "restarts": account.restarts,
+        "changed_settings": account.changed_settings,
+    }
+
+
+def restore_stored(
+    account: Account, stored: StoredAccount, *, registry: Accounts, library: Mapping[str, Scenario]
+) -> None:
+    """Bring back an account a store kept (`store.py`): its head is checked as a document
+    (it is small), its long lists are the store's own rows. Its ids come from a sequence of
+    their own for each restart, so none repeats one minted before."""
+    head, internal = dict(stored.head), stored.internal
+    journal, deliveries, audit = head.pop("journal"), head.pop("deliveries"), head.pop("audit")
+    head["settings"] = {**head["settings"], "clock": None}
+    document = StateDocument.model_validate(head)
+    parts = Parts(
+        jobs=stored.jobs,
+        deliveries={**deliveries, "items": stored.deliveries},
+        journal={**journal, "entries": stored.journal},
+        audit={**audit, "records": stored.audit},
+    )
+    clock = internal["clock"]
+    account.clock = Clock.resume(
+        account.clock.wall, clock["mode"], clock["scale"], clock["anchor"], clock["wall"]
+    )
+    apply_document(account, document, parts, registry=registry, library=library)
+    before = internal.get("before_scenario")
+    if before is not None and account.scenarios.own is not None:
+        account.before_scenario = (before[0], before[1])
+        if account.clock.mode != clock["mode"]:
+            account.clock.set(mode=clock["mode"])
+    registry.adopt_origin(
+        account, [_key(account, StateKey(**key), 0.0) for key in internal["origin_keys"]]
+    )
+    account.imports = internal.get("imports", 0)
+    account.restarts = internal.get("restarts", 0) + 1
+    account.changed_settings = internal.get("changed_settings", False)
+    account.ids = IdSource(account.seed, account.account_id, "restart", str(account.restarts))
+    account.request_ids = IdSource(
+        account.seed, account.account_id, "requests", "restart", str(account.restarts)
+    )
+
+
+def restore_deliveries(account: Account, spec: Entry) -> None:
+    """The delivery log becomes the entry's, each pending delivery's next attempt due again."""
+    log = account.deliveries
+    log.clear()
+    for item in spec["items"]:
+        log.add(delivery_from(item))
+    log.added, log.abandoned = spec["added"], spec["abandoned"]
+    account.attempts_recorded = spec["attempts_recorded"]
+    reschedule_deliveries(account)
+
+
+def reschedule_deliveries(account: Account) -> None:
+    """Schedule again the next attempt of every pending delivery (the scheduler was cleared)."""
+    for delivery in account.deliveries.all():
+        if delivery.status == "pending" and delivery.next_attempt_at is not None:
+            account.scheduler.schedule(
+                delivery.next_attempt_at, DELIVERY_KIND, delivery.delivery_id
+            )
+
+
+def restore_progress(account: Account, spec: Entry) -> None:
+    counts = {
+        (r["scenario"], r["kind"], r["index"]): (r["matched"], r["fired"]) for r in spec["rules"]
+    }
+    account.scenarios.restore_progress(
+        time_in(spec["own_since"]) or 0.0, parse_iso(spec["server_since"]), counts
     )
 
 

@@ -1,0 +1,1 @@
+"""Subcommands of `aiprod-sandbox` beyond `serve` (`cli.py` parses and dispatches)."""

@@ -1,0 +1,1 @@
+"""Stores that keep accounts beyond the process (`core/store.py` is the interface)."""

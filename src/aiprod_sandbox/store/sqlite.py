@@ -1,0 +1,359 @@
+"""The data directory (`serve --data-dir`): every account in one SQLite database, written as
+it changes, and brought back at start-up with its pending work.
+
+One transaction per commit (`core/store.py` says when): the account's head (its document
+without the long lists, and what the sandbox keeps besides), and a row for each job, delivery,
+journal entry and key event that changed. SQLite in WAL mode makes each transaction atomic and
+durable against the process dying at any instant (`kill -9`): a commit is in the log before
+the answer leaves, and a torn write is rolled back when the file is next opened. `synchronous
+= NORMAL` trades the last transactions before a power cut (not a process crash) for speed.
+
+The directory holds `sandbox.db` (and SQLite's `-wal` and `-shm` files) and `lock`: a second
+server on the same directory finds the lock held and refuses to start, naming the first. The
+schema is versioned (`meta.schema`): an older one is migrated in place, a newer one refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from ..core.accounts import Account
+from ..core.scenarios import Scenario
+from ..core.snapshot import dumps, export_head, internal_of, job_entry
+from ..core.snapshot.records import audit_entry, delivery_entry, journal_entry
+from ..core.store import Changes, StoredAccount
+from ..errors import ConfigError
+
+SCHEMA = 2
+DATABASE = "sandbox.db"
+LOCK = "lock"
+
+# Version 1 had no `written_at`; each step takes the schema one version on.
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+    account_id TEXT PRIMARY KEY, fixture INTEGER NOT NULL, head TEXT NOT NULL,
+    internal TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    account_id TEXT NOT NULL, job_id TEXT NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL,
+    PRIMARY KEY (account_id, job_id));
+CREATE TABLE IF NOT EXISTS deliveries (
+    account_id TEXT NOT NULL, delivery_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    entry TEXT NOT NULL, PRIMARY KEY (account_id, delivery_id));
+CREATE TABLE IF NOT EXISTS journal (
+    account_id TEXT NOT NULL, n INTEGER NOT NULL, entry TEXT NOT NULL,
+    PRIMARY KEY (account_id, n));
+CREATE TABLE IF NOT EXISTS audit (
+    account_id TEXT NOT NULL, n INTEGER NOT NULL, entry TEXT NOT NULL,
+    PRIMARY KEY (account_id, n));
+"""
+MIGRATIONS: dict[int, str] = {
+    1: "ALTER TABLE accounts ADD COLUMN written_at REAL NOT NULL DEFAULT 0;",
+}
+CURRENT = _TABLES.replace(
+    "internal TEXT NOT NULL);", "internal TEXT NOT NULL, written_at REAL NOT NULL DEFAULT 0);"
+)
+LISTS = ("jobs", "deliveries", "journal", "audit")
+
+
+class DataDirectoryError(ConfigError):
+    """The data directory cannot be used: held by another server, or of a newer schema."""
+
+
+class SqliteStore:
+    """Accounts in `PATH/sandbox.db`, written as they change (see the module docstring)."""
+
+    durable = True
+
+    def __init__(self, path: Path, *, wall: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._library: Callable[[], Mapping[str, Scenario]] = dict
+        self._wall = wall
+        path.mkdir(parents=True, exist_ok=True)
+        self._lock = _take_lock(path / LOCK)
+        self._db = sqlite3.connect(path / DATABASE, isolation_level=None, check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            self._lock.close()
+            raise
+        self._accounts: dict[str, Account] = {}
+        self._dirty: dict[str, None] = {}
+        self._heads: dict[str, int] = {}  # hash of the head last written
+        self._written: dict[str, tuple[int, int]] = {}  # journal and audit counts written
+        self._group: asyncio.Future[None] | None = None  # the commit the next answers wait on
+
+    # ---- the schema ------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        db = self._db
+        found = db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        version = 0
+        if found is not None:
+            row = db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
+            version = int(row[0]) if row else 0
+        if version > SCHEMA:
+            raise DataDirectoryError(
+                f"{self.path}: written by a newer aiprod-sandbox (data schema {version}; this "
+                f"one reads up to {SCHEMA}): upgrade aiprod-sandbox, or use another --data-dir"
+            )
+        with self._transaction():
+            if version == 0:
+                for statement in CURRENT.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            else:
+                for step in range(version, SCHEMA):
+                    db.execute(MIGRATIONS[step])
+            db.execute(
+                "INSERT INTO meta(name, value) VALUES('schema', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+                (str(SCHEMA),),
+            )
+
+    def bind(self, library: Callable[[], Mapping[str, Scenario]]) -> None:
+        self._library = library
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def secret(self, name: str, make: Callable[[], str]) -> str:
+        """A server secret kept with the data (result links stay valid across restarts)."""
+        key = f"secret:{name}"
+        row = self._db.execute("SELECT value FROM meta WHERE name=?", (key,)).fetchone()
+        if row is not None:
+            return str(row[0])
+        value = make()
+        with self._transaction():
+            self._db.execute("INSERT INTO meta(name, value) VALUES(?, ?)", (key, value))
+        return value
+
+    # ---- start-up ----------------------------------------------------------------------------
+    def load(self) -> Iterator[StoredAccount]:
+        db = self._db
+        rows = db.execute("SELECT account_id, fixture, head, internal FROM accounts").fetchall()
+        for account_id, fixture, head, internal in rows:
+            yield StoredAccount(
+                account_id=account_id,
+                fixture=bool(fixture),
+                head=json.loads(head),
+                internal=json.loads(internal),
+                jobs=[
+                    {**json.loads(entry), "seq": seq}
+                    for seq, entry in db.execute(
+                        "SELECT seq, entry FROM jobs WHERE account_id=? ORDER BY seq",
+                        (account_id,),
+                    )
+                ],
+                deliveries=self._list("deliveries", "seq", account_id),
+                journal=self._list("journal", "n", account_id),
+                audit=self._list("audit", "n", account_id),
+            )
+
+    def _list(self, table: str, order: str, account_id: str) -> list[dict[str, Any]]:
+        query = f"SELECT entry FROM {table} WHERE account_id=? ORDER BY {order}"  # noqa: S608
+        return [json.loads(entry) for (entry,) in self._db.execute(query, (account_id,))]
+
+    # ---- writing -----------------------------------------------------------------------------
+    def watch(self, account: Account) -> None:
+        account_id = account.account_id
+        self._accounts[account_id] = account
+        account.changes = Changes(lambda: self._dirty.setdefault(account_id, None))
+        account.changes.touch()
+
+    def loaded(self, account: Account) -> None:
+        """The account was just brought back: what is stored is what it holds."""
+        self._written[account.account_id] = (account.journal.added, account.audit.seq)
+        account.changes.clear()
+        self._dirty.pop(account.account_id, None)
+
+    def commit(self, account: Account) -> None:
+        with self._transaction():
+            self._write(account)
+
+    async def settle(self, account: Account) -> None:
+        """Return once what changed in `account` is committed. Answers that reach this point
+        in the same turn of the event loop share one transaction (a group commit): under
+        load one COMMIT acknowledges many requests, and each still waits for its own."""
+        self._dirty.setdefault(account.account_id, None)
+        group = self._group
+        if group is None:
+            loop = asyncio.get_running_loop()
+            group = self._group = loop.create_future()
+            loop.call_soon(self._commit_group)
+        await asyncio.shield(group)
+
+    def _commit_group(self) -> None:
+        group, self._group = self._group, None
+        assert group is not None
+        try:
+            self.commit_dirty()
+        except Exception as exc:  # every answer waiting on it learns: none is acknowledged
+            group.set_exception(exc)
+        else:
+            group.set_result(None)
+
+    def commit_dirty(self) -> None:
+        if not self._dirty:
+            return
+        with self._transaction():
+            while self._dirty:
+                account_id = next(iter(self._dirty))
+                del self._dirty[account_id]
+                account = self._accounts.get(account_id)
+                if account is not None:
+                    self._write(account)
+
+    def forget(self, account_id: str) -> None:
+        self._accounts.pop(account_id, None)
+        self._dirty.pop(account_id, None)
+        self._heads.pop(account_id, None)
+        self._written.pop(account_id, None)
+        with self._transaction():
+            self._db.execute("DELETE FROM accounts WHERE account_id=?", (account_id,))
+            for table in LISTS:
+                self._db.execute(f"DELETE FROM {table} WHERE account_id=?", (account_id,))  # noqa: S608
+
+    def close(self, *, write: bool = True) -> None:
+        try:
+            if write:
+                self.commit_dirty()
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._db.close()
+            self._lock.close()
+
+    def _write(self, account: Account) -> None:
+        """Write what changed in `account` (inside a transaction)."""
+        db, changes, account_id = self._db, account.changes, account.account_id
+        self._dirty.pop(account_id, None)
+        document = export_head(account, self._library(), lists=False)
+        document["settings"]["clock"] = None  # `internal` keeps the clock, by its anchors
+        head, internal = dumps(document), dumps(internal_of(account))
+        if self._heads.get(account_id) != hash(head + internal) or changes.all:
+            db.execute(
+                "INSERT INTO accounts(account_id, fixture, head, internal, written_at) "
+                "VALUES(?, ?, ?, ?, ?) ON CONFLICT(account_id) DO UPDATE SET "
+                "head=excluded.head, internal=excluded.internal, written_at=excluded.written_at",
+                (account_id, account.fixture, head, internal, self._wall()),
+            )
+            self._heads[account_id] = hash(head + internal)
+        if changes.all:
+            for table in LISTS:
+                db.execute(f"DELETE FROM {table} WHERE account_id=?", (account_id,))  # noqa: S608
+            self._written[account_id] = (0, 0)
+            job_ids: Any = [job.job_id for job in account.jobs]
+            delivery_ids: Any = [d.delivery_id for d in account.deliveries.all()]
+        else:
+            job_ids, delivery_ids = changes.jobs, changes.deliveries
+            for job_id in changes.dropped_jobs:
+                db.execute("DELETE FROM jobs WHERE account_id=? AND job_id=?", (account_id, job_id))
+            for delivery_id in changes.dropped_deliveries:
+                db.execute(
+                    "DELETE FROM deliveries WHERE account_id=? AND delivery_id=?",
+                    (account_id, delivery_id),
+                )
+        for job_id in job_ids:
+            job = account.jobs.find(job_id)
+            if job is None:
+                db.execute("DELETE FROM jobs WHERE account_id=? AND job_id=?", (account_id, job_id))
+                continue
+            db.execute(
+                "INSERT INTO jobs(account_id, job_id, seq, entry) VALUES(?, ?, ?, ?) "
+                "ON CONFLICT(account_id, job_id) DO UPDATE SET entry=excluded.entry",
+                (account_id, job_id, job.seq, dumps(job_entry(job))),
+            )
+        for delivery_id in delivery_ids:
+            delivery = account.deliveries.get(delivery_id)
+            if delivery is None:
+                continue
+            db.execute(
+                "INSERT INTO deliveries(account_id, delivery_id, seq, entry) VALUES(?, ?, ?, ?) "
+                "ON CONFLICT(account_id, delivery_id) DO UPDATE SET entry=excluded.entry",
+                (account_id, delivery_id, delivery.seq, dumps(delivery_entry(delivery))),
+            )
+        self._write_logs(account)
+        changes.clear()
+
+    def _write_logs(self, account: Account) -> None:
+        """The journal entries and key events added since the last write; those the bounds
+        let go since, deleted (each numbered by its place among all ever added)."""
+        db, account_id = self._db, account.account_id
+        journal, audit = account.journal, account.audit
+        written_journal, written_audit = self._written.get(account_id, (0, 0))
+        if journal.added < written_journal or audit.seq < written_audit:  # cleared since
+            db.execute("DELETE FROM journal WHERE account_id=?", (account_id,))
+            db.execute("DELETE FROM audit WHERE account_id=?", (account_id,))
+            written_journal = written_audit = 0
+        new = min(journal.added - written_journal, len(journal))
+        first = journal.added - len(journal)  # entries numbered up to here are gone
+        for offset in range(len(journal) - new, len(journal)):
+            db.execute(
+                "INSERT OR REPLACE INTO journal(account_id, n, entry) VALUES(?, ?, ?)",
+                (account_id, first + offset + 1, dumps(journal_entry(journal[offset]))),
+            )
+        if new:
+            db.execute("DELETE FROM journal WHERE account_id=? AND n<=?", (account_id, first))
+        records = audit.items
+        new = min(audit.seq - written_audit, len(records))
+        first = audit.seq - len(records)
+        for offset in range(len(records) - new, len(records)):
+            db.execute(
+                "INSERT OR REPLACE INTO audit(account_id, n, entry) VALUES(?, ?, ?)",
+                (account_id, first + offset + 1, dumps(audit_entry(records[offset]))),
+            )
+        if new:
+            db.execute("DELETE FROM audit WHERE account_id=? AND n<=?", (account_id, first))
+        self._written[account_id] = (journal.added, audit.seq)
+
+
+class _Transaction:
+    """`BEGIN` … `COMMIT`, or `ROLLBACK` when the block raises; nested ones join the outer."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._outer = False
+
+    def __enter__(self) -> None:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._outer = True
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if not self._outer:
+            return
+        self._db.execute("ROLLBACK" if error is not None else "COMMIT")
+
+
+def _take_lock(path: Path) -> IO[str]:
+    """Hold `path` locked while the server runs (the OS lets go when the process dies, even
+    by `kill -9`); a second server finds it held and is told by whom."""
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise DataDirectoryError(
+            f"{path.parent} is in use by another aiprod-sandbox ({holder}): stop it, or give "
+            "this one another --data-dir"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}, since {time.ctime()}\n")
+    handle.flush()
+    return handle
