@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from . import gc_policy
 from ._version import __version__
 from .app import build_sandbox, create_app
 from .connections import ConnectionGuard, GuardedState
@@ -207,7 +208,8 @@ def serve(settings: Settings) -> int:
     configure_logging(settings.log_level)
     http, loop = http_protocol(settings.http), event_loop(settings.loop)
     raise_file_limit()
-    sandbox = build_sandbox(settings)
+    with gc_policy.paused():  # start-up only makes what it keeps: a stored world, loaded
+        sandbox = build_sandbox(settings)
     app = create_app(settings, sandbox=sandbox)
     config = uvicorn.Config(
         app,

@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiprod_sandbox import ConfigError, Settings, create_app
-from aiprod_sandbox.store.sqlite import SCHEMA, SqliteStore
+from aiprod_sandbox.store.sqlite import SCHEMA, SCHEMA_1, SqliteStore
 from tests.conftest import START, auth, new_key
 
 
@@ -171,16 +171,40 @@ def test_a_newer_schema_is_refused_and_an_older_one_migrated(tmp_path: Path) -> 
         db.execute("UPDATE meta SET value=? WHERE name='schema'", (str(SCHEMA + 1),))
     with pytest.raises(ConfigError, match=rf"newer aiprod-sandbox \(data schema {SCHEMA + 1}"):
         create_app(_settings(newer))
-    # Schema 1 (before `written_at`), with an account in it, as that version wrote it.
+    # Schema 1, with an account in it, as that version wrote it: no `written_at`, and jobs
+    # as the state document's entries.
     key = new_key()
-    with TestClient(create_app(_settings(older))) as first:
-        first.post("/pipeline/run", json={"video_url": "https://e.com/a.mp4"}, headers=auth(key))
+    with TestClient(create_app(_settings(tmp_path / "today"))) as first:
+        for _ in range(3):
+            first.post(
+                "/pipeline/run", json={"video_url": "https://e.com/a.mp4"}, headers=auth(key)
+            )
         before = _export(first, key)
-    with sqlite3.connect(older / "sandbox.db") as db:
-        db.execute("ALTER TABLE accounts DROP COLUMN written_at")
-        db.execute("UPDATE meta SET value='1' WHERE name='schema'")
+    older.mkdir()
+    with (
+        sqlite3.connect(tmp_path / "today" / "sandbox.db") as today,
+        sqlite3.connect(older / "sandbox.db") as db,
+    ):
+        db.executescript(SCHEMA_1)
+        db.execute("INSERT INTO meta VALUES('schema', '1')")
+        for row in today.execute("SELECT account_id, fixture, head, internal FROM accounts"):
+            db.execute("INSERT INTO accounts VALUES(?, ?, ?, ?)", row)
+        for table in ("deliveries", "journal", "audit"):  # the same in both schemas
+            for row in today.execute(f"SELECT * FROM {table}"):  # noqa: S608
+                marks = ", ".join("?" * len(row))
+                db.execute(f"INSERT INTO {table} VALUES({marks})", row)  # noqa: S608
+        account_id = json.loads(before)["account_id"]
+        for seq, job in enumerate(json.loads(before)["jobs"], start=1):
+            db.execute(
+                "INSERT INTO jobs VALUES(?, ?, ?, ?)",
+                (account_id, job["job_id"], seq, json.dumps(job)),
+            )
+        secret = today.execute("SELECT value FROM meta WHERE name='secret:links'").fetchone()
+        db.execute("INSERT INTO meta VALUES('secret:links', ?)", secret)
     with TestClient(create_app(_settings(older))) as second:
         assert _export(second, key) == before
     with sqlite3.connect(older / "sandbox.db") as db:
         assert db.execute("SELECT value FROM meta WHERE name='schema'").fetchone() == (str(SCHEMA),)
+        # Written again at the first commit: compact rows, and when.
+        assert db.execute("SELECT count(*) FROM jobs WHERE timeline IS NULL").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM accounts WHERE written_at > 0").fetchone()[0]

@@ -123,14 +123,17 @@ NO_CHANGES = NoChanges()
 class StoredAccount:
     """One account as a store gives it back at start-up: the head of its state document (its
     settings, keys, webhooks, usage, counters), `internal` (what the sandbox keeps of it that
-    no document shows: its clock's anchors, id sequences, the keys it began with), and its
-    jobs, deliveries, journal entries and key events as document entries, oldest first."""
+    no document shows: its clock's anchors, id sequences, the keys it began with), its jobs
+    (compact rows, `Job.row()` and the timeline's bytes; or, from an older store, document
+    entries), and its deliveries, journal entries and key events as document entries, oldest
+    first."""
 
     account_id: str
     fixture: bool
     head: dict[str, Any]
     internal: dict[str, Any]
-    jobs: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)  # as document entries
+    job_rows: list[tuple[list[Any], bytes]] = field(default_factory=list)  # `Job.row()`s
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     journal: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)

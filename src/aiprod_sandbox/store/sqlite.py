@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import json
 import os
 import socket
 import sqlite3
@@ -26,10 +25,12 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic_core import to_json
+
 from ..core.accounts import Account
 from ..core.scenarios import Scenario
-from ..core.snapshot import dumps, export_head, internal_of, job_entry
-from ..core.snapshot.records import audit_entry, delivery_entry, journal_entry
+from ..core.snapshot import dumps, export_head, internal_of
+from ..core.snapshot.records import audit_entry, delivery_entry, journal_entry, loads
 from ..core.store import Changes, StoredAccount
 from ..errors import ConfigError
 
@@ -37,8 +38,8 @@ SCHEMA = 2
 DATABASE = "sandbox.db"
 LOCK = "lock"
 
-# Version 1 had no `written_at`; each step takes the schema one version on.
-_TABLES = """
+# Schema 1, as it was; each step of MIGRATIONS takes the schema one version on.
+SCHEMA_1 = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (
     account_id TEXT PRIMARY KEY, fixture INTEGER NOT NULL, head TEXT NOT NULL,
@@ -56,11 +57,20 @@ CREATE TABLE IF NOT EXISTS audit (
     account_id TEXT NOT NULL, n INTEGER NOT NULL, entry TEXT NOT NULL,
     PRIMARY KEY (account_id, n));
 """
-MIGRATIONS: dict[int, str] = {
-    1: "ALTER TABLE accounts ADD COLUMN written_at REAL NOT NULL DEFAULT 0;",
+# Schema 2: each account's `written_at`, and jobs as compact rows (`Job.row()`, exact times)
+# with the timeline's bytes in `timeline`; a schema 1 job row (a document entry, `timeline`
+# NULL once migrated) is read as such and written compact at the account's next commit.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE accounts ADD COLUMN written_at REAL NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN timeline BLOB",
+    ),
 }
-CURRENT = _TABLES.replace(
+CURRENT = SCHEMA_1.replace(
     "internal TEXT NOT NULL);", "internal TEXT NOT NULL, written_at REAL NOT NULL DEFAULT 0);"
+).replace(
+    "entry TEXT NOT NULL,\n    PRIMARY KEY (account_id, job_id)",
+    "entry TEXT NOT NULL,\n    timeline BLOB, PRIMARY KEY (account_id, job_id)",
 )
 LISTS = ("jobs", "deliveries", "journal", "audit")
 
@@ -94,6 +104,7 @@ class SqliteStore:
         self._heads: dict[str, int] = {}  # hash of the head last written
         self._written: dict[str, tuple[int, int]] = {}  # journal and audit counts written
         self._group: asyncio.Future[None] | None = None  # the commit the next answers wait on
+        self._migrating: set[str] = set()  # accounts read from an older schema's rows
 
     # ---- the schema ------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -117,7 +128,8 @@ class SqliteStore:
                         db.execute(statement)
             else:
                 for step in range(version, SCHEMA):
-                    db.execute(MIGRATIONS[step])
+                    for statement in MIGRATIONS[step]:
+                        db.execute(statement)
             db.execute(
                 "INSERT INTO meta(name, value) VALUES('schema', ?) "
                 "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
@@ -146,18 +158,24 @@ class SqliteStore:
         db = self._db
         rows = db.execute("SELECT account_id, fixture, head, internal FROM accounts").fetchall()
         for account_id, fixture, head, internal in rows:
+            entries, rows = [], []
+            for seq, entry, timeline in db.execute(
+                "SELECT seq, entry, timeline FROM jobs WHERE account_id=? ORDER BY seq",
+                (account_id,),
+            ):
+                if timeline is None:  # schema 1's document entry
+                    entries.append({**loads(entry), "seq": seq})
+                else:
+                    rows.append((loads(entry), timeline))
+            if entries:
+                self._migrating.add(account_id)
             yield StoredAccount(
                 account_id=account_id,
                 fixture=bool(fixture),
-                head=json.loads(head),
-                internal=json.loads(internal),
-                jobs=[
-                    {**json.loads(entry), "seq": seq}
-                    for seq, entry in db.execute(
-                        "SELECT seq, entry FROM jobs WHERE account_id=? ORDER BY seq",
-                        (account_id,),
-                    )
-                ],
+                head=loads(head),
+                internal=loads(internal),
+                jobs=entries,
+                job_rows=rows,
                 deliveries=self._list("deliveries", "seq", account_id),
                 journal=self._list("journal", "n", account_id),
                 audit=self._list("audit", "n", account_id),
@@ -165,7 +183,7 @@ class SqliteStore:
 
     def _list(self, table: str, order: str, account_id: str) -> list[dict[str, Any]]:
         query = f"SELECT entry FROM {table} WHERE account_id=? ORDER BY {order}"  # noqa: S608
-        return [json.loads(entry) for (entry,) in self._db.execute(query, (account_id,))]
+        return [loads(entry) for (entry,) in self._db.execute(query, (account_id,))]
 
     # ---- writing -----------------------------------------------------------------------------
     def watch(self, account: Account) -> None:
@@ -175,8 +193,12 @@ class SqliteStore:
         account.changes.touch()
 
     def loaded(self, account: Account) -> None:
-        """The account was just brought back: what is stored is what it holds."""
+        """The account was just brought back: what is stored is what it holds (an account
+        read from schema 1's rows is written again whole, compact, at the next commit)."""
         self._written[account.account_id] = (account.journal.added, account.audit.seq)
+        if account.account_id in self._migrating:
+            account.changes.everything()
+            return
         account.changes.clear()
         self._dirty.pop(account.account_id, None)
 
@@ -272,9 +294,10 @@ class SqliteStore:
                 db.execute("DELETE FROM jobs WHERE account_id=? AND job_id=?", (account_id, job_id))
                 continue
             db.execute(
-                "INSERT INTO jobs(account_id, job_id, seq, entry) VALUES(?, ?, ?, ?) "
-                "ON CONFLICT(account_id, job_id) DO UPDATE SET entry=excluded.entry",
-                (account_id, job_id, job.seq, dumps(job_entry(job))),
+                "INSERT INTO jobs(account_id, job_id, seq, entry, timeline) VALUES(?, ?, ?, ?, ?) "
+                "ON CONFLICT(account_id, job_id) DO UPDATE SET entry=excluded.entry, "
+                "timeline=excluded.timeline",
+                (account_id, job_id, job.seq, to_json(job.row()), job.timeline_data),
             )
         for delivery_id in delivery_ids:
             delivery = account.deliveries.get(delivery_id)

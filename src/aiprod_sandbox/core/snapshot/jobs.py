@@ -21,6 +21,7 @@ from ..jobs import (
     JobResult,
     JobStatus,
     fields_of,
+    pack_moments,
 )
 from ..planner import plan_job
 from .document import StateJob, StateJobInput
@@ -68,13 +69,11 @@ def job_entry(job: Job) -> Entry:
     entry["cancel_reason"] = job.cancel_reason
     entry["step"] = job.step
     entry["plan"] = _plan_entry(job.plan)
-    entry["timeline"] = [_moment(at, label) for at, label in job.timeline]
+    entry["timeline"] = [
+        {"at": iso_ms(at), "event": event, "progress": progress}
+        for at, event, progress in job.timeline.moments()
+    ]
     return entry
-
-
-def _moment(at: float, label: str) -> Entry:
-    event, _, progress = label.partition(" ")
-    return {"at": iso_ms(at), "event": event, "progress": int(progress) if progress else None}
 
 
 def _error(spec: Entry | None) -> JobError | None:
@@ -164,19 +163,15 @@ def restore_job(account: Account, spec: Entry, seq: int, now: float) -> Job:
         batch_id=spec.get("batch_id"),
         cancel_reason=spec.get("cancel_reason"),
         step=step if step is not None else _steps_done(plan, progress),
-        timeline=[(created, "job.created")]
+        timeline=[(created, "job.created")] if timeline is None else (),
+        timeline_data=None
         if timeline is None
-        else [(parse_iso(m["at"]), _label(m)) for m in timeline],
+        else pack_moments((parse_iso(m["at"]), m["event"], m.get("progress")) for m in timeline),
     )
 
 
 def _at(text: str | None) -> float | None:
     return None if text is None else parse_iso(text)
-
-
-def _label(moment: Entry) -> str:
-    progress = moment.get("progress")
-    return moment["event"] if progress is None else f"{moment['event']} {progress}"
 
 
 def _steps_done(plan: JobPlan, progress: int) -> int:

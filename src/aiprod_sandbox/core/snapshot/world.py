@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -22,6 +23,7 @@ from ..catalog import Catalog
 from ..clock import Clock, iso_ms, parse_iso
 from ..deliveries import DELIVERY_KIND
 from ..ids import IdSource
+from ..jobs import Job
 from ..keys import ApiKey
 from ..registry import Accounts
 from ..scenarios import Scenario
@@ -251,6 +253,7 @@ class Parts:
     field by field at start-up). None: the document left that part as it was."""
 
     jobs: list[Entry]
+    job_rows: list[tuple[list[Any], bytes]] = field(default_factory=list)  # a store's
     deliveries: Entry | None = None
     journal: Entry | None = None
     audit: Entry | None = None
@@ -261,10 +264,10 @@ class Parts:
             return None if part is None else part.model_dump()
 
         return cls(
-            [job.model_dump() for job in document.jobs],
-            dumped(document.deliveries),
-            dumped(document.journal),
-            dumped(document.audit),
+            jobs=[job.model_dump() for job in document.jobs],
+            deliveries=dumped(document.deliveries),
+            journal=dumped(document.journal),
+            audit=dumped(document.audit),
         )
 
 
@@ -333,6 +336,8 @@ def apply_document(
     account.jobs.clear()
     for seq, job in enumerate(parts.jobs, start=1):
         account.jobs.restore(restore_job(account, job, job.get("seq") or seq, now))
+    for row, timeline in parts.job_rows:
+        account.jobs.restore(Job.from_row(row, timeline))
     if parts.deliveries is not None:
         restore_deliveries(account, parts.deliveries)
     else:
@@ -383,6 +388,7 @@ def restore_stored(
     document = StateDocument.model_validate(head)
     parts = Parts(
         jobs=stored.jobs,
+        job_rows=stored.job_rows,
         deliveries={**deliveries, "items": stored.deliveries},
         journal={**journal, "entries": stored.journal},
         audit={**audit, "records": stored.audit},
