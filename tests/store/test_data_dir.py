@@ -208,3 +208,47 @@ def test_a_newer_schema_is_refused_and_an_older_one_migrated(tmp_path: Path) -> 
         # Written again at the first commit: compact rows, and when.
         assert db.execute("SELECT count(*) FROM jobs WHERE timeline IS NULL").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM accounts WHERE written_at > 0").fetchone()[0]
+
+
+def test_a_failed_write_is_a_500_and_the_next_commit_writes_it_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk, once: the answer waiting on that commit is a 500 (nothing acknowledged),
+    the server goes on, and the next commit writes the account whole."""
+    key = new_key()
+    real_write = SqliteStore._write
+    failures = [sqlite3.OperationalError("database or disk is full")]
+
+    def write_once_failing(store: SqliteStore, account: Any) -> None:
+        if failures:
+            raise failures.pop()
+        real_write(store, account)
+
+    with TestClient(create_app(_settings(tmp_path))) as first:
+        first.get("/jobs", headers=auth(key))
+        monkeypatch.setattr(SqliteStore, "_write", write_once_failing)
+        failed = first.post(
+            "/pipeline/run", json={"video_url": "https://e.com/a.mp4"}, headers=auth(key)
+        )
+        assert failed.status_code == 500
+        assert failed.json()["error"]["type"] == "server_error"
+        done = first.post(
+            "/pipeline/run", json={"video_url": "https://e.com/b.mp4"}, headers=auth(key)
+        )
+        assert done.status_code == 202
+        before = _export(first, key)
+    with TestClient(create_app(_settings(tmp_path))) as second:
+        assert _export(second, key) == before
+        assert len(second.get("/jobs", headers=auth(key)).json()["items"]) == 2
+
+
+def test_a_folder_that_cannot_be_one_is_refused_with_a_reason(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "sandbox.db").write_bytes(b"not a database, " * 100)
+    with pytest.raises(ConfigError, match=r"sandbox.db: not a sandbox database"):
+        create_app(_settings(garbage))
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    with pytest.raises(ConfigError, match=r"a-file: cannot be used as --data-dir"):
+        create_app(_settings(a_file))

@@ -78,6 +78,8 @@ def _check(state: dict[str, Any], seen: Acknowledged, setup: dict[str, Any]) -> 
     keys = {k["key_id"]: k for k in state["keys"]}
     assert set(seen.keys) <= set(keys), "acknowledged keys lost"
     assert all(keys[key_id]["revoked_at"] for key_id in seen.revoked), "a revocation was lost"
+    for job in setup["jobs"]:  # jobs in every state, as they were (the clock stood still)
+        assert jobs[job["job_id"]] == job
     assert state["webhooks"] == setup["webhooks"]
     assert {**state["settings"], "clock": None} == {**setup["settings"], "clock": None}
     for given in setup["keys"]:  # as they were, but for when each was last used
@@ -105,8 +107,19 @@ def test_kill_9_loses_no_acknowledged_write_and_no_pending_retry(
         client.post(f"{base}/keys", json={"name": "rotated"}, headers=h)
         client.delete(f"{base}/keys/{old['key_id']}", headers=h)
         assert client.put(f"{base}/_sandbox/scenario", json=QUIET, headers=h).is_success
+        for url in ("fail_voice_synthesis.mp4", "stay_pending.mp4", "stay_pending.mp4"):
+            client.post(
+                f"{base}/pipeline/run", json={"video_url": f"https://e.com/{url}"}, headers=h
+            )
+        cancel = client.get(f"{base}/jobs?status=PENDING&limit=1", headers=h).json()["items"]
+        client.delete(f"{base}/jobs/{cancel[0]['job_id']}", headers=h)
+        client.post(f"{base}/_sandbox/timing", json={"job_timing": "simulated"}, headers=h)
+        client.post(f"{base}/pipeline/run", json={"video_url": "https://e.com/slow.mp4"}, headers=h)
+        client.post(f"{base}/_sandbox/clock/advance", json={"seconds": 60}, headers=h)
         client.post(f"{base}/_sandbox/timing", json={"job_timing": "instant"}, headers=h)
         setup = _state(client, base, key)
+    statuses = {job["status"] for job in setup["jobs"]}
+    assert statuses == {"FAILED", "PENDING", "CANCELLED", "PROCESSING"}
     running = [server]
     try:
         _rounds(args, key, seen, setup, rng, running, failing, h)

@@ -49,6 +49,12 @@ def test_export_and_import_through_a_server_and_a_data_directory(tmp_path: Path)
         assert busy.returncode == 1
         assert "in use by another aiprod-sandbox (pid" in busy.stderr
         assert "Traceback" not in busy.stderr
+        second = subprocess.run(
+            [str(CLI), "serve", "--port", "0", "--data-dir", str(data)],
+            capture_output=True, text=True, env=clean_env(), timeout=30, check=False,
+        )  # fmt: skip
+        assert second.returncode == 2
+        assert f"{data} is in use by another aiprod-sandbox (pid" in second.stderr
         refused = _cli("export", "--url", base, "--key", "sk_live_" + "x" * 24)
         assert refused.returncode == 1
         assert "401" in refused.stderr and "Traceback" not in refused.stderr

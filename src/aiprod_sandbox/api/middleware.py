@@ -40,6 +40,7 @@ class RequestContextMiddleware:
             return
         ctx = RequestContext(self.sandbox, self.settings, monotonic(), base_urls=self.base_urls)
         store = self.sandbox.store
+        settle = store.durable  # wait for the store before answering (not once it failed)
         scope[SCOPE_KEY] = ctx
         status = 0
         kept = self.settings.journal_body_bytes
@@ -52,9 +53,10 @@ class RequestContextMiddleware:
             return message
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, settle
             if message["type"] == "http.response.start":
-                if ctx.account is not None and store.durable:
+                if ctx.account is not None and settle:
+                    settle = False  # a failed write is answered with a 500, without waiting
                     await store.settle(ctx.account)  # durable before the client hears of it
                 status = message["status"]
                 # Appended as raw pairs: MutableHeaders.__setitem__ rescans the list per header.

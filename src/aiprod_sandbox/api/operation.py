@@ -9,6 +9,7 @@ an instant job has finished, and sent its events, before the next request).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
@@ -95,19 +96,23 @@ class Call:
         *,
         allow_empty: bool = False,
         limit: int | None = None,
+        in_thread: bool = False,
     ) -> M:
-        """The body as `model`; at most `limit` bytes (default: the server's body limit)."""
+        """The body as `model`; at most `limit` bytes (default: the server's body limit).
+        `in_thread` parses and checks it in a worker thread: a body of megabytes (a state
+        import) then never holds the event loop, and every other client is served meanwhile."""
         raw = await read_body(self.request, limit or self.ctx.settings.max_body_bytes)
         self.ctx.notes.body_sha = hashlib.sha256(raw).hexdigest()[:16]  # for the advisor
         if allow_empty and not raw.strip():
             return validate(model, {}, context)
         self.still_allowed()  # the body took time: the key may have been revoked meanwhile
-        data = parse_object(raw)
         if not declared_json(self.request):
             self.ctx.headers["X-AIPROD-Warning"] = (
                 "Request body was parsed as JSON; send Content-Type: application/json"
             )
-        return validate(model, data, context)
+        if in_thread:
+            return await asyncio.to_thread(_parsed, model, raw, context)
+        return _parsed(model, raw, context)
 
     def still_allowed(self) -> None:
         """After a wait (a body, a lookup): a key revoked, or dropped by an import, since the
@@ -119,6 +124,10 @@ class Call:
 
     def query(self, model: type[M]) -> M:
         return validate_query(model, self.request)
+
+
+def _parsed(model: type[M], raw: bytes, context: Mapping[str, Any] | None) -> M:
+    return validate(model, parse_object(raw), context)
 
 
 Handler = Callable[[Call], Awaitable[Response]]

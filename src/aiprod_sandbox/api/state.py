@@ -1,5 +1,5 @@
 """The state document over HTTP: `GET /_sandbox/state` exports the account's world, `PUT`
-imports one (`core/state/` holds the document and what import and export mean)."""
+imports one (`core/snapshot/` holds the document and what import and export mean)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from collections.abc import AsyncIterator
 from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
-from ..core.snapshot import StateDocument, StateExport, dumps, export_head, import_state, job_entry
+from ..core.snapshot import (
+    StateDocument,
+    StateExport,
+    dumps,
+    export_head,
+    import_state,
+    job_entry,
+    prepare,
+)
 from .jobs import job_context
 from .operation import Call, control_operation
 from .responses import JSON_TYPE, json_response
@@ -52,7 +60,7 @@ async def get_state(call: Call) -> Response:
 
 async def put_state(call: Call) -> Response:
     # the API's own field rules
-    body = await call.body(StateDocument, job_context(call), limit=STATE_BODY_BYTES)
+    body = await call.body(StateDocument, job_context(call), limit=STATE_BODY_BYTES, in_thread=True)
     urls: dict[str, str | None] = {
         f"webhooks[{n}].url": hook.url for n, hook in enumerate(body.webhooks or [])
     }
@@ -61,10 +69,11 @@ async def put_state(call: Call) -> Response:
     await ensure_allowed(call, urls)
     library = call.sandbox.scenario_library
     account = call.account
+    prepared = await asyncio.to_thread(prepare, body)  # its lists as entries, off the loop
     async with account.control:
         call.still_allowed()
         done = import_state(
-            account, body, registry=call.sandbox.accounts, library=library, keep=call.ctx.key
+            account, prepared, registry=call.sandbox.accounts, library=library, keep=call.ctx.key
         )
         account.run_due()
     return json_response(

@@ -38,40 +38,52 @@ SCHEMA = 2
 DATABASE = "sandbox.db"
 LOCK = "lock"
 
-# Schema 1, as it was; each step of MIGRATIONS takes the schema one version on.
+# Schema 1, as it was (kept to say what MIGRATIONS starts from, and for its test).
 SCHEMA_1 = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS accounts (
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE accounts (
     account_id TEXT PRIMARY KEY, fixture INTEGER NOT NULL, head TEXT NOT NULL,
     internal TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (
+CREATE TABLE jobs (
     account_id TEXT NOT NULL, job_id TEXT NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL,
     PRIMARY KEY (account_id, job_id));
-CREATE TABLE IF NOT EXISTS deliveries (
+CREATE TABLE deliveries (
     account_id TEXT NOT NULL, delivery_id TEXT NOT NULL, seq INTEGER NOT NULL,
     entry TEXT NOT NULL, PRIMARY KEY (account_id, delivery_id));
-CREATE TABLE IF NOT EXISTS journal (
+CREATE TABLE journal (
     account_id TEXT NOT NULL, n INTEGER NOT NULL, entry TEXT NOT NULL,
     PRIMARY KEY (account_id, n));
-CREATE TABLE IF NOT EXISTS audit (
+CREATE TABLE audit (
     account_id TEXT NOT NULL, n INTEGER NOT NULL, entry TEXT NOT NULL,
     PRIMARY KEY (account_id, n));
 """
-# Schema 2: each account's `written_at`, and jobs as compact rows (`Job.row()`, exact times)
-# with the timeline's bytes in `timeline`; a schema 1 job row (a document entry, `timeline`
-# NULL once migrated) is read as such and written compact at the account's next commit.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
+# Schema 2 (today's): each account's `written_at`, and jobs as compact rows (`Job.row()`,
+# exact times) with the timeline's bytes in `timeline`. A schema 1 job row (a document entry,
+# its `timeline` NULL once migrated) is read as such, and written compact at the next commit.
+TABLES = """
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE accounts (
+    account_id TEXT PRIMARY KEY, fixture INTEGER NOT NULL, head TEXT NOT NULL,
+    internal TEXT NOT NULL, written_at REAL NOT NULL DEFAULT 0);
+CREATE TABLE jobs (
+    account_id TEXT NOT NULL, job_id TEXT NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL,
+    timeline BLOB, PRIMARY KEY (account_id, job_id));
+CREATE TABLE deliveries (
+    account_id TEXT NOT NULL, delivery_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    entry TEXT NOT NULL, PRIMARY KEY (account_id, delivery_id));
+CREATE TABLE journal (
+    account_id TEXT NOT NULL, n INTEGER NOT NULL, entry TEXT NOT NULL,
+    PRIMARY KEY (account_id, n));
+CREATE TABLE audit (
+    account_id TEXT NOT NULL, n INTEGER NOT NULL, entry TEXT NOT NULL,
+    PRIMARY KEY (account_id, n));
+"""
+MIGRATIONS: dict[int, tuple[str, ...]] = {  # schema N to N + 1
     1: (
         "ALTER TABLE accounts ADD COLUMN written_at REAL NOT NULL DEFAULT 0",
         "ALTER TABLE jobs ADD COLUMN timeline BLOB",
     ),
 }
-CURRENT = SCHEMA_1.replace(
-    "internal TEXT NOT NULL);", "internal TEXT NOT NULL, written_at REAL NOT NULL DEFAULT 0);"
-).replace(
-    "entry TEXT NOT NULL,\n    PRIMARY KEY (account_id, job_id)",
-    "entry TEXT NOT NULL,\n    timeline BLOB, PRIMARY KEY (account_id, job_id)",
-)
 LISTS = ("jobs", "deliveries", "journal", "audit")
 
 
@@ -88,16 +100,24 @@ class SqliteStore:
         self.path = path
         self._library: Callable[[], Mapping[str, Scenario]] = dict
         self._wall = wall
-        path.mkdir(parents=True, exist_ok=True)
-        self._lock = _take_lock(path / LOCK)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            self._lock = _take_lock(path / LOCK)
+        except OSError as exc:
+            raise DataDirectoryError(f"{path}: cannot be used as --data-dir: {exc}") from exc
         self._db = sqlite3.connect(path / DATABASE, isolation_level=None, check_same_thread=False)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._abandon()
+            raise DataDirectoryError(
+                f"{path / DATABASE}: not a sandbox database this version can read ({exc}): "
+                "give --data-dir an empty folder, or one an aiprod-sandbox wrote"
+            ) from exc
         except BaseException:
-            self._db.close()
-            self._lock.close()
+            self._abandon()
             raise
         self._accounts: dict[str, Account] = {}
         self._dirty: dict[str, None] = {}
@@ -123,7 +143,7 @@ class SqliteStore:
             )
         with self._transaction():
             if version == 0:
-                for statement in CURRENT.split(";"):
+                for statement in TABLES.split(";"):
                     if statement.strip():
                         db.execute(statement)
             else:
@@ -135,6 +155,10 @@ class SqliteStore:
                 "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
                 (str(SCHEMA),),
             )
+
+    def _abandon(self) -> None:
+        self._db.close()
+        self._lock.close()
 
     def bind(self, library: Callable[[], Mapping[str, Scenario]]) -> None:
         self._library = library
@@ -203,8 +227,12 @@ class SqliteStore:
         self._dirty.pop(account.account_id, None)
 
     def commit(self, account: Account) -> None:
-        with self._transaction():
-            self._write(account)
+        try:
+            with self._transaction():
+                self._write(account)
+        except Exception:
+            self._failed([account])
+            raise
 
     async def settle(self, account: Account) -> None:
         """Return once what changed in `account` is committed. Answers that reach this point
@@ -231,13 +259,28 @@ class SqliteStore:
     def commit_dirty(self) -> None:
         if not self._dirty:
             return
-        with self._transaction():
-            while self._dirty:
-                account_id = next(iter(self._dirty))
-                del self._dirty[account_id]
-                account = self._accounts.get(account_id)
-                if account is not None:
-                    self._write(account)
+        written: list[Account] = []
+        try:
+            with self._transaction():
+                while self._dirty:
+                    account_id = next(iter(self._dirty))
+                    del self._dirty[account_id]
+                    account = self._accounts.get(account_id)
+                    if account is not None:
+                        written.append(account)
+                        self._write(account)
+        except Exception:
+            self._failed(written)
+            raise
+
+    def _failed(self, accounts: list[Account]) -> None:
+        """The transaction was rolled back (a full disk, say): what these accounts hold is
+        written whole at the next commit, which retries it."""
+        for account in accounts:
+            self._heads.pop(account.account_id, None)
+            self._written.pop(account.account_id, None)
+            account.changes.everything()
+            self._dirty.setdefault(account.account_id, None)
 
     def forget(self, account_id: str) -> None:
         self._accounts.pop(account_id, None)

@@ -16,6 +16,7 @@ from .world import (
     export_state,
     import_state,
     internal_of,
+    prepare,
     restore_stored,
     state_from_fixture,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "export_state",
     "import_state",
     "internal_of",
+    "prepare",
     "restore_stored",
     "dumps",
     "job_entry",

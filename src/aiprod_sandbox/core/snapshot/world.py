@@ -196,13 +196,12 @@ def _check(
     return problems
 
 
-def _ids_after(account: Account, document: StateDocument) -> IdSource:
+def _ids_after(account: Account, digest: str) -> IdSource:
     """The sequence the account's ids come from after the import. A fresh server's account
     would start its sequence over and mint the ids the document brought from another server,
     so the import starts a sequence of its own, named by the document and the account's
     import count: deterministic, and apart from every sequence the document's ids came from."""
     account.imports += 1
-    digest = hashlib.sha256(document.model_dump_json().encode()).hexdigest()[:32]
     return IdSource(account.seed, account.account_id, "import", str(account.imports), digest)
 
 
@@ -271,9 +270,24 @@ class Parts:
         )
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A checked document made ready to apply: its lists as entries, and its digest. Making
+    it touches no account, so the HTTP layer does it in a worker thread (`prepare`)."""
+
+    document: StateDocument
+    parts: Parts
+    digest: str
+
+
+def prepare(document: StateDocument) -> Prepared:
+    digest = hashlib.sha256(document.model_dump_json().encode()).hexdigest()[:32]
+    return Prepared(document, Parts.of(document), digest)
+
+
 def import_state(
     account: Account,
-    document: StateDocument,
+    document: StateDocument | Prepared,
     *,
     registry: Accounts,
     library: Mapping[str, Scenario],
@@ -281,13 +295,13 @@ def import_state(
 ) -> Imported:
     """Make the account's world the document's (see the module docstring); 400 naming every
     field that cannot be applied, before anything changes."""
+    prepared = document if isinstance(document, Prepared) else prepare(document)
+    document = prepared.document
     problems = _check(account, document, registry, library, keep)
     if problems:
         raise ValidationFailed(details=problems)
-    account.ids = _ids_after(account, document)
-    apply_document(
-        account, document, Parts.of(document), registry=registry, library=library, keep=keep
-    )
+    account.ids = _ids_after(account, prepared.digest)
+    apply_document(account, document, prepared.parts, registry=registry, library=library, keep=keep)
     return Imported(
         jobs=len(document.jobs),
         webhooks=None if document.webhooks is None else len(document.webhooks),
