@@ -67,11 +67,7 @@ def main() -> int:
     parser.add_argument("--imports", type=int, default=3)
     parser.add_argument("--src", help="serve this source tree (a worktree's src/) instead")
     args = parser.parse_args()
-    info = machine.describe({})
-    print(
-        f"{info['date']}, commit {info['commit']}, {info['nproc']} CPUs ({info['cpu']}), "
-        f"Python {info['python']}, uvicorn {info['uvicorn']}; load average {info['load_average']}"
-    )
+    print(machine.headline(machine.describe()), flush=True)
     body = document()
     print(f"document: {len(body) / 2**20:.1f} MiB, 10,000 jobs")
     cli = sandbox_cli()

@@ -100,12 +100,7 @@ def main() -> int:
     args = parser.parse_args()
     wrk.ensure_installed()
     info = machine.describe({"wrk": wrk.version()})
-    print(
-        f"{info['date']}, commit {info['commit']}, {info['nproc']} CPUs ({info['cpu']}), "
-        f"Linux {info['kernel']}, Python {info['python']}, uvicorn {info['uvicorn']}, "
-        f"starlette {info['starlette']}, {info['wrk']}; load average {info['load_average']}",
-        flush=True,
-    )
+    print(machine.headline(info, "wrk"), flush=True)
     now = {"now": git("rev-parse", "--short", args.now)} if args.now else {}
     print(f"now: {now['now'] if now else 'the working tree'}", flush=True)
     revisions = {

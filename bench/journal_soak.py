@@ -102,12 +102,7 @@ def main() -> int:
     parser.add_argument("--sample-every", type=float, default=2.0, help="seconds (2)")
     args = parser.parse_args()
     info = machine.describe()
-    print(
-        f"{info['date']}, commit {info['commit']}, {info['nproc']} CPUs ({info['cpu']}), "
-        f"Linux {info['kernel']}, Python {info['python']}, uvicorn {info['uvicorn']}; "
-        f"load average {info['load_average']}",
-        flush=True,
-    )
+    print(machine.headline(info), flush=True)
     with (
         tempfile.TemporaryDirectory(prefix="journal-soak-") as tmp,
         Fleet(stop_timeout=15) as fleet,

@@ -133,12 +133,7 @@ def main() -> int:
     args = parser.parse_args()
     wrk.ensure_installed()
     info = machine.describe({"wrk": wrk.version()})
-    print(
-        f"{info['date']}, commit {info['commit']}, {info['nproc']} CPUs ({info['cpu']}), "
-        f"Linux {info['kernel']}, Python {info['python']}, uvicorn {info['uvicorn']}, "
-        f"{info['wrk']}; load average {info['load_average']}",
-        flush=True,
-    )
+    print(machine.headline(info, "wrk"), flush=True)
     with tempfile.TemporaryDirectory(prefix="store-cost-") as folder:
         tmp = Path(folder)
         medians = throughput(args, tmp)

@@ -57,3 +57,13 @@ def describe(tools: Mapping[str, str] | None = None) -> dict[str, str]:
         **(tools or {}),
         "load_average": load_average(),
     }
+
+
+def headline(info: Mapping[str, str], *tools: str) -> str:
+    """`describe`'s figures as the one line a benchmark prints first (`tools` by name)."""
+    named = "".join(f", {info[tool]}" for tool in tools)
+    return (
+        f"{info['date']}, commit {info['commit']}, {info['nproc']} CPUs ({info['cpu']}), "
+        f"Linux {info['kernel']}, Python {info['python']}, uvicorn {info['uvicorn']}, "
+        f"starlette {info['starlette']}{named}; load average {info['load_average']}"
+    )

@@ -15,7 +15,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import ConfigError
-from .settings import OPTIONS, Settings
+from .settings import OPTIONS, Client, Settings
 
 EPILOG = """\
 Every flag can also be set as an environment variable: --job-timing simulated is
@@ -152,13 +152,13 @@ def _state_parser(commands: Any) -> None:
         where = action.add_mutually_exclusive_group()
         where.add_argument(
             "--url",
-            default=os.environ.get("AIPROD_SANDBOX_URL"),
+            default=None,
             help="a running sandbox [env AIPROD_SANDBOX_URL]",
         )
         where.add_argument("--data-dir", type=Path, help="a data directory no server is using")
         action.add_argument(
             "--key",
-            default=os.environ.get("AIPROD_SANDBOX_KEY"),
+            default=None,
             help="the account's key [env AIPROD_SANDBOX_KEY]",
         )
         action.add_argument("--account", help="with --data-dir: the account's id")
@@ -172,7 +172,8 @@ def _state_parser(commands: Any) -> None:
 def _state(args: argparse.Namespace) -> int:
     from .commands import state
 
-    target = state.Target(args.url, args.data_dir, args.key, args.account, args.seed)
+    client = Client.load(args.url, args.key)
+    target = state.Target(client.url, args.data_dir, client.key, args.account, args.seed)
     try:
         if args.action == "export":
             return state.export(target, args.output)

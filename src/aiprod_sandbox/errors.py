@@ -43,6 +43,11 @@ class ConfigError(Exception):
     """Settings, fixtures or scenario files that cannot be used; the server does not start."""
 
 
+class DataDirectoryError(ConfigError):
+    """A `--data-dir` that cannot be used: held by another server, not a folder, or written
+    by a newer version."""
+
+
 class SandboxError(Exception):
     status = 500
     type = "server_error"

@@ -1,7 +1,8 @@
 """Server-wide configuration: one frozen `Settings`, built once from flags > env > defaults.
 
 Every option is declared once in `OPTIONS`; the command line (`cli.py`) derives its flags from
-that table and `Settings.load` applies the `AIPROD_SANDBOX_<NAME>` variables. Nothing else in the
+that table and `Settings.load` applies the `AIPROD_SANDBOX_<NAME>` variables. `Client` is the
+same for the commands that talk to a running sandbox (`--url`, `--key`). Nothing else in the
 package reads the environment.
 """
 
@@ -331,3 +332,19 @@ class Settings:
             journal_bytes=self.journal_bytes,
             journal_body_bytes=self.journal_body_bytes,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class Client:
+    """Where the client commands (`aiprod-sandbox state ...`) find a running sandbox: a flag,
+    else `AIPROD_SANDBOX_URL` / `AIPROD_SANDBOX_KEY`, else None (the command's default)."""
+
+    url: str | None
+    key: str | None
+
+    @classmethod
+    def load(
+        cls, url: str | None, key: str | None, environ: Mapping[str, str] | None = None
+    ) -> Client:
+        env = os.environ if environ is None else environ
+        return cls(url or env.get("AIPROD_SANDBOX_URL"), key or env.get("AIPROD_SANDBOX_KEY"))

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from aiprod_sandbox.core.clock import Scheduler
 from aiprod_sandbox.core.jobbook import JobBook
 from aiprod_sandbox.core.jobs import (
-    TIMELINE_EVENTS,
     TRANSITIONS,
     Job,
     JobError,
@@ -22,8 +21,8 @@ from aiprod_sandbox.core.jobs import (
     JobPlan,
     JobResult,
     JobStatus,
-    pack_timeline,
 )
+from aiprod_sandbox.core.timeline import TIMELINE_EVENTS, pack_timeline
 from aiprod_sandbox.errors import Conflict, NotFound, RateLimited
 
 T0 = 1_000.0

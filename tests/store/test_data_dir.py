@@ -12,7 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiprod_sandbox import ConfigError, Settings, create_app
-from aiprod_sandbox.store.sqlite import SCHEMA, SCHEMA_1, SqliteStore
+from aiprod_sandbox.store.schema import SCHEMA, SCHEMA_1
+from aiprod_sandbox.store.sqlite import SqliteStore
 from tests.conftest import START, auth, new_key
 
 

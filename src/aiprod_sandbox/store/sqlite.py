@@ -32,63 +32,12 @@ from ..core.scenarios import Scenario
 from ..core.snapshot import dumps, export_head, internal_of
 from ..core.snapshot.records import audit_entry, delivery_entry, journal_entry, loads
 from ..core.store import Changes, StoredAccount
-from ..errors import ConfigError
+from ..errors import DataDirectoryError
+from .schema import Transaction, migrate
 
-SCHEMA = 2
 DATABASE = "sandbox.db"
 LOCK = "lock"
-
-# Schema 1, as it was (kept to say what MIGRATIONS starts from, and for its test).
-SCHEMA_1 = """
-CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE accounts (
-    account_id TEXT PRIMARY KEY, fixture INTEGER NOT NULL, head TEXT NOT NULL,
-    internal TEXT NOT NULL);
-CREATE TABLE jobs (
-    account_id TEXT NOT NULL, job_id TEXT NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL,
-    PRIMARY KEY (account_id, job_id));
-CREATE TABLE deliveries (
-    account_id TEXT NOT NULL, delivery_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    entry TEXT NOT NULL, PRIMARY KEY (account_id, delivery_id));
-CREATE TABLE journal (
-    account_id TEXT NOT NULL, n INTEGER NOT NULL, entry TEXT NOT NULL,
-    PRIMARY KEY (account_id, n));
-CREATE TABLE audit (
-    account_id TEXT NOT NULL, n INTEGER NOT NULL, entry TEXT NOT NULL,
-    PRIMARY KEY (account_id, n));
-"""
-# Schema 2 (today's): each account's `written_at`, and jobs as compact rows (`Job.row()`,
-# exact times) with the timeline's bytes in `timeline`. A schema 1 job row (a document entry,
-# its `timeline` NULL once migrated) is read as such, and written compact at the next commit.
-TABLES = """
-CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE accounts (
-    account_id TEXT PRIMARY KEY, fixture INTEGER NOT NULL, head TEXT NOT NULL,
-    internal TEXT NOT NULL, written_at REAL NOT NULL DEFAULT 0);
-CREATE TABLE jobs (
-    account_id TEXT NOT NULL, job_id TEXT NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL,
-    timeline BLOB, PRIMARY KEY (account_id, job_id));
-CREATE TABLE deliveries (
-    account_id TEXT NOT NULL, delivery_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    entry TEXT NOT NULL, PRIMARY KEY (account_id, delivery_id));
-CREATE TABLE journal (
-    account_id TEXT NOT NULL, n INTEGER NOT NULL, entry TEXT NOT NULL,
-    PRIMARY KEY (account_id, n));
-CREATE TABLE audit (
-    account_id TEXT NOT NULL, n INTEGER NOT NULL, entry TEXT NOT NULL,
-    PRIMARY KEY (account_id, n));
-"""
-MIGRATIONS: dict[int, tuple[str, ...]] = {  # schema N to N + 1
-    1: (
-        "ALTER TABLE accounts ADD COLUMN written_at REAL NOT NULL DEFAULT 0",
-        "ALTER TABLE jobs ADD COLUMN timeline BLOB",
-    ),
-}
 LISTS = ("jobs", "deliveries", "journal", "audit")
-
-
-class DataDirectoryError(ConfigError):
-    """The data directory cannot be used: held by another server, or of a newer schema."""
 
 
 class SqliteStore:
@@ -109,7 +58,7 @@ class SqliteStore:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
+            migrate(self._db, self.path)
         except sqlite3.DatabaseError as exc:
             self._abandon()
             raise DataDirectoryError(
@@ -126,36 +75,6 @@ class SqliteStore:
         self._group: asyncio.Future[None] | None = None  # the commit the next answers wait on
         self._migrating: set[str] = set()  # accounts read from an older schema's rows
 
-    # ---- the schema ------------------------------------------------------------------------
-    def _migrate(self) -> None:
-        db = self._db
-        found = db.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
-        ).fetchone()
-        version = 0
-        if found is not None:
-            row = db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
-            version = int(row[0]) if row else 0
-        if version > SCHEMA:
-            raise DataDirectoryError(
-                f"{self.path}: written by a newer aiprod-sandbox (data schema {version}; this "
-                f"one reads up to {SCHEMA}): upgrade aiprod-sandbox, or use another --data-dir"
-            )
-        with self._transaction():
-            if version == 0:
-                for statement in TABLES.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            else:
-                for step in range(version, SCHEMA):
-                    for statement in MIGRATIONS[step]:
-                        db.execute(statement)
-            db.execute(
-                "INSERT INTO meta(name, value) VALUES('schema', ?) "
-                "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
-                (str(SCHEMA),),
-            )
-
     def _abandon(self) -> None:
         self._db.close()
         self._lock.close()
@@ -163,8 +82,8 @@ class SqliteStore:
     def bind(self, library: Callable[[], Mapping[str, Scenario]]) -> None:
         self._library = library
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+    def _transaction(self) -> Transaction:
+        return Transaction(self._db)
 
     def secret(self, name: str, make: Callable[[], str]) -> str:
         """A server secret kept with the data (result links stay valid across restarts)."""
@@ -384,24 +303,6 @@ class SqliteStore:
         if new:
             db.execute("DELETE FROM audit WHERE account_id=? AND n<=?", (account_id, first))
         self._written[account_id] = (journal.added, audit.seq)
-
-
-class _Transaction:
-    """`BEGIN` … `COMMIT`, or `ROLLBACK` when the block raises; nested ones join the outer."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-        self._outer = False
-
-    def __enter__(self) -> None:
-        if not self._db.in_transaction:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._outer = True
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        if not self._outer:
-            return
-        self._db.execute("ROLLBACK" if error is not None else "COMMIT")
 
 
 def _take_lock(path: Path) -> IO[str]:

@@ -21,9 +21,9 @@ from ..jobs import (
     JobResult,
     JobStatus,
     fields_of,
-    pack_moments,
 )
 from ..planner import plan_job
+from ..timeline import pack_moments
 from .document import StateJob, StateJobInput
 from .records import Entry
 

@@ -1,11 +1,13 @@
-"""Export one account's world as a state document, and import a document into an account.
+"""Import a state document into an account (`export.py` makes one).
 
 Import checks the whole document first (ids and keys given twice, keys that belong to another
 account, unknown scenarios) and changes nothing unless all of it can be applied. Then `jobs`
 replaces the account's jobs; the tier, presets, webhooks, keys and each setting replace the
 account's when the document gives them. The key making the import is kept even when the
 document leaves it out, so an import never locks out its caller. The clock only moves forward:
-a document's `now` before the account's clock leaves the clock where it is.
+a document's `now` before the account's clock leaves the clock where it is. Usage, the audit
+trail, the journal, deliveries (each pending one's next attempt due again) and the scenario's
+rule counts replace the account's when given.
 """
 
 from __future__ import annotations
@@ -20,28 +22,22 @@ from pydantic import BaseModel
 from ...errors import ValidationFailed
 from ..accounts import Account
 from ..catalog import Catalog
-from ..clock import Clock, iso_ms, parse_iso
+from ..clock import parse_iso
 from ..deliveries import DELIVERY_KIND
 from ..ids import IdSource
 from ..jobs import Job
 from ..keys import ApiKey
 from ..registry import Accounts
 from ..scenarios import Scenario
-from ..store import StoredAccount
 from ..webhooks import Webhook
-from .document import STATE_VERSION, StateDocument, StateKey, StateWebhook
-from .jobs import job_entry, restore_job
+from .document import StateDocument, StateKey, StateWebhook
+from .jobs import restore_job
 from .records import (
     Entry,
-    audit_entry,
     audit_from,
-    delivery_entry,
     delivery_from,
-    journal_entry,
     journal_from,
     time_in,
-    time_out,
-    usage_entry,
     usage_from,
 )
 
@@ -53,100 +49,6 @@ class Imported:
     jobs: int
     webhooks: int | None
     keys: int | None
-
-
-def _scenario_out(own: Scenario | None, library: Mapping[str, Scenario]) -> Entry | None:
-    if own is None:
-        return None
-    if library.get(own.name) == own:
-        return {"name": own.name, "scenario": None}
-    return {"name": None, "scenario": own.model_dump(mode="json")}
-
-
-def export_state(account: Account, library: Mapping[str, Scenario]) -> Entry:
-    """The whole account as a document's JSON values (made, not validated: an account may
-    hold more jobs than one import takes)."""
-    document = export_head(account, library)
-    document["jobs"] = [job_entry(job) for job in account.jobs.listing(sort="created_at")]
-    return document
-
-
-def export_head(account: Account, library: Mapping[str, Scenario], *, lists: bool = True) -> Entry:
-    """The document without its jobs (`jobs`, the last field, empty): what comes before them
-    when they are written out a few at a time. Without `lists`, the journal's entries, the
-    deliveries and the key events are left out too (their counts stay): the part a store
-    writes on every change (it keeps the lists row by row)."""
-    clock = account.clock
-    job_timing, mode = account.own_settings
-    journal, deliveries, audit = account.journal, account.deliveries, account.audit
-    return {
-        "version": STATE_VERSION,
-        "account_id": account.account_id,
-        "tier": account.base_tier,
-        "settings": {
-            "job_timing": job_timing,
-            "clock": {"mode": mode, "now": iso_ms(clock.now()), "scale": clock.scale},
-            "callback_secret": account.callback_secret,
-            "scenario": _scenario_out(account.scenarios.own, library),
-        },
-        "presets": None
-        if account.presets is None
-        else [preset.model_dump(mode="json") for preset in account.presets],
-        "webhooks": [
-            {
-                "webhook_id": hook.webhook_id,
-                "url": hook.url,
-                "events": list(hook.events),
-                "active": hook.active,
-                "secret": hook.secret,
-                "created_at": iso_ms(hook.created_at),
-                "updated_at": iso_ms(hook.updated_at),
-            }
-            for hook in account.webhooks.all()
-        ],
-        "keys": [
-            {
-                "key_id": key.key_id,
-                "name": key.name,
-                "key": key.secret,
-                "scopes": key.scope_list,
-                "created_at": iso_ms(key.created_at),
-                "last_used_at": time_out(key.last_used_at),
-                "revoked_at": time_out(key.revoked_at),
-            }
-            for key in account.keys.values()
-        ],
-        "usage": usage_entry(account.usage),
-        "audit": {
-            "records": [audit_entry(r) for r in audit.items] if lists else [],
-            "seq": audit.seq,
-        },
-        "scenario_progress": _progress_out(account),
-        "journal": {
-            "entries": [journal_entry(entry) for entry in journal] if lists else [],
-            "added": journal.added,
-            "evicted": journal.evicted,
-        },
-        "deliveries": {
-            "items": [delivery_entry(d) for d in deliveries.all()] if lists else [],
-            "added": deliveries.added,
-            "abandoned": deliveries.abandoned,
-            "attempts_recorded": account.attempts_recorded,
-        },
-        "jobs": [],
-    }
-
-
-def _progress_out(account: Account) -> Entry:
-    state = account.scenarios
-    return {
-        "own_since": None if state.own is None else iso_ms(state.own_since),
-        "server_since": iso_ms(state.server_since),
-        "rules": [
-            {"scenario": name, "kind": kind, "index": index, "matched": m, "fired": f}
-            for (name, kind, index), (m, f) in state.progress().items()
-        ],
-    }
 
 
 def _repeats(values: list[str | None], field: str, problems: dict[str, str]) -> None:
@@ -218,7 +120,7 @@ def _webhook(account: Account, spec: StateWebhook, now: float) -> Webhook:
     )
 
 
-def _key(account: Account, spec: StateKey, now: float) -> ApiKey:
+def new_key(account: Account, spec: StateKey, now: float) -> ApiKey:
     return ApiKey(
         key_id=spec.key_id or account.ids.new("key", 12),
         name=spec.name,
@@ -334,7 +236,7 @@ def apply_document(
         for hook in document.webhooks:
             account.webhooks.add(_webhook(account, hook, now))
     if document.keys is not None:
-        keys = [_key(account, key, now) for key in document.keys]
+        keys = [new_key(account, key, now) for key in document.keys]
         if keep is not None and all(key.secret != keep.secret for key in keys):
             keys.insert(0, keep)
         registry.replace_keys(account, keys)
@@ -361,72 +263,6 @@ def apply_document(
     if document.scenario_progress is not None:
         restore_progress(account, document.scenario_progress.model_dump())
     account.changes.everything()
-
-
-def internal_of(account: Account) -> Entry:
-    """What a store keeps of an account besides its document: the clock's anchors (a real
-    clock moves on while the server is down), the settings beneath a scenario, the keys it
-    began with, and the counts that name its id sequences."""
-    anchor, wall_anchor = account.clock.anchors()
-    clock = account.clock
-    before = account.before_scenario
-    return {
-        "clock": {"mode": clock.mode, "scale": clock.scale, "anchor": anchor, "wall": wall_anchor},
-        "before_scenario": list(before) if before else None,
-        "origin_keys": [
-            {
-                "key_id": key.key_id,
-                "name": key.name,
-                "key": key.secret,
-                "scopes": key.scope_list,
-                "created_at": iso_ms(key.created_at),
-                "revoked_at": time_out(key.revoked_at),
-            }
-            for key in account.origin_keys
-        ],
-        "imports": account.imports,
-        "restarts": account.restarts,
-        "changed_settings": account.changed_settings,
-    }
-
-
-def restore_stored(
-    account: Account, stored: StoredAccount, *, registry: Accounts, library: Mapping[str, Scenario]
-) -> None:
-    """Bring back an account a store kept (`store.py`): its head is checked as a document
-    (it is small), its long lists are the store's own rows. Its ids come from a sequence of
-    their own for each restart, so none repeats one minted before."""
-    head, internal = dict(stored.head), stored.internal
-    journal, deliveries, audit = head.pop("journal"), head.pop("deliveries"), head.pop("audit")
-    head["settings"] = {**head["settings"], "clock": None}
-    document = StateDocument.model_validate(head)
-    parts = Parts(
-        jobs=stored.jobs,
-        job_rows=stored.job_rows,
-        deliveries={**deliveries, "items": stored.deliveries},
-        journal={**journal, "entries": stored.journal},
-        audit={**audit, "records": stored.audit},
-    )
-    clock = internal["clock"]
-    account.clock = Clock.resume(
-        account.clock.wall, clock["mode"], clock["scale"], clock["anchor"], clock["wall"]
-    )
-    apply_document(account, document, parts, registry=registry, library=library)
-    before = internal.get("before_scenario")
-    if before is not None and account.scenarios.own is not None:
-        account.before_scenario = (before[0], before[1])
-        if account.clock.mode != clock["mode"]:
-            account.clock.set(mode=clock["mode"])
-    registry.adopt_origin(
-        account, [_key(account, StateKey(**key), 0.0) for key in internal["origin_keys"]]
-    )
-    account.imports = internal.get("imports", 0)
-    account.restarts = internal.get("restarts", 0) + 1
-    account.changed_settings = internal.get("changed_settings", False)
-    account.ids = IdSource(account.seed, account.account_id, "restart", str(account.restarts))
-    account.request_ids = IdSource(
-        account.seed, account.account_id, "requests", "restart", str(account.restarts)
-    )
 
 
 def restore_deliveries(account: Account, spec: Entry) -> None:
