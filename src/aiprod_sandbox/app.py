@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -50,9 +50,7 @@ from .errors import MethodNotAllowed, NotFound, SandboxError
 from .settings import Settings
 from .webhook_http.addresses import Resolver
 from .webhook_http.sender import Dispatcher
-
-if TYPE_CHECKING:
-    import httpx
+from .webhook_http.transmit import WireOptions
 
 RESOURCE_OPERATIONS: tuple[Operation, ...] = (
     *jobs.OPERATIONS,
@@ -212,17 +210,15 @@ def create_app(
     *,
     sandbox: Sandbox | None = None,
     wall: WallTime = system_time,
-    webhook_transport: httpx.AsyncBaseTransport | None = None,
+    webhook_wire: WireOptions | None = None,
     webhook_resolver: Resolver | None = None,
 ) -> Starlette:
     """Build the sandbox's ASGI app. Pass `sandbox` to share a domain you already hold,
-    `webhook_transport` to send webhooks through a transport of your own, and
+    `webhook_wire` to choose how webhooks reach the network (trust roots, sockets), and
     `webhook_resolver` to look webhook hosts up with a resolver of your own (tests)."""
     settings = settings or Settings()
     sandbox = sandbox or build_sandbox(settings, wall)
-    dispatcher = Dispatcher(
-        sandbox, settings, transport=webhook_transport, resolver=webhook_resolver
-    )
+    dispatcher = Dispatcher(sandbox, settings, wire=webhook_wire, resolver=webhook_resolver)
     sandbox.accounts.runner.connect_sender(dispatcher.start)  # due attempts go out through it
     operations = RESOURCE_OPERATIONS + _document_operations()
     routes = _routes(operations)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings, create_app
+from aiprod_sandbox.webhook_http.transmit import WireOptions
 from tests.conftest import START, auth, new_key
 
 API_SCOPES = (
@@ -38,7 +40,7 @@ CREATED_FIELDS = {"key_id", "name", "key", "masked", "scopes", "created_at"}
 AUDIT_FIELDS = {"event_id", "event", "key_id", "masked_key", "request_id", "timestamp"}
 JOB = {"video_url": "https://example.com/video.mp4"}
 PENDING_JOB = {"video_url": "https://example.com/stay_pending.mp4"}
-HOOK_URL = "http://127.0.0.1:9/hook"  # never reached: webhooks go to a mock transport here
+HOOK_URL = "http://127.0.0.1:9/hook"  # never reached: the sender here may make no socket
 START_ISO = "2026-05-28T20:26:40Z"
 SECONDS_TO_MIDNIGHT = 3 * 3600 + 33 * 60 + 20  # START is 20:26:40 UTC
 
@@ -50,9 +52,13 @@ def settings() -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> Any:
-    """Webhook sends (the `test` endpoint) go to a mock that answers 200, never the network."""
-    transport = httpx.MockTransport(lambda request: httpx.Response(200))
-    return create_app(settings, webhook_transport=transport)
+    """Webhook sends (the `test` endpoint) never reach the network: every socket the sender
+    would make is refused (the attempt fails as `connect_error`)."""
+    return create_app(settings, webhook_wire=WireOptions(socket_factory=no_network))
+
+
+def no_network(address_info: tuple[Any, ...]) -> socket.socket:
+    raise OSError(f"no network in the keys tests (asked for {address_info[4]})")
 
 
 # ---- helpers -------------------------------------------------------------------------------

@@ -12,12 +12,12 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings, create_app
 from aiprod_sandbox.webhook_http.addresses import Resolver
+from aiprod_sandbox.webhook_http.transmit import WireOptions
 from tests.conftest import START, auth, new_key
 
 STARTUP_TIMEOUT = 5.0
@@ -154,18 +154,16 @@ def api(client: TestClient, headers: dict[str, str]) -> Api:
 @pytest.fixture
 def make_api(checker: Any, headers: dict[str, str]) -> Iterator[Callable[..., Api]]:
     """Another sandbox (its lifespan running until teardown) with `base_settings(**changes)`,
-    optionally sending webhooks through `transport` and looking their hosts up with
-    `resolver`; its client checks every response."""
+    optionally reaching the network as `wire` says (trust roots, sockets) and looking webhook
+    hosts up with `resolver`; its client checks every response."""
     with contextlib.ExitStack() as stack:
 
         def make(
-            transport: httpx.AsyncBaseTransport | None = None,
+            wire: WireOptions | None = None,
             resolver: Resolver | None = None,
             **changes: Any,
         ) -> Api:
-            app = create_app(
-                base_settings(**changes), webhook_transport=transport, webhook_resolver=resolver
-            )
+            app = create_app(base_settings(**changes), webhook_wire=wire, webhook_resolver=resolver)
             client = stack.enter_context(TestClient(app))
             client.event_hooks = {"request": [], "response": [checker.hook]}
             return Api(client, headers)

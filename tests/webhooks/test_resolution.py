@@ -11,18 +11,26 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import socket
+import ssl
+import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from aiprod_sandbox import create_app
 from aiprod_sandbox.webhook_http.addresses import REGISTRATION_DNS_TIMEOUT, IPAddress
+from aiprod_sandbox.webhook_http.receiver import Receiver
+from aiprod_sandbox.webhook_http.transmit import WireOptions
 from tests.conftest import auth, new_key
 from tests.support.receivers import Receivers, Running
-from tests.support.threads import serve_in_thread, stop_all
+from tests.support.threads import Served, serve_in_thread, stop_all
 from tests.webhooks.conftest import WAIT, Api, base_settings
 
 HOOK_EVENTS = ["job.completed"]
@@ -42,6 +50,18 @@ class Zone:
     async def __call__(self, host: str) -> list[IPAddress]:
         self.lookups.append(host)
         return [ipaddress.ip_address(address) for address in self.names.get(host, [])]
+
+
+class Sockets:
+    """A socket factory for the sender that notes the (address, port) of every socket made."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, int]] = []
+
+    def __call__(self, address_info: tuple[Any, ...]) -> socket.socket:
+        family, kind, protocol, _, address = address_info
+        self.made.append((address[0], address[1]))
+        return socket.socket(family, kind, protocol)
 
 
 async def hangs(host: str) -> list[IPAddress]:
@@ -136,17 +156,12 @@ def test_a_name_that_resolves_to_the_metadata_address_at_send_time_is_refused_an
     make_api: Callable[..., Api], caplog: pytest.LogCaptureFixture, deny_private: bool
 ) -> None:
     """Registered while it resolved to an allowed address, the name now resolves to
-    169.254.169.254 (DNS rebinding): the attempt is refused, logged, and nothing is sent (the
-    transport, which would answer 200 to anything, sees no request)."""
-    sent: list[httpx.Request] = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(200, stream=httpx.ByteStream(b"{}"))
-
+    169.254.169.254 (DNS rebinding): the attempt is refused, logged, and nothing is sent (no
+    socket is even made for any address)."""
+    sockets = Sockets()
     zone = Zone(hooks_test=["127.0.0.1" if not deny_private else "93.184.216.34"])
     api = make_api(
-        transport=httpx.MockTransport(answer), resolver=zone, deny_private_webhooks=deny_private
+        wire=WireOptions(socket_factory=sockets), resolver=zone, deny_private_webhooks=deny_private
     )
     api.register("http://hooks.test:8080/hook", HOOK_EVENTS)
     zone.point("hooks.test", "169.254.169.254")
@@ -159,7 +174,7 @@ def test_a_name_that_resolves_to_the_metadata_address_at_send_time_is_refused_an
     assert "metadata" in attempt["response_excerpt"]
     assert delivery["status"] == "pending"  # retried: the name may point elsewhere again
     assert any("169.254.169.254" in record.getMessage() for record in caplog.records)
-    assert sent == []
+    assert sockets.made == []
     listed = api.only_delivery(job_id=delivery["job_id"])  # the log shows it, as refused
     assert [a["error"] for a in listed["attempts"]] == ["connect_error"]
 
@@ -205,23 +220,63 @@ def test_an_address_written_in_the_url_is_used_without_a_lookup(
     assert zone.lookups == []
 
 
+@pytest.fixture
+def tls_receiver(tmp_path: Path) -> Iterator[tuple[Running, ssl.SSLContext]]:
+    """A receiver over TLS on 127.0.0.1 whose certificate (self-signed, made by `openssl`)
+    names `tls.test` alone, and a context that trusts that certificate and nothing else."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=tls.test", "-addext", "subjectAltName=DNS:tls.test",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    receiver = Receiver()
+    config = uvicorn.Config(
+        receiver, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="off",
+        ws="none", http="h11", loop="asyncio", timeout_graceful_shutdown=1,
+        ssl_certfile=str(cert), ssl_keyfile=str(key),
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="tls-receiver", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WAIT
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    served = Served(server, thread, int(server.servers[0].sockets[0].getsockname()[1]))
+    try:
+        yield (
+            Running(receiver, server, thread, served.port),
+            ssl.create_default_context(cafile=str(cert)),
+        )
+    finally:
+        stop_all([served])
+
+
 def test_over_tls_a_name_keeps_its_certificate_name_and_its_own_connection(
-    make_api: Callable[..., Api],
+    make_api: Callable[..., Api], tls_receiver: tuple[Running, ssl.SSLContext]
 ) -> None:
     """Connected to the checked address, an https request still checks the certificate
-    against the name (SNI), and does not stay pooled for another name at that address."""
-    sent: list[httpx.Request] = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(200, stream=httpx.ByteStream(b"{}"))  # a body still to stream
-
-    api = make_api(transport=httpx.MockTransport(answer), resolver=Zone(tls_test=["10.1.2.3"]))
-    api.register("https://tls.test/hook", HOOK_EVENTS)
+    against the name (its certificate names `tls.test` alone), and a connection kept alive for
+    one name never carries another name's request to the same address: `other.test`, at the
+    same address and port, fails the certificate check instead of riding tls.test's connection."""
+    running, trusted = tls_receiver
+    sockets = Sockets()
+    zone = Zone(tls_test=["127.0.0.1"], other_test=["127.0.0.1"])
+    api = make_api(wire=WireOptions(tls=trusted, socket_factory=sockets), resolver=zone)
+    first = api.register(f"https://tls.test:{running.port}/hook", HOOK_EVENTS)
     delivery, _ = attempts_of(api, api.submit())
-    assert delivery["status"] == "delivered"
-    (request,) = sent
-    assert (request.url.host, request.url.port) == ("10.1.2.3", None)
-    assert request.headers["host"] == "tls.test"
-    assert request.extensions["sni_hostname"] == "tls.test"
-    assert request.headers["connection"] == "close"
+    assert delivery["status"] == "delivered", delivery
+    (item,) = running.receiver.received
+    assert item.headers["host"] == f"tls.test:{running.port}"
+    assert sockets.made == [("127.0.0.1", running.port)]
+
+    other = api.register(f"https://other.test:{running.port}/hook", HOOK_EVENTS)
+    off = {"active": False}
+    assert api.client.put(f"/webhooks/{first['webhook_id']}", json=off, headers=api.headers)
+    delivery, (attempt,) = attempts_of(api, api.submit())
+    assert delivery["webhook_id"] == other["webhook_id"]
+    assert attempt["error"] == "connect_error", attempt
+    assert "certificate" in attempt["response_excerpt"].lower()
+    assert len(running.receiver.received) == 1
+    assert sockets.made[1:] == [("127.0.0.1", running.port)]  # a connection of its own

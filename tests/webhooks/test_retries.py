@@ -7,10 +7,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 
 from aiprod_sandbox.core.clock import iso
+from aiprod_sandbox.webhook_http.transmit import classify
 from tests.conftest import START
 from tests.support.receivers import Receivers, Running
 from tests.webhooks.conftest import WAIT, Api
@@ -203,21 +204,23 @@ def test_unresolvable_host_is_dns(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    "exception", [httpx.ReadTimeout, httpx.ConnectTimeout, httpx.WriteTimeout, httpx.PoolTimeout]
+    "exception",
+    [aiohttp.ServerTimeoutError, aiohttp.ConnectionTimeoutError, aiohttp.SocketTimeoutError],
 )
-def test_an_httpx_timeout_exception_is_classified_as_timeout(
-    make_api: Callable[..., Api], exception: type[httpx.TimeoutException]
+def test_an_aiohttp_timeout_exception_is_classified_as_timeout(
+    exception: type[aiohttp.ServerTimeoutError],
 ) -> None:
-    """httpx's own timeouts are set to the same seconds as the attempt's bound, so whichever
-    timer fires first decides how a slow receiver is classified; both must say `timeout`."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise exception("timed out", request=request)
-
-    api = make_api(transport=httpx.MockTransport(handler))
-    api.register("http://127.0.0.1:9/hook", ["job.completed"])
-    delivery = first_attempt(api)
-    assert [a["error"] for a in delivery["attempts"]] == ["timeout"]
+    """aiohttp is given no timer of its own (the attempt's bound is the only one), but should
+    one of its timeouts fire, the attempt says `timeout` (not `connect_error`, though aiohttp's
+    timeouts are connection errors too), and `dns` while the host is still being looked up."""
+    raised = exception("timed out")
+    assert classify(raised, resolving=False, host="h.test", timeout=2) == ("timeout", "")
+    error, excerpt = classify(raised, resolving=True, host="h.test", timeout=2)
+    assert (error, excerpt) == ("dns", "DNS lookup of h.test timed out after 2 s")
+    assert classify(aiohttp.ClientConnectionError("gone"), resolving=False, host="", timeout=2) == (
+        "connect_error",
+        "gone",
+    )
 
 
 # ---- a webhook changed while retries are pending -----------------------------------------

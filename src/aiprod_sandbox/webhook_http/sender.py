@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..core.accounts import Account
@@ -37,10 +36,7 @@ from .addresses import Resolver, system_resolver
 from .chaos import CONTENT_TYPE, SIGNATURE, TIMESTAMP, Outgoing, misbehave
 from .signing import sign
 from .slots import FairSlots, endpoint_of
-from .transmit import Transmitter
-
-if TYPE_CHECKING:  # imported on the first attempt: httpx is ~40 ms of every start-up
-    import httpx
+from .transmit import Transmitter, WireOptions
 
 log = logging.getLogger("aiprod_sandbox.webhooks")
 USER_AGENT = f"AIPROD-Webhooks/1.0 (AIPROD Sandbox {__version__})"
@@ -56,7 +52,7 @@ class Dispatcher:
         sandbox: Sandbox,
         settings: Settings,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        wire: WireOptions | None = None,
         resolver: Resolver | None = None,
     ) -> None:
         self.sandbox = sandbox
@@ -70,7 +66,7 @@ class Dispatcher:
             concurrency=self._concurrency,
             excerpt_bytes=settings.webhook_excerpt_bytes,
             deny_private=settings.deny_private_webhooks,
-            transport=transport,
+            wire=wire,
         )
         self.slots = FairSlots(self._concurrency)
         # Per account: the attempts started (waiting for a slot or on the wire), and those
