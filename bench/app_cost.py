@@ -1,0 +1,155 @@
+"""Where a request's time goes inside the app (issue 20): the sandbox's ASGI app called
+directly, with no socket, no HTTP parser and no server, for `GET /health`, `GET /pipeline/{id}`
+and `POST /pipeline/run`, beside the bare Starlette app (`bench/bare_app.py`) called the same
+way. What it prints is CPU time per request of the app alone (`time.process_time`, so other
+processes on the machine do not count); the difference from wrk's CPU per request over a
+socket is what uvicorn and httptools cost, the same for both apps.
+
+`--profile ENDPOINT` runs cProfile over that endpoint instead and prints the functions with
+the most cumulative time, the sandbox's own first.
+
+    .venv/bin/python bench/app_cost.py                     # 3 rounds of 3,000 requests each
+    .venv/bin/python bench/app_cost.py --profile post
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import importlib.util
+import json
+import pstats
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvloop
+
+from aiprod_sandbox import Settings, create_app
+from harness import machine
+from harness.processes import BENCH
+from run_parts.common import ENT_KEY, SUBMIT
+
+App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+BODY = json.dumps(SUBMIT).encode()
+
+
+def scope(method: str, path: str, body: bytes) -> dict[str, Any]:
+    headers = [
+        (b"host", b"127.0.0.1:8080"),
+        (b"authorization", f"Bearer {ENT_KEY}".encode()),
+        (b"user-agent", b"wrk"),
+    ]
+    if body:
+        headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": headers, "client": ("127.0.0.1", 5555),
+        "server": ("127.0.0.1", 8080),
+    }  # fmt: skip
+
+
+async def call(app: App, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    """One request through `app`, as uvicorn would make it: its status and body."""
+    given = False
+    status, answer = 0, bytearray()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # the client never leaves
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            answer.extend(message.get("body", b""))
+
+    await app(scope(method, path, body), receive, send)
+    return status, bytes(answer)
+
+
+async def started(app: App) -> asyncio.Task[None]:
+    """The app's lifespan, started (its ticker runs, as in `serve`)."""
+    messages: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    await messages.put({"type": "lifespan.startup"})
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    task = asyncio.create_task(app({"type": "lifespan"}, messages.get, send))
+    await asyncio.sleep(0.05)
+    return task
+
+
+def bare() -> App:
+    spec = importlib.util.spec_from_file_location("bare_app", BENCH / "bare_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    app: App = module.create_app()
+    return app
+
+
+async def cases(app: App) -> dict[str, tuple[str, str, bytes]]:
+    status, body = await call(app, "POST", "/pipeline/run", BODY)
+    assert status == 202, body
+    job = json.loads(body)["job_id"]
+    return {
+        "health": ("GET", "/health", b""),
+        "get": ("GET", f"/pipeline/{job}", b""),
+        "post": ("POST", "/pipeline/run", BODY),
+    }
+
+
+async def measure(args: argparse.Namespace) -> None:
+    apps: dict[str, App] = {"bare": bare(), "sandbox": create_app(Settings(seed=7))}
+    lifespans = [await started(app) for app in apps.values()]
+    requests = {name: await cases(app) for name, app in apps.items()}
+    if args.profile:
+        method, path, body = requests["sandbox"][args.profile]
+        for _ in range(500):
+            await call(apps["sandbox"], method, path, body)
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(args.requests):
+            await call(apps["sandbox"], method, path, body)
+        profile.disable()
+        pstats.Stats(profile).sort_stats("cumulative").print_stats("aiprod_sandbox", 40)
+        return
+    print(f"app CPU per request (µs), {args.rounds} rounds of {args.requests:,} each")
+    for round_ in range(args.rounds):
+        line = []
+        for endpoint in ("health", "get", "post"):
+            for name, app in apps.items():
+                method, path, body = requests[name][endpoint]
+                started_at = time.process_time()
+                for _ in range(args.requests):
+                    status, _ = await call(app, method, path, body)
+                took = (time.process_time() - started_at) / args.requests * 1e6
+                assert status in (200, 202), (name, endpoint, status)
+                line.append(f"{endpoint} {name} {took:6.1f}")
+        print(f"  round {round_ + 1}: " + " | ".join(line), flush=True)
+    for task in lifespans:
+        task.cancel()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--profile", choices=("health", "get", "post"))
+    args = parser.parse_args()
+    print(machine.headline(machine.describe()), flush=True)
+    uvloop.run(measure(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
