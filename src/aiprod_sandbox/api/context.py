@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,36 @@ class RequestNotes:
     after: tuple[str, Respond] | None = None  # faults.py: that fault, until the handler answers
 
 
+VIEWS_KEPT = 1024  # serialized job views an app keeps (an ended job's never changes)
+
+
+@dataclass
+class AppCaches:
+    """What an app keeps between requests to answer the next ones faster; each bounded."""
+
+    # A request scope's base URL (the same host, asked for again and again), bounded in
+    # operation.py.
+    base_urls: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    # The body of `GET /pipeline/{id}` for an ended job, by (id(job), base URL, the second its
+    # result link expires): the job itself is kept beside the body, so its id is not reused
+    # while cached, and an import's job of the same id is another object.
+    views: OrderedDict[tuple[int, str, int], tuple[object, bytes]] = field(
+        default_factory=OrderedDict
+    )
+
+    def view(self, key: tuple[int, str, int], job: object) -> bytes | None:
+        found = self.views.get(key)
+        if found is None or found[0] is not job:
+            return None
+        self.views.move_to_end(key)
+        return found[1]
+
+    def keep_view(self, key: tuple[int, str, int], job: object, body: bytes) -> None:
+        self.views[key] = (job, body)
+        while len(self.views) > VIEWS_KEPT:
+            self.views.popitem(last=False)
+
+
 @dataclass
 class RequestContext:
     sandbox: Sandbox
@@ -45,8 +76,7 @@ class RequestContext:
     reclaiming: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     notes: RequestNotes = field(default_factory=RequestNotes)
-    # The app's cache of a request scope's base URL (the same host, asked for again and again)
-    base_urls: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    caches: AppCaches = field(default_factory=AppCaches)  # the app's, shared by its requests
 
     def ensure_request_id(self) -> str:
         """The request's id: from its account's own request-id sequence once the account is

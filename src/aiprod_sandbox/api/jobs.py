@@ -22,7 +22,7 @@ from ..core.urls import HttpUrl
 from ..errors import UnknownField
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
-from .responses import json_response
+from .responses import JSON_TYPE, json_response
 from .urlpolicy import ensure_allowed
 
 Status = StatusName
@@ -145,7 +145,18 @@ def accepted(job: Job) -> JobAccepted:
 
 
 def _view(call: Call, job: Job) -> Response:
-    return json_response(job_out(job, call.account, call.sandbox.links, call.base_url))
+    """The job as JSON. An ended job's view changes only with its result link (the base URL,
+    and the second the link expires), so its body is kept and served again as it is."""
+    account, links, base = call.account, call.sandbox.links, call.base_url
+    if not job.ended:
+        return json_response(job_out(job, account, links, base))
+    key = (id(job), base, links.expires(account.now()))
+    caches = call.ctx.caches
+    body = caches.view(key, job)
+    if body is None:
+        body = job_out(job, account, links, base).model_dump_json().encode()
+        caches.keep_view(key, job, body)
+    return Response(body, media_type=JSON_TYPE)
 
 
 def job_context(call: Call) -> dict[str, Any]:

@@ -10,7 +10,6 @@ logged 500 envelope, so one bad request never stops the server serving others.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,7 +20,7 @@ from ..core.journal import JournalEntry, pack_headers
 from ..core.sandbox import Sandbox
 from ..errors import DropConnection, SandboxError
 from ..settings import Settings
-from .context import SCOPE_KEY, RequestContext
+from .context import SCOPE_KEY, AppCaches, RequestContext
 from .responses import error_response
 
 log = logging.getLogger("aiprod_sandbox")
@@ -32,13 +31,13 @@ class RequestContextMiddleware:
         self.app = app
         self.sandbox = sandbox
         self.settings = settings
-        self.base_urls: dict[tuple[Any, ...], str] = {}  # a cache, bounded in operation.py
+        self.caches = AppCaches()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        ctx = RequestContext(self.sandbox, self.settings, monotonic(), base_urls=self.base_urls)
+        ctx = RequestContext(self.sandbox, self.settings, monotonic(), caches=self.caches)
         store = self.sandbox.store
         settle = store.durable  # wait for the store before answering (not once it failed)
         scope[SCOPE_KEY] = ctx

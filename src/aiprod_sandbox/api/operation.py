@@ -81,7 +81,7 @@ class Call:
         host = next((v for k, v in scope["headers"] if k == b"host"), None)
         server = scope.get("server")
         cache_key = (scope.get("scheme"), host, scope.get("root_path", ""), tuple(server or ()))
-        cache = self.ctx.base_urls  # the same host asked for again and again
+        cache = self.ctx.caches.base_urls  # the same host asked for again and again
         found = cache.get(cache_key)
         if found is None:
             if len(cache) > 256:

@@ -69,8 +69,13 @@ class Links:
     def _sign(self, account_id: str, job_id: str, expires: int) -> str:
         return self._serializer.dumps([self.account_ref(account_id), job_id, expires])
 
+    def expires(self, issued_at: float) -> int:
+        """The second a link issued at `issued_at` expires: links issued within one second
+        are the same link."""
+        return int(issued_at + self.ttl_seconds)
+
     def make(self, base_url: str, account_id: str, job_id: str, issued_at: float) -> str:
-        token = self._token(account_id, job_id, int(issued_at + self.ttl_seconds))
+        token = self._token(account_id, job_id, self.expires(issued_at))
         return f"{base_url.rstrip('/')}{FILES_PREFIX}{quote(job_id, safe='')}.mp4?token={token}"
 
     def open(self, job_id: str, token: str) -> LinkClaims:
