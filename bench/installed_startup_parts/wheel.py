@@ -1,5 +1,5 @@
 """The wheel, built from this checkout (`python -m build --wheel`) and installed into a fresh
-virtual environment, outside the source tree."""
+virtual environment, outside the source tree (bench/installed_startup.py, bench/run.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def run_checked(argv: Sequence[str], timeout: float, cwd: Path, env: dict[str, s
         raise SystemExit(f"{' '.join(argv)}: exit {done.returncode}\n{done.stderr[-4000:]}")
 
 
-def build_and_install(root: Path) -> Path:
+def build_and_install(root: Path, constraints: Path | None = None) -> Path:
+    """The venv under `root`, with the wheel installed (`pip install -c CONSTRAINTS` when
+    given: the versions the image installs)."""
     env = {k: v for k, v in os.environ.items() if k not in LEAKY}
     dist = root / "dist"
     run_checked(
@@ -46,6 +48,7 @@ def build_and_install(root: Path) -> Path:
             "install",
             "--quiet",
             "--disable-pip-version-check",
+            *(["-c", str(constraints)] if constraints else []),
             str(wheel),
         ],
         180,

@@ -1,15 +1,13 @@
-"""What the parts of bench/run.py share: the keys, the job body, the sandbox's command line, a
-COMPLETED job to read, and the record of a target met or missed."""
+"""What the parts of bench/run.py share: the keys, the job body, a COMPLETED job to read, and
+the record of a target met or missed (the command lines are install.py's)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.client import call
 from harness.fleet import Server
-from harness.processes import sandbox_cli
 
 ENT_KEY = "sk_test_ent_bench_enterprise_key_01"  # Enterprise: no rate limit, nothing throttled
 SUBMIT = {  # the body of bench/wrk/post_run.lua
@@ -26,26 +24,6 @@ class Check:
     target: str
     figure: str
     met: bool
-
-
-def sandbox(*extra: str) -> Callable[[int], list[str]]:
-    """`aiprod-sandbox serve` on a port, with the bare app's uvicorn options and `extra`."""
-    cli = sandbox_cli()
-
-    def argv(port: int) -> list[str]:
-        return [
-            cli,
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            *extra,
-        ]
-
-    return argv
 
 
 def completed_job(server: Server, key: str) -> str:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 from harness.client import call
 from harness.fleet import Fleet
-from harness.processes import bare_app, on_core
+from harness.processes import on_core
 from harness.procfs import rss_mib
 
-from .common import ENT_KEY, SUBMIT, Check, sandbox
+from .common import ENT_KEY, SUBMIT, Check
+from .install import Install
 
 IDLE_TARGET_MB = 60.0
 JOBS_TARGET_MB = 150.0
@@ -35,12 +36,12 @@ class Memory:
         return self.sandbox_jobs_mb - self.sandbox_idle_mb
 
 
-def measure(fleet: Fleet, jobs: int) -> Memory:
-    with fleet.serving("bare", bare_app) as bare:
+def measure(fleet: Fleet, jobs: int, install: Install) -> Memory:
+    with fleet.serving("bare", install.bare) as bare:
         call(bare.port, "GET", "/health")
         time.sleep(0.5)
         bare_idle = rss_mib(bare.pid)
-    with fleet.serving("sandbox", sandbox()) as server:
+    with fleet.serving("sandbox", install.sandbox()) as server:
         time.sleep(0.5)
         at_start = rss_mib(server.pid)
         answer = call(server.port, "POST", "/pipeline/run", ENT_KEY, SUBMIT)  # the warm one

@@ -16,7 +16,8 @@ from harness import wrk
 from harness.client import call
 from harness.fleet import Fleet
 
-from .common import ENT_KEY, Check, completed_job, sandbox
+from .common import ENT_KEY, Check, completed_job
+from .install import Install
 
 PRO_KEY = "sk_test_bench_pro_unthrottled_key_01"
 PRO_ACCOUNT = "acct_bench_pro_unthrottled"
@@ -65,12 +66,12 @@ def write_inputs(work: Path) -> tuple[Path, Path]:
     return fixtures, scenario
 
 
-def measure(fleet: Fleet, args: argparse.Namespace, work: Path) -> Results:
+def measure(fleet: Fleet, args: argparse.Namespace, work: Path, install: Install) -> Results:
     fixtures, scenario = write_inputs(work)
-    plain = fleet.start("sandbox --fixtures", sandbox("--fixtures", str(fixtures)))
+    plain = fleet.start("sandbox --fixtures", install.sandbox("--fixtures", str(fixtures)))
     scripted = fleet.start(
         "sandbox --fixtures --scenario",
-        sandbox("--fixtures", str(fixtures), "--scenario", str(scenario)),
+        install.sandbox("--fixtures", str(fixtures), "--scenario", str(scenario)),
     )
     try:
         series = {
