@@ -25,6 +25,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from typing import Any
 from harness.client import Client
 from harness.fleet import Fleet
 from harness.machine import describe, headline
+from harness.measuring import nearest_rank
 from harness.processes import (
     pinned,
     python_script,
@@ -98,7 +100,7 @@ def run_receiver() -> None:
 async def post_loop(client: str, url: str, inflight: int, seconds: float) -> dict[str, float]:
     """`inflight` workers posting BODY to `url` for 0.5 s (warm-up) and then `seconds`."""
     data = BODY.encode()
-    done = [0]
+    done, errors = [0], [0]
     stop_at = [0.0]
     if client == "httpx":
         import httpx
@@ -121,7 +123,11 @@ async def post_loop(client: str, url: str, inflight: int, seconds: float) -> dic
 
     async def worker() -> None:
         while time.monotonic() < stop_at[0]:
-            await post()
+            try:
+                await post()
+            except OSError:  # a kept-alive connection the receiver closed: not counted
+                errors[0] += 1
+                continue
             done[0] += 1
 
     async with session:
@@ -132,7 +138,7 @@ async def post_loop(client: str, url: str, inflight: int, seconds: float) -> dic
         stop_at[0] = started + seconds
         await asyncio.gather(*(worker() for _ in range(inflight)))
         elapsed = time.monotonic() - started
-    return {"deliveries": done[0], "seconds": elapsed, "rate": done[0] / elapsed}
+    return {"deliveries": done[0], "errors": errors[0], "rate": done[0] / elapsed}
 
 
 # ---- in the bench --------------------------------------------------------------------------
@@ -150,8 +156,22 @@ def run_loop(fleet: Fleet, client: str, port: int, args: argparse.Namespace) -> 
     return float(result["rate"])
 
 
+def probe(api_port: int, job_id: str, seconds: float) -> list[float]:
+    """GET /jobs/{id} latencies (s), one request every 5 ms for `seconds`."""
+    latencies: list[float] = []
+    with Client(api_port, KEY) as client:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            started = time.perf_counter()
+            client.call("GET", f"/jobs/{job_id}")
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.005)
+    return latencies
+
+
 def run_sandbox(fleet: Fleet, port: int, args: argparse.Namespace) -> float:
-    """Deliveries/s of a sandbox on one core draining every event of `--jobs` jobs."""
+    """Deliveries/s of a sandbox on one core draining every event of `--jobs` jobs; prints
+    GET /jobs/{id} p50 idle and during the drain (a probe thread, one request per 5 ms)."""
     flags = ["--clock", "manual", "--job-timing", "simulated", "--webhook-timeout", "5"]
     command = pinned(SENDER_CORE, [sandbox_cli(), "serve", "--port", "0", *flags])
     server = fleet.spawn(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -161,12 +181,19 @@ def run_sandbox(fleet: Fleet, port: int, args: argparse.Namespace) -> float:
         assert api.call("POST", "/webhooks/register", hook).status == 201
         for _ in range(args.jobs):
             job = {"video_url": "https://example.com/video.mp4"}
-            assert api.call("POST", "/pipeline/run", job).status == 202
+            answer = api.call("POST", "/pipeline/run", job)
+            assert answer.status == 202
+        job_id = str(answer.body["job_id"])
+        idle = probe(api_port, job_id, 1.0)
         receiver_state(port, "DELETE")
+        during: list[float] = []
+        prober = threading.Thread(target=lambda: during.extend(probe(api_port, job_id, 0.6)))
         now = datetime.fromisoformat(api.call("GET", "/_sandbox/clock").body["now"])
         later = {"mode": "manual", "now": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
-        answer = api.call("POST", "/_sandbox/clock", later)
+        answer = api.call("POST", "/_sandbox/clock", later)  # steps every job: not timed
         assert answer.status == 200, answer.body
+        prober.start()  # the drain has begun: the attempts start once that answer is out
+        prober.join()
     quiet_since, last_count = time.monotonic(), -1
     while time.monotonic() - quiet_since < 1.0:  # until a second passes with nothing new
         time.sleep(0.1)
@@ -174,7 +201,13 @@ def run_sandbox(fleet: Fleet, port: int, args: argparse.Namespace) -> float:
         if state["count"] != last_count:
             quiet_since, last_count = time.monotonic(), state["count"]
     fleet.stop(server)
-    print(f"  sandbox: {state['count']} deliveries", flush=True)
+    drain = state["last"] - state["first"]
+    print(
+        f"  sandbox: {state['count']} deliveries in {drain:.2f} s; GET /jobs/{{id}} p50 idle "
+        f"{nearest_rank(idle, 50) * 1000:.2f} ms, during the drain (0.6 s after the clock move, "
+        f"{len(during)} requests) {nearest_rank(during, 50) * 1000:.2f} ms",
+        flush=True,
+    )
     return float(state["count"] / (state["last"] - state["first"]))
 
 
