@@ -5,6 +5,8 @@ one server to another by its state document — its webhook still signing with i
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from aiprod_sandbox.webhook_http.signing import verify
@@ -81,7 +83,14 @@ def test_a_state_document_carries_an_account_to_another_server(
     ).json()
     http.post(f"{first.base_url}/pipeline/run", json=JOB, headers=bearer(key))
     assert receiver.receiver.wait_until(lambda got: len(got) == 1, timeout=10)
-    state = http.get(f"{first.base_url}/_sandbox/state", headers=bearer(key)).json()
+    # The export carries deliveries too: once the first server has recorded the receiver's
+    # answer, nothing is pending, so the second server owes the receiver nothing.
+    for _ in range(100):
+        state = http.get(f"{first.base_url}/_sandbox/state", headers=bearer(key)).json()
+        if all(d["status"] == "delivered" for d in state["deliveries"]["items"]):
+            break
+        time.sleep(0.05)
+    assert [d["status"] for d in state["deliveries"]["items"]] == ["delivered"]
     first.stop()
 
     second = start_sandbox()
