@@ -121,7 +121,7 @@ async def measure(args: argparse.Namespace) -> None:
         for _ in range(args.requests):
             await call(apps["sandbox"], method, path, body)
         profile.disable()
-        pstats.Stats(profile).sort_stats("cumulative").print_stats("aiprod_sandbox", 40)
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(*args.only, 45)
         return
     print(f"app CPU per request (µs), {args.rounds} rounds of {args.requests:,} each")
     for round_ in range(args.rounds):
@@ -145,6 +145,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", choices=("health", "get", "post"))
+    parser.add_argument("--sort", default="cumulative", help="with --profile: pstats order")
+    parser.add_argument(
+        "--only", action="append", default=[], help="with --profile: functions matching this"
+    )
     args = parser.parse_args()
     print(machine.headline(machine.describe()), flush=True)
     uvloop.run(measure(args))
