@@ -11,6 +11,8 @@
     wrk        one wrk run against a server, its figures and the server's CPU per request
     machine    the machine a run was made on: CPU, kernel, Python, packages, commit
     report     the tables more than one benchmark prints
+    stack      the event loop and HTTP parser a running server uses, read from its process
+               (gdb on llhttp_execute and uv_run; jcmd for a JVM)
 
 The scripts run as `python bench/NAME.py`; bench/ is then first on sys.path, so `harness`
 imports as it is, with nothing installed. Parts that belong to one benchmark only live in a
