@@ -17,6 +17,7 @@ gdb stops the server for about a second: probe before or after measuring, never 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -76,9 +77,10 @@ def _native(pid: int, port: int, exe: Path) -> Stack:
         gdb.send_signal(signal.SIGINT)
     try:
         output, _ = gdb.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired:  # a killed gdb leaves the server stopped: wake it
         gdb.kill()
         output, _ = gdb.communicate()
+        os.kill(pid, signal.SIGCONT)
     return _read_native(output, exe)
 
 
