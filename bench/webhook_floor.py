@@ -43,7 +43,7 @@ from harness.processes import (
     ready_url,
     sandbox_cli,
 )
-from harness.procfs import load_average
+from harness.procfs import cpu_seconds, load_average
 
 KEY = "sk_test_ent_bench_webhook_floor_0001"
 EVENTS = ["job.started", "job.progress", "job.completed", "job.failed", "job.cancelled"]
@@ -192,6 +192,7 @@ def run_sandbox(fleet: Fleet, port: int, args: argparse.Namespace) -> float:
         later = {"mode": "manual", "now": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
         answer = api.call("POST", "/_sandbox/clock", later)  # steps every job: not timed
         assert answer.status == 200, answer.body
+        cpu_from = cpu_seconds(server.pid)
         prober.start()  # the drain has begun: the attempts start once that answer is out
         prober.join()
     quiet_since, last_count = time.monotonic(), -1
@@ -200,12 +201,15 @@ def run_sandbox(fleet: Fleet, port: int, args: argparse.Namespace) -> float:
         state = receiver_state(port)
         if state["count"] != last_count:
             quiet_since, last_count = time.monotonic(), state["count"]
+    cpu = cpu_seconds(server.pid) - cpu_from  # the drain, the probe, the quiet second
     fleet.stop(server)
     drain = state["last"] - state["first"]
     print(
         f"  sandbox: {state['count']} deliveries in {drain:.2f} s; GET /jobs/{{id}} p50 idle "
         f"{nearest_rank(idle, 50) * 1000:.2f} ms, during the drain (0.6 s after the clock move, "
-        f"{len(during)} requests) {nearest_rank(during, 50) * 1000:.2f} ms",
+        f"{len(during)} requests) {nearest_rank(during, 50) * 1000:.2f} ms; the server's CPU "
+        f"from the clock's answer on {cpu:.2f} s ({cpu / max(1, state['count']) * 1e6:.0f} µs "
+        "a delivery)",
         flush=True,
     )
     return float(state["count"] / (state["last"] - state["first"]))

@@ -9,7 +9,7 @@ import hmac
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aiprod_sandbox.webhook_http.signing import sign, verify
+from aiprod_sandbox.webhook_http.signing import sign, signer, verify
 
 # The known-answer vector the README publishes.
 VECTOR_SECRET = "whsec_test_secret_0123456789"
@@ -112,3 +112,12 @@ def test_changing_any_one_byte_of_the_signature_fails(
     changed = signature[:index] + replacement + signature[index + 1 :]
     assert changed != signature
     assert not verify(secret, body, changed)
+
+
+def test_a_signer_gives_the_known_answer() -> None:
+    assert signer(VECTOR_SECRET)(VECTOR_BODY) == VECTOR_SIGNATURE
+
+
+@given(st.text(st.characters(exclude_categories=["Cs"]), max_size=200), st.binary(max_size=300))
+def test_a_signer_signs_as_sign_does_for_any_secret_and_body(secret: str, body: bytes) -> None:
+    assert signer(secret)(body) == sign(secret, body)  # keys past 64 bytes are hashed first

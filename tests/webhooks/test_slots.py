@@ -1,6 +1,7 @@
-"""Fair slots (`webhooks/slots.py`) without sockets: the caps per account and per endpoint, who
-gets a freed slot, and waiters that are cancelled. Each test runs one short event loop; nothing
-sleeps."""
+"""Fair slots (`webhooks/slots.py`) without sockets: the shares per account and per endpoint,
+who gets a freed slot, what is lent past a share and what never is, and waiters that are
+cancelled. Each test runs one short event loop; nothing sleeps (time is a number the test
+moves)."""
 
 from __future__ import annotations
 
@@ -63,9 +64,9 @@ def run(body: Callable[[Holders], Awaitable[None]], slots: FairSlots) -> None:
 
 def test_the_default_shares_are_a_quarter_and_an_eighth_of_the_slots() -> None:
     slots = FairSlots(64)
-    assert (slots.total, slots.per_account, slots.per_endpoint) == (64, 16, 8)
+    assert (slots.total, slots.per_account, slots.per_endpoint, slots.reserve) == (64, 16, 8, 16)
     tiny = FairSlots(1)
-    assert (tiny.per_account, tiny.per_endpoint) == (1, 1)
+    assert (tiny.per_account, tiny.per_endpoint, tiny.reserve) == (1, 1, 1)
 
 
 def test_a_dead_endpoint_holds_only_its_share_and_others_go_at_once() -> None:
@@ -86,7 +87,7 @@ def test_a_dead_endpoint_holds_only_its_share_and_others_go_at_once() -> None:
 
 
 def test_an_account_holds_at_most_its_share_over_all_its_endpoints() -> None:
-    slots = FairSlots(8, per_account=4, per_endpoint=2)
+    slots = FairSlots(8, per_account=4, per_endpoint=2, reserve=8)  # nothing is lent
 
     async def body(h: Holders) -> None:
         for endpoint in ("e1", "e2", "e3"):
@@ -171,10 +172,10 @@ def test_cancelled_waiters_and_holders_give_their_places_back() -> None:
 def test_a_waiter_cancelled_in_the_turn_it_is_granted_gives_the_slot_back() -> None:
     async def main() -> None:
         slots = FairSlots(1)
-        await slots.acquire("a", "x")
+        first = await slots.acquire("a", "x")
         unlucky = asyncio.get_running_loop().create_task(slots.acquire("a", "x"))
         await settle()
-        slots.release("a", "x")  # grants `unlucky` the slot; it has not run since
+        slots.release("a", "x", first)  # grants `unlucky` the slot; it has not run since
         unlucky.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await unlucky
@@ -182,6 +183,105 @@ def test_a_waiter_cancelled_in_the_turn_it_is_granted_gives_the_slot_back() -> N
         await asyncio.wait_for(slots.acquire("b", "y"), timeout=1.0)  # the slot is free
 
     asyncio.run(main())
+
+
+class Clock:
+    """The slots' time: what the test says it is."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lending(clock: Clock) -> FairSlots:
+    """8 slots: an account's share 4, an endpoint's 2, 2 never lent; lent to endpoints whose
+    last attempt held its slot 0.05-2 s."""
+    return FairSlots(8, per_account=4, per_endpoint=2, reserve=2, now=clock)
+
+
+async def prove(h: Holders, clock: Clock, name: str, seconds: float) -> None:
+    """Let `name` go after it has held its slot `seconds`: its endpoint's record."""
+    clock.now += seconds
+    await h.finish(name)
+
+
+def test_an_endpoint_alone_borrows_once_its_attempts_are_slow_but_answered() -> None:
+    clock = Clock()
+    slots = lending(clock)
+
+    async def body(h: Holders) -> None:
+        for n in range(12):
+            h.start(f"s{n}", "a", "slow:80")
+        await settle()
+        assert h.got == ["s0", "s1"]  # no record yet: its share only
+        await prove(h, clock, "s0", 1.5)  # answered in 1.5 s: it may borrow, up to the reserve
+        assert h.got == ["s0", "s1", "s2", "s3", "s4", "s5", "s6"]  # s2 its own, s3-s6 lent
+        assert (slots.in_flight("a"), slots.lent("a"), slots.waiting("a")) == (6, 4, 5)
+
+    run(body, slots)
+
+
+@pytest.mark.parametrize("seconds", [0.001, 2.5])
+def test_an_endpoint_answering_at_once_or_not_in_time_never_borrows(seconds: float) -> None:
+    clock = Clock()
+    slots = lending(clock)
+
+    async def body(h: Holders) -> None:
+        for n in range(6):
+            h.start(f"e{n}", "a", "e:80")
+        await settle()
+        await prove(h, clock, "e0", seconds)  # 1 ms: its share keeps the core busy; 2.5 s:
+        assert h.got == ["e0", "e1", "e2"]  # maybe silent. Either way: its share, no more
+        assert (slots.in_flight("a"), slots.lent("a")) == (2, 0)
+
+    run(body, slots)
+
+
+def test_a_newcomer_gets_a_reserved_slot_at_once_and_freed_slots_before_the_borrower() -> None:
+    clock = Clock()
+    slots = lending(clock)
+
+    async def body(h: Holders) -> None:
+        for n in range(12):
+            h.start(f"s{n}", "a", "slow:80")
+        await settle()
+        await prove(h, clock, "s0", 1.0)  # s1, s2 its own, s3-s6 lent: 6 in flight; 2 free
+        h.start("new0", "b", "new:80")  # another account: a slot from the reserve at once
+        h.start("new1", "b", "new:80")
+        h.start("new2", "b", "new:80")  # past its share (2): waits, and never borrows yet
+        await settle()
+        assert h.got[-2:] == ["new0", "new1"]
+        await h.finish("s3")  # a lent slot comes free: not lent again (the reserve is short)
+        assert (slots.in_flight("a"), slots.lent("a"), slots.waiting("a")) == (5, 3, 5)
+        h.start("mine", "a", "other:80")  # a's other endpoint: lent slots do not count
+        await settle()  # against the account's share, so it is within it and goes at once
+        assert h.got[-1] == "mine"
+        await h.finish("s1")  # its own slot: to its own next waiter (within its share)
+        assert h.got[-1] == "s7"
+        assert (slots.in_flight("a"), slots.lent("a"), slots.waiting("b")) == (6, 3, 1)
+
+    run(body, slots)
+
+
+def test_a_borrower_takes_a_free_slot_only_when_nobody_within_a_share_waits() -> None:
+    clock = Clock()
+    slots = lending(clock)
+
+    async def body(h: Holders) -> None:
+        for n in range(4):
+            h.start(f"s{n}", "a", "slow:80")
+        await settle()
+        await prove(h, clock, "s0", 0.5)  # s1, s2, s3 in flight (one lent); none waits
+        assert (slots.in_flight("a"), slots.lent("a"), slots.waiting("a")) == (3, 1, 0)
+        h.start("s4", "a", "slow:80")  # nobody else waits and 5 are free: lent at once
+        h.start("b0", "b", "b:80")
+        await settle()
+        assert h.got[-2:] == ["s4", "b0"]
+        assert slots.lent("a") == 2
+
+    run(body, slots)
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,8 @@ def misbehave(
 ) -> Outgoing:
     """The signed `request` as `action` makes it (None, or an action that does not change
     the request: unchanged). `secret` is the endpoint's."""
+    if action is None:
+        return request
     headers = dict(request.headers)
     body = request.body
     if action == "bad_signature":

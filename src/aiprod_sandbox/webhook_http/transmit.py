@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.clock import monotonic, sleep
 from ..core.deliveries import Attempt, AttemptError
-from .addresses import IPAddress, Resolver, Unresolved, first_refusal, resolve
+from .addresses import IPAddress, Resolver, Unresolved, first_refusal, literal, resolve
 from .chaos import pieces
 
 if TYPE_CHECKING:  # imported on the first attempt: aiohttp is ~60 ms of every start-up
@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # imported on the first attempt: aiohttp is ~60 ms of every s
     from aiohttp.abc import ResolveResult
 
 log = logging.getLogger("aiprod_sandbox.webhooks")
+
+MEMO_SIZE = 4096  # URLs parsed, and hosts written as addresses checked, kept per transmitter
 
 SocketFactory = Callable[[tuple[Any, ...]], socket.socket]
 """aiohttp's `socket_factory`: makes the socket for one address it is about to connect to."""
@@ -135,6 +137,11 @@ class Transmitter:
         self._wire = wire or WireOptions()
         self._checked = _Checked()
         self._session: aiohttp.ClientSession | None = None
+        # A URL parses the same every time, and a host written as an address always stands
+        # for that address and gets the same verdict: both are kept. A name is looked up and
+        # checked again on every attempt.
+        self._urls: dict[str, Any] = {}
+        self._literals: dict[str, tuple[list[IPAddress], str | None]] = {}
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -167,18 +174,25 @@ class Transmitter:
         """Make the attempt and fill in its answer, error and duration. With `drip_seconds`,
         the body goes out in pieces over that many real seconds (a `slow` attempt), and the
         attempt may last that much longer than the timeout."""
-        from yarl import URL
-
         started = monotonic()
         host = ""
         resolving = True
         try:
-            target = URL(url)
+            target = self._url(url)
             host = target.raw_host or ""
             async with asyncio.timeout(self._timeout + drip_seconds):  # the lookup counts too
-                addresses = await resolve(host, self.resolver, None)
+                known = self._literals.get(host)
+                if known is None:
+                    addresses = await resolve(host, self.resolver, None)
+                    reason = first_refusal(host, addresses, self._deny_private)
+                    if literal(host) is not None:
+                        if len(self._literals) >= MEMO_SIZE:
+                            self._literals.clear()
+                        self._literals[host] = (addresses, reason)
+                else:
+                    addresses, reason = known
                 resolving = False
-                if reason := first_refusal(host, addresses, self._deny_private):
+                if reason:
                     raise _Refused(reason)
                 self._checked.hold(host, addresses)
                 try:
@@ -200,6 +214,17 @@ class Transmitter:
                 log.warning("webhook to %s not sent: %s", url, error)
         attempt.duration_ms = round((monotonic() - started) * 1000, 3)
 
+    def _url(self, url: str) -> Any:
+        """`url` parsed (a yarl URL), kept for the next attempt to it."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            from yarl import URL
+
+            if len(self._urls) >= MEMO_SIZE:
+                self._urls.clear()
+            parsed = self._urls[url] = URL(url)
+        return parsed
+
     async def _post(self, url: Any, body: bytes, attempt: Attempt, drip_seconds: float) -> None:
         """POST to the URL as written; the connector reaches its host at a checked address
         (the first that takes the connection: a host written as an address is its only one)."""
@@ -220,6 +245,8 @@ class Transmitter:
                 if not chunk:
                     break
                 excerpt += chunk
+                if response.content.at_eof():  # all of it read: no read of nothing to learn so
+                    break
             attempt.response_excerpt = bytes(excerpt).decode("utf-8", "replace")
 
 
