@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aiprod_sandbox.webhook_http.attempt import USER_AGENT
 from aiprod_sandbox.webhook_http.receiver import Received
-from aiprod_sandbox.webhook_http.sender import USER_AGENT
 from tests.conftest import START
 from tests.support.guide_webhook import verify_webhook
 from tests.support.receivers import Receivers, Running

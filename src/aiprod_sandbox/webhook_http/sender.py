@@ -15,7 +15,8 @@ What waits is a record, not a task: an attempt behind another in its lane, or in
 slot, costs a tuple. A task starts when an attempt has its slot, and when it gives the slot
 back to another attempt of the same account it runs that one next, so a drain makes no task,
 future or lane wait per attempt (bench/webhook_floor.py: 5,500 -> 7,200 deliveries a second).
-What one attempt does on the wire (the lookup, the address policy, the POST, the timeout) is
+What one attempt is (its target now, its signed request, the record of it) is `attempt.py`'s;
+what it does on the wire (the lookup, the address policy, the POST, the timeout) is
 `transmit.py`'s; what a scenario's webhook rule changes in its request is `chaos.py`'s, and
 when and how often it is sent (held back, sent twice, dropped) is decided here. `settle` runs
 an account's due work and waits for its attempts, in time order: what `clock/advance` needs.
@@ -28,9 +29,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
 
-from .._version import __version__
 from ..core.accounts import Account
 from ..core.clock import monotonic
 from ..core.deliveries import Attempt, Delivery, Trigger
@@ -40,13 +39,11 @@ from ..core.scenarios.models import HOLDING, WebhookRule
 from ..errors import NotFound
 from ..settings import Settings
 from .addresses import Resolver, system_resolver
-from .chaos import CONTENT_TYPE, SIGNATURE, TIMESTAMP, Outgoing, misbehave
-from .signing import signer
+from .attempt import Attempts
 from .slots import FairSlots, Grant, endpoint_of
 from .transmit import Transmitter, WireOptions
 
 log = logging.getLogger("aiprod_sandbox.webhooks")
-USER_AGENT = f"AIPROD-Webhooks/1.0 (AIPROD Sandbox {__version__})"
 SETTLE_TURN_SECONDS = 0.005  # work an advance does before giving other requests a turn
 SHUTDOWN_ACCOUNTS_NAMED = 5  # the shutdown warning names this many accounts at most
 
@@ -91,6 +88,7 @@ class Dispatcher:
             wire=wire,
         )
         self.slots = FairSlots(self._concurrency)
+        self.attempts = Attempts(self.transmit, self.policy)
         # Per account: the attempts started, as tasks (holding a slot) and as counts of those
         # waiting in their lanes and for a slot (records, not tasks: a task starts when the
         # slot is theirs); and those waiting for a place among them (in the order they fell
@@ -102,7 +100,6 @@ class Dispatcher:
         # A lane with an attempt on its way, and the attempts behind it, in event order.
         self._lanes: dict[Lane, deque[Behind]] = {}
         self._endpoints: dict[str, str] = {}  # url -> host:port, a bounded memo
-        self._signers: dict[str, Callable[[bytes], str]] = {}  # secret -> signer, bounded
         # While a task gives its slot back: its account, and the attempt of that account the
         # slot went to, which the same task then runs (no new task per attempt).
         self._handing: str | None = None
@@ -229,7 +226,7 @@ class Dispatcher:
     ) -> bool:
         """Begin an attempt: its task starts now if a slot is free, else when one is given to
         it. False when it ended here: void (a scheduled one then fails), or held back."""
-        target = self._current(account, delivery, trigger)
+        target = self.attempts.current(account, delivery, trigger)
         if target is None:
             return False
         delivery.url = target[0]
@@ -285,7 +282,7 @@ class Dispatcher:
         while following is not None:
             delivery, number, at, trigger, rule, lane, endpoint, grant = following
             try:
-                await self._attempt(account, delivery, number, at, trigger, rule)
+                await self.attempts.make(account, delivery, number, at, trigger, rule)
             except Exception as error:
                 self._crashed(error)
             except BaseException:  # cancelled (shutting down): give the slot back, no more
@@ -362,7 +359,7 @@ class Dispatcher:
     async def redeliver(self, account: Account, delivery: Delivery) -> Attempt:
         """Send the stored bytes again (same id, trigger `manual`, no retries); wait for it."""
         try:
-            url, _ = self._target(account, delivery, "manual")
+            url, _ = self.attempts.target(account, delivery, "manual")
         except LookupError as gone:
             raise NotFound(f"Nothing to redeliver to: {gone}", code="WEBHOOK_NOT_FOUND") from gone
         number, at = len(delivery.attempts) + 1, account.now()
@@ -375,87 +372,6 @@ class Dispatcher:
         return delivery.attempts[-1]
 
     # ---- one attempt ---------------------------------------------------------------------
-    def _current(
-        self, account: Account, delivery: Delivery, trigger: Trigger
-    ) -> tuple[str, str] | None:
-        """`_target`, or None when the delivery is void (a scheduled one then fails)."""
-        try:
-            return self._target(account, delivery, trigger)
-        except LookupError as void:
-            if trigger != "manual":
-                account.deliveries.finish(delivery, "failed", note=str(void))
-            return None
-
-    def _target(self, account: Account, delivery: Delivery, trigger: Trigger) -> tuple[str, str]:
-        """(url, secret) as they are now, or raise LookupError when the delivery is void."""
-        if delivery.webhook_id is not None:
-            webhook = account.webhooks.find(delivery.webhook_id)
-            if webhook is None:
-                raise LookupError("webhook deleted; its pending retries are cancelled")
-            if not webhook.active and trigger == "scheduled":
-                raise LookupError("webhook deactivated; its pending retries are cancelled")
-            return webhook.url, webhook.secret
-        job = account.jobs.find(delivery.job_id or "")
-        if job is None or not job.callback_url:
-            raise LookupError("the job or its callback_url is gone; retries cancelled")
-        return job.callback_url, account.callback_secret
-
-    async def _attempt(
-        self,
-        account: Account,
-        delivery: Delivery,
-        number: int,
-        at: float,
-        trigger: Trigger,
-        rule: WebhookRule | None,
-    ) -> None:
-        """One attempt, made while its task holds its slot."""
-        action = rule.action if rule is not None else None
-        target = self._current(account, delivery, trigger)  # as it is now
-        if target is None:
-            return
-        url, secret = target
-        delivery.url = url
-        sent_at = self._sent_at(account, at)
-        attempt = Attempt(attempt=number, trigger=trigger, scheduled_at=at, sent_at=sent_at)
-        if delivery.held:
-            attempt.deliberate, delivery.held = delivery.held, None
-        signed = Outgoing(self._headers(delivery, secret, number, sent_at), delivery.body)
-        drip = rule.drip_seconds if rule is not None else 0.0
-        request = misbehave(signed, action, secret, drip_seconds=drip)
-        attempt.request_headers = request.headers
-        if request.body != delivery.body:
-            attempt.request_body = request.body  # the log shows what was really sent
-        if action == "drop":
-            # Never sent: the log says `dropped` (not a timeout: no receiver was waited
-            # for), and the schedule retries it as it does any failed attempt.
-            attempt.deliberate = "drop"
-            attempt.error = "dropped"
-            attempt.duration_ms = 0.0
-        else:
-            attempt.deliberate = attempt.deliberate or action
-            await self.transmit.send(url, request.body, attempt, drip_seconds=request.drip_seconds)
-        if action == "duplicate":
-            twin = Attempt(
-                attempt=number,
-                trigger=trigger,
-                scheduled_at=at,
-                sent_at=sent_at,
-                request_headers=attempt.request_headers,
-                deliberate="duplicate",
-            )
-            await self.transmit.send(url, delivery.body, twin)
-            delivery.attempts.append(twin)
-        account.record_attempt(delivery, attempt, self.policy)
-
-    def _signer(self, secret: str) -> Callable[[bytes], str]:
-        signs = self._signers.get(secret)
-        if signs is None:
-            if len(self._signers) >= ENDPOINTS_KEPT:
-                self._signers.clear()
-            signs = self._signers[secret] = signer(secret)
-        return signs
-
     def _endpoint(self, url: str) -> str:
         endpoint = self._endpoints.get(url)
         if endpoint is None:
@@ -464,10 +380,6 @@ class Dispatcher:
             endpoint = self._endpoints[url] = endpoint_of(url)
         return endpoint
 
-    @staticmethod
-    def _sent_at(account: Account, at: float) -> float:
-        return at if account.clock.mode == "manual" else max(at, account.now())
-
     def _misbehaviour(
         self, account: Account, delivery: Delivery, trigger: Trigger, due: float
     ) -> WebhookRule | None:
@@ -475,10 +387,10 @@ class Dispatcher:
         if trigger == "manual" or delivery.held or not account.scenarios.any:
             return None
         try:
-            url, _ = self._target(account, delivery, trigger)
+            url, _ = self.attempts.target(account, delivery, trigger)
         except LookupError:
             return None  # void: the attempt says so, and no rule counts it
-        at = self._sent_at(account, due)
+        at = self.attempts.sent_at(account, due)
         found = account.scenarios.webhook_rule(delivery.event, delivery.webhook_id, url, at)
         if found is None:
             return None
@@ -492,14 +404,3 @@ class Dispatcher:
                 f"scenario {scenario.name})",
             )
         return rule
-
-    def _headers(self, delivery: Delivery, secret: str, number: int, at: float) -> dict[str, str]:
-        return {
-            CONTENT_TYPE: "application/json",
-            "User-Agent": USER_AGENT,
-            SIGNATURE: self._signer(secret)(delivery.body),
-            "X-AIPROD-Event": delivery.event,
-            "X-AIPROD-Delivery": delivery.delivery_id,
-            "X-AIPROD-Attempt": str(number),
-            TIMESTAMP: str(int(at)),
-        }
