@@ -251,8 +251,13 @@ class Transmitter:
 
 
 async def _dripping(body: bytes, seconds: float) -> AsyncIterator[bytes]:
-    """`body` in pieces, each after a pause, the last one `seconds` after the headers."""
-    parts = pieces(body, seconds)
-    for part in parts:
-        await sleep(seconds / len(parts))
+    """`body` in pieces, the last one `seconds` after the headers. aiohttp sends the headers
+    with the first piece, so that one goes at once and the rest are spread over `seconds`
+    (a body of one piece goes whole, headers and all, after `seconds`)."""
+    first, *rest = pieces(body, seconds)
+    if not rest:
+        await sleep(seconds)
+    yield first
+    for part in rest:
+        await sleep(seconds / len(rest))
         yield part
