@@ -78,13 +78,19 @@ def _everything(client: TestClient, key: str, hook_url: str) -> dict[str, str]:
     return made
 
 
-def test_a_restart_brings_back_every_account_byte_for_byte(tmp_path: Path, receivers: Any) -> None:
+def test_a_restart_brings_back_every_account_byte_for_byte(
+    tmp_path: Path, receivers: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     failing = receivers.plain(500, 500, 500, default=200)
     key, other = new_key(), new_key("free")
     with TestClient(create_app(_settings(tmp_path))) as first:
         made = _everything(first, key, failing.url)
         first.post("/pipeline/run", json={"video_url": "https://e.com/o.mp4"}, headers=auth(other))
         before, before_other = _export(first, key), _export(first, other)
+    # Stopping says what becomes of the retry still owed: it is kept, not dropped.
+    assert "1 deliveries left pending (kept: their attempts resume when the server starts" in (
+        caplog.text
+    )
     document = json.loads(before)
     statuses = {job["job_id"]: job["status"] for job in document["jobs"]}
     assert [statuses[made[s]] for s in ("completed", "failed", "pending", "cancelled")] == [

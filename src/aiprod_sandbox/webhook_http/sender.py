@@ -40,12 +40,12 @@ from ..errors import NotFound
 from ..settings import Settings
 from .addresses import Resolver, system_resolver
 from .attempt import Attempts
+from .shutdown import shutdown_line
 from .slots import FairSlots, Grant, endpoint_of
 from .transmit import Transmitter, WireOptions
 
 log = logging.getLogger("aiprod_sandbox.webhooks")
 SETTLE_TURN_SECONDS = 0.005  # work an advance does before giving other requests a turn
-SHUTDOWN_ACCOUNTS_NAMED = 5  # the shutdown warning names this many accounts at most
 
 Waiting = tuple[Delivery, int, float, Trigger]  # an attempt waiting for a place in its queue
 Lane = tuple[str, str, str]  # account, webhook (or callback URL), job
@@ -136,21 +136,7 @@ class Dispatcher:
                     started - sending + deferred,
                     account.deliveries.pending,
                 )
-        if not counts:
-            return None
-        sending, waiting, pending = (sum(row[i] for row in counts.values()) for i in range(3))
-        worst = sorted(counts, key=lambda account_id: -sum(counts[account_id]))
-        named = "; ".join(
-            "{} {} / {} / {}".format(account_id, *counts[account_id])
-            for account_id in worst[:SHUTDOWN_ACCOUNTS_NAMED]
-        )
-        more = len(worst) - SHUTDOWN_ACCOUNTS_NAMED
-        return (
-            f"shutting down with webhooks unsent: dropping {sending} attempts in flight and "
-            f"{waiting} waiting; {pending} deliveries left pending (no more attempts will be "
-            f"made) — by account, in flight / waiting / pending: {named}"
-            + (f"; and {more} more accounts" if more > 0 else "")
-        )
+        return shutdown_line(counts, durable=self.sandbox.store.durable)
 
     # ---- scheduling ----------------------------------------------------------------------
     def start(self, account: Account, delivery: Delivery, at: float) -> str | None:
