@@ -8,8 +8,14 @@ socket is what uvicorn and httptools cost, the same for both apps.
 `--profile ENDPOINT` runs cProfile over that endpoint instead and prints the functions with
 the most cumulative time, the sandbox's own first.
 
+`--against REV` says what a change bought: each round runs this checkout and commit REV (its
+`src/`, from a git worktree) in two fresh processes one after the other, so the machine's
+drift touches both alike, and prints their figures side by side (each the best of 3 runs of
+`--requests`).
+
     .venv/bin/python bench/app_cost.py                     # 3 rounds of 3,000 requests each
     .venv/bin/python bench/app_cost.py --profile post
+    .venv/bin/python bench/app_cost.py --against HEAD~3 --rounds 5
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ import asyncio
 import cProfile
 import importlib.util
 import json
+import os
 import pstats
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -123,7 +133,13 @@ async def measure(args: argparse.Namespace) -> None:
         profile.disable()
         pstats.Stats(profile).sort_stats(args.sort).print_stats(*args.only, 45)
         return
-    print(f"app CPU per request (µs), {args.rounds} rounds of {args.requests:,} each")
+    for name, app in apps.items():  # warm: the first requests fill caches and pools
+        for method, path, body in requests[name].values():
+            for _ in range(300):
+                await call(app, method, path, body)
+    if not args.quiet:
+        print(f"app CPU per request (µs), {args.rounds} rounds of {args.requests:,} each")
+    best: dict[str, float] = {}
     for round_ in range(args.rounds):
         line = []
         for endpoint in ("health", "get", "post"):
@@ -134,10 +150,39 @@ async def measure(args: argparse.Namespace) -> None:
                     status, _ = await call(app, method, path, body)
                 took = (time.process_time() - started_at) / args.requests * 1e6
                 assert status in (200, 202), (name, endpoint, status)
-                line.append(f"{endpoint} {name} {took:6.1f}")
-        print(f"  round {round_ + 1}: " + " | ".join(line), flush=True)
+                cell = f"{endpoint} {name}"
+                best[cell] = min(best.get(cell, took), took)
+                line.append(f"{cell} {took:6.1f}")
+        if not args.quiet:
+            print(f"  round {round_ + 1}: " + " | ".join(line), flush=True)
+    if args.quiet:  # for `against`: the best of the rounds
+        print(" | ".join(f"{cell} {took:6.1f}" for cell, took in best.items()), flush=True)
     for task in lifespans:
         task.cancel()
+
+
+def against(args: argparse.Namespace) -> None:
+    """This checkout and `args.against`, one fresh process each per round, alternating."""
+    root = BENCH.parent
+    with tempfile.TemporaryDirectory(prefix="app-cost-") as tmp:
+        tree = os.path.join(tmp, "tree")
+        subprocess.run(
+            ["git", "-C", str(root), "worktree", "add", "-q", "--detach", tree, args.against],
+            check=True,
+        )
+        try:
+            print(f"app CPU per request (µs): this checkout against {args.against}, "
+                  f"{args.rounds} rounds of {args.requests:,} each, alternating")  # fmt: skip
+            one = [sys.executable, __file__, "--rounds", "3", "--quiet"]
+            one += ["--requests", str(args.requests)]
+            for round_ in range(args.rounds):
+                for label, src in (("this", root / "src"), (args.against, tree + "/src")):
+                    env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{BENCH}"}
+                    out = subprocess.run(one, env=env, check=True, capture_output=True, text=True)
+                    figures = out.stdout.strip().splitlines()[-1]
+                    print(f"  round {round_ + 1} {label:>10}: {figures}", flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", tree])
 
 
 def main() -> int:
@@ -145,13 +190,19 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", choices=("health", "get", "post"))
+    parser.add_argument("--against", metavar="REV", help="alternate with commit REV's src/")
+    parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sort", default="cumulative", help="with --profile: pstats order")
     parser.add_argument(
         "--only", action="append", default=[], help="with --profile: functions matching this"
     )
     args = parser.parse_args()
-    print(machine.headline(machine.describe()), flush=True)
-    uvloop.run(measure(args))
+    if not args.quiet:
+        print(machine.headline(machine.describe()), flush=True)
+    if args.against:
+        against(args)
+    else:
+        uvloop.run(measure(args))
     return 0
 
 

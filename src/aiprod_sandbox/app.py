@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Literal
 
 from starlette.applications import Starlette
@@ -39,6 +39,7 @@ from .api import (
     webhooks,
 )
 from .api.context import context_of
+from .api.direct import HOT_PATHS, DirectRoutes, Endpoint
 from .api.middleware import RequestContextMiddleware
 from .api.openapi import build_document
 from .api.operation import Call, Handler, Operation, endpoint
@@ -150,21 +151,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(error, ctx.ensure_request_id())
 
 
-def _routes(operations: Sequence[Operation]) -> list[Route]:
-    """One route per path, dispatching on the method, so a 405 lists every allowed method."""
-    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+def _endpoints(operations: Sequence[Operation]) -> dict[str, dict[str, Endpoint]]:
+    """Every operation's endpoint by path, then method (HEAD answered as GET)."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
     for op in operations:
         by_path.setdefault(op.path, {})[op.method] = endpoint(op)
+    for handlers in by_path.values():
+        if "GET" in handlers:
+            handlers["HEAD"] = handlers["GET"]
+    return by_path
+
+
+def _routes(by_path: dict[str, dict[str, Endpoint]]) -> list[Route]:
+    """One route per path, dispatching on the method, so a 405 lists every allowed method."""
     routes = []
     # Literal paths first: `/pipeline/batch` must win over `/pipeline/{job_id}`, for its 405s too.
-    hot = (
-        "/health",
-        "/pipeline/run",
-        "/pipeline/batch",
-        "/pipeline/{job_id}",
-        "/jobs",
-        "/jobs/{job_id}",
-    )
+    hot = HOT_PATHS
     for path, handlers in sorted(
         by_path.items(),
         key=lambda item: (
@@ -173,12 +175,10 @@ def _routes(operations: Sequence[Operation]) -> list[Route]:
             "{" in item[0],
         ),
     ):
-        if "GET" in handlers:
-            handlers["HEAD"] = handlers["GET"]
 
         async def dispatch(
             request: Request,
-            handlers: dict[str, Callable[[Request], Awaitable[Response]]] = handlers,
+            handlers: dict[str, Endpoint] = handlers,
         ) -> Response:
             return await handlers[request.method](request)
 
@@ -221,7 +221,8 @@ def create_app(
     dispatcher = Dispatcher(sandbox, settings, wire=webhook_wire, resolver=webhook_resolver)
     sandbox.accounts.runner.connect_sender(dispatcher.start)  # due attempts go out through it
     operations = RESOURCE_OPERATIONS + _document_operations()
-    routes = _routes(operations)
+    by_path = _endpoints(operations)
+    routes = _routes(by_path)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -238,7 +239,14 @@ def create_app(
     app = Starlette(
         lifespan=lifespan,
         routes=routes,
-        middleware=[Middleware(RequestContextMiddleware, sandbox=sandbox, settings=settings)],
+        middleware=[
+            Middleware(
+                RequestContextMiddleware,
+                sandbox=sandbox,
+                settings=settings,
+                direct=DirectRoutes(by_path),
+            )
+        ],
         exception_handlers={SandboxError: _sandbox_error, HTTPException: _http_error},
     )
     app.router.redirect_slashes = False  # `/jobs/` is not a route: 404, not a 307 to `/jobs`

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.accounts import Account
@@ -21,17 +21,25 @@ from ..core.sandbox import Sandbox
 from ..errors import DropConnection, SandboxError
 from ..settings import Settings
 from .context import SCOPE_KEY, AppCaches, RequestContext
+from .direct import DirectRoutes, Endpoint
 from .responses import error_response
 
 log = logging.getLogger("aiprod_sandbox")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, sandbox: Sandbox, settings: Settings) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        sandbox: Sandbox,
+        settings: Settings,
+        direct: DirectRoutes | None = None,
+    ) -> None:
         self.app = app
         self.sandbox = sandbox
         self.settings = settings
         self.caches = AppCaches()
+        self.direct = direct  # the hot endpoints, run without the router (`direct.py`)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,7 +88,11 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive_seen, send_with_headers)
+            found = self.direct.find(scope) if self.direct is not None else None
+            if found is None:
+                await self.app(scope, receive_seen, send_with_headers)
+            else:
+                await _run_direct(*found, ctx, scope, receive_seen, send_with_headers)
         except DropConnection:
             status = 0  # the journal says: no answer
             raise  # on purpose: the server cuts the connection
@@ -145,6 +157,24 @@ class RequestContextMiddleware:
             )
         )
         account.changes.touch()  # written with the account's next commit (the next tick)
+
+
+async def _run_direct(
+    endpoint: Endpoint,
+    params: dict[str, str],
+    ctx: RequestContext,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """A hot endpoint, as the router would run it: its sandbox errors answered in the
+    envelope (as the app's exception handler does), anything else left to `__call__`."""
+    scope["path_params"] = params
+    try:
+        response = await endpoint(Request(scope, receive, send))
+    except SandboxError as exc:
+        response = error_response(exc, ctx.ensure_request_id())
+    await response(scope, receive, send)
 
 
 def _keep(kept: bytearray, chunk: bytes, limit: int) -> int:
