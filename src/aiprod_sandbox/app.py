@@ -15,9 +15,11 @@ from typing import Literal
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from .api import (
     accounts,
@@ -186,6 +188,20 @@ def _routes(by_path: dict[str, dict[str, Endpoint]]) -> list[Route]:
     return routes
 
 
+class SandboxApp(Starlette):
+    """Starlette, with `RequestContextMiddleware` outermost: it already turns any exception
+    into a logged 500 envelope, so Starlette's own last-resort layer (which would only
+    re-raise it) is left out of every request's path."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        if isinstance(stack, ServerErrorMiddleware) and isinstance(
+            stack.app, RequestContextMiddleware
+        ):
+            return stack.app
+        return stack
+
+
 def open_store(settings: Settings) -> Store:
     """Where accounts are kept: memory, or `--data-dir`'s SQLite database."""
     if settings.data_dir is None:
@@ -236,7 +252,7 @@ def create_app(
             await dispatcher.aclose()
             sandbox.store.close()
 
-    app = Starlette(
+    app = SandboxApp(
         lifespan=lifespan,
         routes=routes,
         middleware=[

@@ -25,6 +25,8 @@ from .direct import DirectRoutes, Endpoint
 from .responses import error_response
 
 log = logging.getLogger("aiprod_sandbox")
+# A browser must take each answer as the type it says (JSON never as HTML).
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 class RequestContextMiddleware:
@@ -67,22 +69,20 @@ class RequestContextMiddleware:
                     await store.settle(ctx.account)  # durable before the client hears of it
                 status = message["status"]
                 # Appended as raw pairs: MutableHeaders.__setitem__ rescans the list per header.
-                extra = [
-                    (b"x-request-id", ctx.ensure_request_id().encode("latin-1")),
-                    # a browser must take each answer as the type it says (JSON never as HTML)
-                    (b"x-content-type-options", b"nosniff"),
-                ]
-                extra += [
-                    (k.lower().encode("latin-1"), v.encode("latin-1"))
-                    for k, v in ctx.headers.items()
-                ]
+                extra = [(b"x-request-id", ctx.ensure_request_id().encode("latin-1")), NOSNIFF]
+                if ctx.headers:
+                    extra += [
+                        (k.lower().encode("latin-1"), v.encode("latin-1"))
+                        for k, v in ctx.headers.items()
+                    ]
                 names = {name for name, _ in extra}
-                kept_headers = [pair for pair in message.get("headers", []) if pair[0] not in names]
-                message["headers"] = seen.response_headers = kept_headers + extra
-                ctx.notes.retry_after = next(
-                    (v.decode("latin-1") for n, v in message["headers"] if n == b"retry-after"),
-                    None,
-                )
+                headers = [pair for pair in message.get("headers", ()) if pair[0] not in names]
+                headers += extra
+                message["headers"] = seen.response_headers = headers
+                for name, value in headers:
+                    if name == b"retry-after":
+                        ctx.notes.retry_after = value.decode("latin-1")
+                        break
             elif message["type"] == "http.response.body" and (chunk := message.get("body", b"")):
                 seen.response_size += _keep(seen.response, chunk, kept)
             await send(message)

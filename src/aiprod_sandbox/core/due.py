@@ -66,6 +66,9 @@ class DueRunner:
         """Run every piece of the account's work due by `until` (default: now); what ran."""
         limit = account.now() if until is None else until
         ran: list[Ran] = []
+        soonest = account.scheduler.next_at()
+        if soonest is None or soonest > limit:
+            return ran  # nothing due: what most requests find
         jobs = account.jobs
         for due in account.scheduler.pop_due(limit):
             what: str | None = None

@@ -7,6 +7,7 @@ else it is `sk_test_…abcd`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Annotated
@@ -54,6 +55,7 @@ TestKey = Annotated[
 LIVE_PREFIX = "sk_live_"
 
 
+@functools.lru_cache(maxsize=1024)  # every request's journal entry and audit masks its key
 def mask_key(key: str) -> str:
     """`sk_test_…abcd`: enough to tell keys apart, never enough to use one."""
     prefix = LIVE_PREFIX if key.startswith(LIVE_PREFIX) else "sk_test_"
