@@ -24,7 +24,8 @@ from .common import ENT_KEY, Check, completed_job
 from .install import Install
 
 ENDPOINTS = ("GET /health", "GET /pipeline/{id}", "POST /pipeline/run")
-RATIO_TARGETS = {"GET /health": 0.7, "GET /pipeline/{id}": 0.5, "POST /pipeline/run": 0.4}
+# Issue 20's targets, against the floor users have (the bare app on httptools and uvloop).
+RATIO_TARGETS = {"GET /health": 0.8, "GET /pipeline/{id}": 0.6, "POST /pipeline/run": 0.5}
 P99_TARGET_MS = 10.0
 FLOOR, SANDBOX = "bare", "sandbox"
 PEER_JOB = "job_bench0000000000"  # the peers answer any id with the same constant job
