@@ -69,6 +69,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="500,500,200",
         help="statuses for the first deliveries, in order; 200 after them",
     )
+    listen.add_argument(
+        "--forward-to",
+        metavar="URL",
+        help="register a webhook on the sandbox pointing here and forward every delivery to "
+        "URL (your app), byte for byte; the sandbox gets your app's status",
+    )
+    listen.add_argument(
+        "--events",
+        metavar="EVENT,...",
+        default=None,
+        help="with --forward-to: the events to subscribe to (default: all)",
+    )
+    listen.add_argument(
+        "--print-secret",
+        action="store_true",
+        help="with --forward-to: print the registration's whsec_ secret and exit",
+    )
+    listen.add_argument("--url", default=None, help="the sandbox [env AIPROD_SANDBOX_URL]")
+    listen.add_argument("--key", default=None, help="the account's key [env AIPROD_SANDBOX_KEY]")
     health = commands.add_parser(
         "health",
         help="exit 0 when the sandbox here answers GET /health (the container's HEALTHCHECK)",
@@ -321,6 +340,10 @@ def _run(argv: Sequence[str] | None) -> int:
         return _scenario(args.action, getattr(args, "files", []))
     if args.command == "state":
         return _state(args)
+    if args.command == "listen" and (args.forward_to or args.print_secret):
+        from .commands import forward
+
+        return forward.run(args)
     if args.command == "listen":
         from .server import listen
 
