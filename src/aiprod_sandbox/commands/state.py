@@ -15,18 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-
-from ..errors import ConfigError, SandboxError
+from ..errors import SandboxError
+from .client import DEFAULT_KEY, CommandError, SandboxClient
 
 if TYPE_CHECKING:
     from ..core.accounts import Account
     from ..core.keys import ApiKey
     from ..core.sandbox import Sandbox
     from ..core.snapshot import StateDocument
-
-DEFAULT_URL = "http://127.0.0.1:8080"
-DEFAULT_KEY = "sk_test_example_pro_key_0001"
 
 
 @dataclass(frozen=True)
@@ -55,46 +51,15 @@ def import_(target: Target, source: Path) -> int:
 
 
 # ---- a running sandbox -------------------------------------------------------------------------
-def _client(target: Target) -> httpx.Client:
-    key = target.key or DEFAULT_KEY
-    return httpx.Client(
-        base_url=(target.url or DEFAULT_URL).rstrip("/"),
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=60.0,
-        trust_env=False,
-    )
-
-
-def _answer(response: httpx.Response) -> httpx.Response:
-    if response.is_success:
-        return response
-    try:
-        error = response.json()["error"]
-        message = f"{response.status_code} {error['code']}: {error['message']}"
-        if error.get("details"):
-            message += " (" + "; ".join(f"{k}: {v}" for k, v in error["details"].items()) + ")"
-    except (ValueError, KeyError, TypeError):
-        message = f"{response.status_code}: {response.text[:200]}"
-    raise CommandError(message)
-
-
 def _export_url(target: Target) -> str:
-    with _client(target) as client:
-        return _answer(_call(client, "GET", "/_sandbox/state")).text
+    with SandboxClient(target.url, target.key) as client:
+        return client.request("GET", "/_sandbox/state").text
 
 
 def _import_url(target: Target, raw: bytes) -> str:
     headers = {"Content-Type": "application/json"}
-    with _client(target) as client:
-        answer = _answer(_call(client, "PUT", "/_sandbox/state", content=raw, headers=headers))
-    return _summary(answer.json())
-
-
-def _call(client: httpx.Client, method: str, path: str, **more: object) -> httpx.Response:
-    try:
-        return client.request(method, path, **more)  # type: ignore[arg-type]
-    except httpx.HTTPError as exc:
-        raise CommandError(f"no sandbox answered at {client.base_url}: {exc}") from exc
+    with SandboxClient(target.url, target.key) as client:
+        return _summary(client.json("PUT", "/_sandbox/state", content=raw, headers=headers))
 
 
 # ---- a data directory --------------------------------------------------------------------------
@@ -184,7 +149,3 @@ def _problems(exc: SandboxError) -> str:
 
 def _summary(done: dict[str, object]) -> str:
     return json.dumps(done)
-
-
-class CommandError(ConfigError):
-    """What went wrong, in the sandbox's words: printed as one line, exit code 1."""
