@@ -1,0 +1,334 @@
+"""`aiprod-sandbox listen --forward-to` end to end, over real sockets: a real `serve --clock
+manual` child, the real `listen` command as a child, and a partner app (a small HTTP server in
+a thread) that checks signatures with the guide's own code and answers 500 to the first
+delivery. Only 127.0.0.1 is used, and every wait has a timeout."""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.guide_webhook import verify_webhook
+from tests.support.serve import (
+    CLI,
+    SandboxProcess,
+    clean_env,
+    http_client,
+    launch,
+    random_key,
+    shut_down,
+)
+
+WAIT = 10.0
+BANNER = re.compile(r"^Forwarding (?P<url>http://127\.0\.0\.1:\d+/\S*) \((?P<id>wh_\w+), ")
+SECRET = re.compile(r"whsec_\w+")
+EVENTS = ["job.started", "job.progress", "job.progress", "job.progress", "job.completed"]
+
+
+# ---- the partner's app -------------------------------------------------------------------------
+@dataclass
+class Got:
+    headers: dict[str, str]
+    body: bytes
+    signature_ok: bool
+    status: int
+
+
+@dataclass
+class PartnerApp:
+    """Verifies each delivery with the guide's `verify_webhook` (401 when it fails, as the
+    guide's Flask handler does), then answers `statuses` in order, then 200."""
+
+    statuses: list[int] = field(default_factory=list)
+    secret: str = ""
+    got: list[Got] = field(default_factory=list)
+    lock: threading.Condition = field(default_factory=threading.Condition)
+
+    def handle(self, headers: dict[str, str], body: bytes) -> int:
+        with self.lock:
+            signature = headers.get("x-aiprod-signature", "")
+            ok = bool(self.secret) and verify_webhook(body, signature, self.secret)
+            status = (self.statuses.pop(0) if self.statuses else 200) if ok else 401
+            self.got.append(Got(headers, body, ok, status))
+            self.lock.notify_all()
+            return status
+
+    def wait_for(self, count: int) -> list[Got]:
+        with self.lock:
+            arrived = self.lock.wait_for(lambda: len(self.got) >= count, WAIT)
+            assert arrived, f"the app got {len(self.got)} deliveries, not {count}"
+            return list(self.got)
+
+
+def serve_app(app: PartnerApp) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            status = app.handle({k.lower(): v for k, v in self.headers.items()}, body)
+            answer = json.dumps({"ok": status == 200}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="partner-app", daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/aiprod-webhook"
+
+
+@pytest.fixture
+def partner() -> Iterator[tuple[PartnerApp, str]]:
+    app = PartnerApp(statuses=[500])
+    server, url = serve_app(app)
+    yield app, url
+    server.shutdown()
+    server.server_close()
+
+
+# ---- the sandbox and the listen command --------------------------------------------------------
+@pytest.fixture(scope="module")
+def manual_sandbox() -> Iterator[SandboxProcess]:
+    """A server of its own: on a manual clock, so a test walks the retry schedule at once."""
+    server = launch(["--clock", "manual"])
+    yield server
+    shut_down(server)
+
+
+@pytest.fixture
+def account(manual_sandbox: SandboxProcess) -> Iterator[Api]:
+    """A new account on that server (a fresh key), straight over HTTP."""
+    with http_client() as client:
+        yield Api(client, manual_sandbox.base_url, random_key())
+
+
+@dataclass
+class Api:
+    client: httpx.Client
+    base: str
+    key: str
+
+    def call(self, method: str, path: str, **more: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.key}"}
+        response = self.client.request(method, self.base + path, headers=headers, **more)
+        assert response.is_success, response.text
+        return response.json()
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/_sandbox/deliveries")["items"])
+
+    def webhook_ids(self) -> list[str]:
+        return [hook["webhook_id"] for hook in self.call("GET", "/webhooks")["items"]]
+
+
+class Listener:
+    """`aiprod-sandbox listen ...` as a child; its stdout read in a thread."""
+
+    def __init__(self, args: Sequence[str]) -> None:
+        self.process = subprocess.Popen(
+            [str(CLI), "listen", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=clean_env(),
+            text=True,
+            encoding="utf-8",
+        )
+        self.lines: list[str] = []
+        self._new: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._new.put(line.rstrip("\n"))
+        self._new.put(None)
+
+    def wait_line(self, wanted: Callable[[str], bool]) -> str:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            try:
+                line = self._new.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if wanted(line):
+                return line
+        self.process.kill()
+        pytest.fail(f"listen printed no such line; it printed {self.lines}\n{self.stderr()}")
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            pytest.fail(f"listen did not stop within {WAIT} s of signal {sig}")
+        while (line := self._new.get(timeout=WAIT)) is not None:
+            self.lines.append(line)
+        return code
+
+    def stderr(self) -> str:
+        if self.process.poll() is None:
+            return "(still running)"
+        assert self.process.stderr is not None
+        return self.process.stderr.read()
+
+
+@pytest.fixture
+def listeners() -> Iterator[Callable[..., Listener]]:
+    started: list[Listener] = []
+
+    def start(*args: str) -> Listener:
+        started.append(Listener(args))
+        return started[-1]
+
+    yield start
+    for listener in started:
+        if listener.process.poll() is None:
+            listener.process.kill()
+            listener.process.wait(timeout=WAIT)
+        for stream in (listener.process.stdout, listener.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def forward(account: Api, target: str, *more: str) -> list[str]:
+    at = ["--url", account.base, "--key", account.key]
+    return ["--forward-to", target, "--port", "0", *at, *more]
+
+
+def headers_lower(headers: dict[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+# ---- the tests ---------------------------------------------------------------------------------
+def test_every_event_reaches_the_app_byte_for_byte_and_a_500_is_retried(
+    account: Api, partner: tuple[PartnerApp, str], listeners: Callable[..., Listener]
+) -> None:
+    app, target = partner
+    listener = listeners(*forward(account, target))
+    banner = BANNER.match(listener.wait_line(lambda line: bool(BANNER.match(line))))
+    assert banner is not None
+    secret_line = listener.wait_line(lambda line: "whsec_" in line)
+    secret = SECRET.search(secret_line)
+    assert secret is not None
+    app.secret = secret.group()
+    assert account.webhook_ids() == [banner["id"]]
+
+    job_id = account.call("POST", "/pipeline/run", json={"video_url": "https://example.com/a.mp4"})[
+        "job_id"
+    ]
+    got = app.wait_for(len(EVENTS))
+    assert [item.status for item in got] == [500, 200, 200, 200, 200]
+    # The retry of the first delivery, 1 s later on the sandbox's (manual) clock:
+    account.call("POST", "/_sandbox/clock/advance", json={"seconds": 1})
+    got = app.wait_for(len(EVENTS) + 1)
+    assert all(item.signature_ok for item in got), "the guide's verify_webhook refused one"
+
+    deliveries = {d["delivery_id"]: d for d in account.deliveries()}
+    assert sorted(d["event"] for d in deliveries.values()) == sorted(EVENTS)
+    assert {d["job_id"] for d in deliveries.values()} == {job_id}
+    assert all(d["status"] == "delivered" for d in deliveries.values())
+    for item in got:
+        delivery = deliveries[item.headers["x-aiprod-delivery"]]
+        attempt = delivery["attempts"][int(item.headers["x-aiprod-attempt"]) - 1]
+        assert item.body == attempt["request_body"].encode()  # byte for byte
+        assert attempt["response_status"] == item.status
+        sent = headers_lower(attempt["request_headers"])
+        for name in ("x-aiprod-signature", "x-aiprod-event", "x-aiprod-delivery"):
+            assert item.headers[name] == sent[name]
+        for name in ("x-aiprod-attempt", "x-aiprod-timestamp", "content-type", "user-agent"):
+            assert item.headers[name] == sent[name]
+    first = deliveries[got[0].headers["x-aiprod-delivery"]]
+    assert [(a["attempt"], a["response_status"]) for a in first["attempts"]] == [(1, 500), (2, 200)]
+
+    retried = first["delivery_id"]
+    listener.wait_line(lambda line: retried in line and "attempt 2" in line)
+    assert listener.stop(signal.SIGINT) == 0
+    ours = [line for line in listener.lines if re.search(r"  attempt \d+  → \d+  \d+ ms", line)]
+    assert len(ours) == len(EVENTS) + 1
+    assert any(retried in line and "attempt 1  → 500" in line for line in ours)
+    assert any(retried in line and "attempt 2  → 200" in line for line in ours)
+    assert sum(line.count(app.secret) for line in listener.lines) == 1  # printed once
+    assert "\x1b[" not in "\n".join(listener.lines)  # no colour into a pipe
+    assert banner["id"] not in account.webhook_ids()  # Ctrl-C deleted the registration
+    assert "Traceback" not in listener.stderr()
+
+
+def test_an_unreachable_app_is_a_502_for_the_sandbox_and_sigterm_cleans_up(
+    account: Api, listeners: Callable[..., Listener]
+) -> None:
+    with socket.socket() as free:  # a port nothing listens on once closed
+        free.bind(("127.0.0.1", 0))
+        closed = free.getsockname()[1]
+    listener = listeners(*forward(account, f"http://127.0.0.1:{closed}/hook"))
+    banner = BANNER.match(listener.wait_line(lambda line: bool(BANNER.match(line))))
+    assert banner is not None
+    test = account.call("POST", f"/webhooks/{banner['id']}/test")
+    line = listener.wait_line(lambda line: test["delivery_id"] in line)
+    assert "→ 502" in line and "app unreachable" in line
+    (delivery,) = [d for d in account.deliveries() if d["delivery_id"] == test["delivery_id"]]
+    assert delivery["attempts"][0]["response_status"] == 502
+    assert listener.stop(signal.SIGTERM) == 0
+    assert banner["id"] not in account.webhook_ids()
+
+
+def test_a_bad_key_is_the_envelopes_401_on_one_line(
+    account: Api, listeners: Callable[..., Listener]
+) -> None:
+    args = ["--forward-to", "http://127.0.0.1:9/hook", "--port", "0", "--url", account.base]
+    bad = listeners(*args, "--key", "not-a-key")
+    assert bad.process.wait(timeout=WAIT) == 1
+    err = bad.stderr()
+    assert "401 INVALID_API_KEY" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_print_secret_is_the_secret_the_next_listen_signs_with(
+    account: Api, partner: tuple[PartnerApp, str], listeners: Callable[..., Listener]
+) -> None:
+    app, target = partner
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = str(free.getsockname()[1])
+    at = ["--url", account.base, "--key", account.key, "--port", port]
+    printed = subprocess.run(
+        [str(CLI), "listen", "--print-secret", *at],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=WAIT,
+        check=True,
+    )
+    secret = printed.stdout.strip()
+    assert SECRET.fullmatch(secret) and printed.stderr == ""
+    (registered,) = account.webhook_ids()
+
+    app.secret, app.statuses = secret, []
+    listener = listeners("--forward-to", target, *at)
+    assert secret in listener.wait_line(lambda line: "whsec_" in line)  # the same one
+    account.call("POST", f"/webhooks/{registered}/test")
+    (got,) = app.wait_for(1)
+    assert got.signature_ok and got.status == 200
+    assert listener.stop(signal.SIGINT) == 0
+    assert account.webhook_ids() == [registered]  # kept: it was there before this listen
