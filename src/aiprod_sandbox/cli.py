@@ -1,4 +1,5 @@
-"""The `aiprod-sandbox` command: `serve`, `listen`, `health` and `scenario`.
+"""The `aiprod-sandbox` command: `serve`, `listen`, `health`, `scenario`, `state`, and the client
+commands that talk to a running sandbox (`commands/`: each adds its own parser and runs itself).
 
 Flags come from the one table in `settings.py`, so every flag also works as an
 `AIPROD_SANDBOX_<NAME>` variable and the two never drift apart.
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .commands import clock, scenario
 from .errors import ConfigError
 from .settings import OPTIONS, Client, Settings
 
@@ -37,6 +39,10 @@ def _argparse_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
     convert.__name__ = getattr(parse, "__name__", "value").lstrip("_").replace("parse_", "")
     return convert
+
+
+# Each adds its parser, with `run` as its default: cli.py dispatches and renders their errors.
+CLIENT_COMMANDS = (scenario, clock)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,17 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="keep asking until healthy, for up to this long (a CI job waiting for its service)",
     )
-    scenario = commands.add_parser(
-        "scenario",
-        help="list, validate and describe scenario files",
-        description="Scenario files script failures: see `scenario schema` for the format.",
-    )
-    actions = scenario.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("list", help="the shipped scenarios and what each one does")
-    actions.add_parser("schema", help="print the JSON Schema of scenario files")
-    check = actions.add_parser("validate", help="check files; every error with file:line: field")
-    check.add_argument("files", nargs="+", metavar="FILE")
     _state_parser(commands)
+    for command in CLIENT_COMMANDS:
+        command.add_parser(commands)
     defaults = Settings()
     for option in OPTIONS:
         default = getattr(defaults, option.name, None)
@@ -205,6 +203,19 @@ def _state(args: argparse.Namespace) -> int:
         return 1
 
 
+def _client(args: argparse.Namespace) -> int:
+    """A client command's run; its errors (the sandbox's envelope, or no sandbox at all) are
+    one line on stderr and exit 1, never a traceback."""
+    try:
+        code: int = args.run(args)
+    except ConfigError as exc:
+        print(f"aiprod-sandbox {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
 def _health(url: str | None, timeout: float, wait: float = 0.0) -> int:
     """Healthy when GET /health answers ok: at --url, else on the configured port, else on
     the port `serve` wrote to its --port-file (a `--port` flag given to the container).
@@ -262,34 +273,6 @@ def _probe(base: str, timeout: float) -> str | None:
         return str(exc)
 
 
-def _scenario(action: str, files: list[str]) -> int:
-    from pathlib import Path
-
-    from .core.scenarios import ScenarioError, library, load_file
-    from .core.scenarios.loader import schema_text
-
-    if action == "schema":
-        print(schema_text(), end="")
-        return 0
-    if action == "list":
-        for name, found in library().items():
-            print(f"{name}\n    {found.description}")
-            if found.advice:
-                print(f"    tests: {found.advice}")
-        return 0
-    failed = 0
-    for file in files:
-        try:
-            found = load_file(Path(file))
-        except ScenarioError as exc:
-            failed += 1
-            for problem in exc.problems:
-                print(problem, file=sys.stderr)
-        else:
-            print(f"{file}: ok ({found.name})")
-    return 1 if failed else 0
-
-
 def _statuses(text: str) -> tuple[int, ...]:
     statuses = tuple(int(part) for part in text.split(",") if part.strip())
     if any(not 100 <= status <= 599 for status in statuses):
@@ -336,10 +319,10 @@ def _run(argv: Sequence[str] | None) -> int:
             return 2
     if args.command == "health":
         return _health(args.url, args.timeout, args.wait)
-    if args.command == "scenario":
-        return _scenario(args.action, getattr(args, "files", []))
     if args.command == "state":
         return _state(args)
+    if getattr(args, "run", None) is not None:
+        return _client(args)
     if args.command == "listen" and (args.forward_to or args.print_secret):
         from .commands import forward
 
