@@ -139,7 +139,7 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round((monotonic() - ctx.started) * 1000, 3),
                 key=ctx.key.masked,
-                scenarios=tuple(account.scenarios.names()),
+                scenarios=tuple(account.scenarios.names()) if account.scenarios.any else (),
                 rules=ctx.notes.rules,
                 user_agent=user_agent,
                 conditional=conditional,

@@ -199,10 +199,10 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
     """Auth, then (API calls only) scenario rules, rate limit, then scope — the contract's
     order — auditing refusals and the first use of a key each day. Returns a scenario's
     scripted answer, if one fires."""
+    authorization, prefer = _auth_headers(request.scope["headers"])
     try:
-        client = request.client.host if request.client else ""
-        secret = bearer_token(request.headers.get("authorization"))
-        account, key = ctx.sandbox.accounts.identify(secret, client)
+        client = request.scope.get("client") or ("",)
+        account, key = ctx.sandbox.accounts.identify(bearer_token(authorization), client[0])
     except LiveKeyInSandbox:
         agent = request.headers.get("user-agent", "")
         ctx.sandbox.live_key_requests.append((ctx.ensure_request_id(), agent))  # the advisor
@@ -223,7 +223,7 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
             refuse(ctx)
         return None
     account.usage.count(now)
-    if (account.scenarios.any or faults.PREFER_HEADER in request.headers) and (
+    if (account.scenarios.any or prefer) and (
         scripted := await faults.apply(request, ctx)
     ) is not None:
         ctx.headers.update(faults.limit_headers(scripted, ctx.headers, account.bucket, now))
@@ -240,6 +240,24 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
         )
     account.audit.used(key.key_id, key.masked, request_id, now)
     return None
+
+
+_AUTHORIZATION = b"authorization"
+_PREFER = faults.PREFER_HEADER.encode()
+
+
+def _auth_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
+    """The `Authorization` header (the first, as Starlette's `headers.get` gives it), and
+    whether the fault header was sent: one pass over the raw headers."""
+    authorization: str | None = None
+    prefer = False
+    for name, value in headers:
+        if name == _AUTHORIZATION:
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == _PREFER:
+            prefer = True
+    return authorization, prefer
 
 
 def refuse(ctx: RequestContext) -> None:
