@@ -5,9 +5,13 @@ delivery. Only 127.0.0.1 is used, and every wait has a timeout."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import pty
 import queue
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -21,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aiprod_sandbox.commands.forwarding import Forwarded, Forwarder, forwarded_headers
 from tests.support.guide_webhook import verify_webhook
 from tests.support.serve import (
     CLI,
@@ -332,3 +337,148 @@ def test_print_secret_is_the_secret_the_next_listen_signs_with(
     assert got.signature_ok and got.status == 200
     assert listener.stop(signal.SIGINT) == 0
     assert account.webhook_ids() == [registered]  # kept: it was there before this listen
+
+
+# ---- on a terminal, into a closed pipe ---------------------------------------------------------
+def read_until(fd: int, needle: bytes) -> bytes:
+    """What the child wrote on `fd` until the pattern `needle` shows (bounded by WAIT)."""
+    seen = b""
+    deadline = time.monotonic() + WAIT
+    while not re.search(needle, seen):
+        left = deadline - time.monotonic()
+        readable, _, _ = select.select([fd], [], [], max(0.0, left))
+        if not readable:
+            pytest.fail(f"no {needle!r} within {WAIT} s; got {seen!r}")
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # a terminal whose child has gone
+            chunk = b""
+        if not chunk:
+            pytest.fail(f"output ended before {needle!r}; got {seen!r}")
+        seen += chunk
+    return seen
+
+
+def spawn(
+    args: list[str], stdout: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(CLI), "listen", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        env=clean_env(env),
+    )
+
+
+def finish(process: subprocess.Popen[bytes]) -> tuple[int, str]:
+    try:
+        _, err = process.communicate(timeout=WAIT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate(timeout=WAIT)
+        pytest.fail(f"listen did not end within {WAIT} s")
+    return process.returncode, err.decode()
+
+
+def test_colour_on_a_terminal_only(account: Api, partner: tuple[PartnerApp, str]) -> None:
+    app, target = partner
+    app.statuses = []
+    main, child = pty.openpty()
+    process = spawn(forward(account, target), child, {"TERM": "xterm-256color"})
+    os.close(child)
+    try:
+        banner = read_until(main, b"Ctrl-C").decode()
+        app.secret = SECRET.findall(banner)[0]
+        hook = re.search(r"\((wh_\w+), ", banner)
+        assert hook is not None
+        test = account.call("POST", f"/webhooks/{hook.group(1)}/test")
+        line = read_until(main, re.escape(test["delivery_id"].encode()) + rb".* ms")
+        assert b"\x1b[" in line  # rich's colour, on a terminal
+        assert app.wait_for(1)[0].status == 200
+        process.send_signal(signal.SIGINT)
+        code, err = finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            finish(process)
+        os.close(main)
+    assert code == 0 and "Traceback" not in err
+    assert hook.group(1) not in account.webhook_ids()
+
+
+def test_a_reader_that_went_away_ends_it_quietly(
+    account: Api, partner: tuple[PartnerApp, str]
+) -> None:
+    _, target = partner
+    reading, writing = os.pipe()
+    process = spawn(forward(account, target), writing)
+    os.close(writing)
+    try:
+        banner = read_until(reading, b"Ctrl-C").decode()
+    finally:
+        os.close(reading)  # `listen ... | head -3`: the reader leaves
+    hook = re.search(r"\((wh_\w+), ", banner)
+    assert hook is not None
+    account.call("POST", f"/webhooks/{hook.group(1)}/test")  # its line meets a closed pipe
+    code, err = finish(process)
+    assert code == 1 and err == ""  # no traceback, no complaint
+    assert hook.group(1) not in account.webhook_ids()
+
+
+# ---- the forwarder alone -----------------------------------------------------------------------
+def test_hop_by_hop_headers_stay_behind_and_the_rest_go_on() -> None:
+    raw = [
+        (b"Host", b"127.0.0.1:9000"),
+        (b"Content-Length", b"2"),
+        (b"Connection", b"keep-alive, X-Hop"),
+        (b"X-Hop", b"1"),
+        (b"Transfer-Encoding", b"chunked"),
+        (b"Content-Type", b"application/json"),
+        (b"User-Agent", b"AIPROD-Webhooks/1.0"),
+        (b"X-AIPROD-Signature", b"abc"),
+        (b"X-AIPROD-Delivery", b"dlv_1"),
+    ]
+    assert forwarded_headers(raw) == [
+        ("Content-Type", "application/json"),
+        ("User-Agent", "AIPROD-Webhooks/1.0"),
+        ("X-AIPROD-Signature", "abc"),
+        ("X-AIPROD-Delivery", "dlv_1"),
+    ]
+
+
+def test_an_app_that_never_answers_is_a_504_within_the_timeout() -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        target = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+        reported: list[Forwarded] = []
+        forwarder = Forwarder(target, reported.append, timeout=0.3)
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        async def deliver() -> None:
+            headers = [(b"x-aiprod-event", b"job.completed"), (b"x-aiprod-attempt", b"2")]
+            scope = {"type": "http", "method": "POST", "path": "/listen", "headers": headers}
+            try:
+                await forwarder(scope, receive, send)
+            finally:
+                await forwarder.aclose()
+
+        started = time.monotonic()
+        asyncio.run(asyncio.wait_for(deliver(), WAIT))
+        assert time.monotonic() - started < 5
+    assert sent[0]["status"] == 504
+    (item,) = reported
+    assert (item.event, item.attempt, item.status, item.app_answered) == (
+        "job.completed",
+        2,
+        504,
+        False,
+    )
+    assert item.problem == "app timed out after 0.3 s"
