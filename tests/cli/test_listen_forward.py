@@ -482,3 +482,17 @@ def test_an_app_that_never_answers_is_a_504_within_the_timeout() -> None:
         False,
     )
     assert item.problem == "app timed out after 0.3 s"
+
+
+def test_print_secret_into_a_closed_pipe_ends_quietly(account: Api) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = str(free.getsockname()[1])
+    reading, writing = os.pipe()
+    os.close(reading)  # `listen --print-secret | true`: nobody reads
+    process = spawn(
+        ["--print-secret", "--port", port, "--url", account.base, "--key", account.key], writing
+    )
+    os.close(writing)
+    code, err = finish(process)
+    assert code == 1 and err == ""

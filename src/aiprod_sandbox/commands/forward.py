@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     except Usage as exc:
         print(f"aiprod-sandbox listen: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # the reader left: cli.main ends quietly
     except (CommandError, OSError) as exc:
         print(f"aiprod-sandbox listen: {exc}", file=sys.stderr)
         return 1
