@@ -496,3 +496,16 @@ def test_print_secret_into_a_closed_pipe_ends_quietly(account: Api) -> None:
     os.close(writing)
     code, err = finish(process)
     assert code == 1 and err == ""
+
+
+def test_events_chooses_what_the_registration_subscribes_to(
+    account: Api, partner: tuple[PartnerApp, str], listeners: Callable[..., Listener]
+) -> None:
+    _, target = partner
+    listener = listeners(*forward(account, target, "--events", "job.completed, job.failed"))
+    line = listener.wait_line(lambda line: bool(BANNER.match(line)))
+    assert "(wh_" in line and "job.completed, job.failed)" in line
+    (hook,) = account.call("GET", "/webhooks")["items"]
+    assert hook["events"] == ["job.completed", "job.failed"]
+    assert listener.stop(signal.SIGINT) == 0
+    assert account.webhook_ids() == []
