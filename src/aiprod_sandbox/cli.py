@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .commands import clock, control, deliveries, jobs, logs, scenario, trigger
+from .commands import clock, completion, control, deliveries, jobs, logs, scenario, trigger
 from .errors import ConfigError
 from .settings import OPTIONS, Client, Settings
 
@@ -42,7 +42,7 @@ def _argparse_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 # Each adds its parser, with `run` as its default: cli.py dispatches and renders their errors.
-CLIENT_COMMANDS = (trigger, logs, jobs, deliveries, scenario, clock, control)
+CLIENT_COMMANDS = (trigger, logs, jobs, deliveries, scenario, clock, control, completion)
 
 
 def build_parser() -> argparse.ArgumentParser:
