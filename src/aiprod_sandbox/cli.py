@@ -205,11 +205,17 @@ def _state(args: argparse.Namespace) -> int:
 
 def _client(args: argparse.Namespace) -> int:
     """A client command's run; its errors (the sandbox's envelope, or no sandbox at all) are
-    one line on stderr and exit 1, never a traceback."""
+    one line on stderr and exit 1, never a traceback; with --json, the envelope itself."""
     try:
         code: int = args.run(args)
     except ConfigError as exc:
-        print(f"aiprod-sandbox {args.command}: {exc}", file=sys.stderr)
+        envelope = getattr(exc, "envelope", None)
+        if getattr(args, "json", False) and envelope is not None:
+            import json
+
+            print(json.dumps(envelope), file=sys.stderr)
+        else:
+            print(f"aiprod-sandbox {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -84,3 +84,10 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(
         os.close(writer)
     assert done.stderr == ""
     assert done.returncode == 1
+
+
+def test_with_json_a_refusal_is_the_envelope_itself(cli: Cli) -> None:
+    done = cli("jobs", "get", "job_doesnotexist00", "--json")
+    assert done.returncode == 1 and done.stdout == ""
+    error = json.loads(done.stderr)["error"]
+    assert error["code"] == "JOB_NOT_FOUND" and error["request_id"].startswith("req_")

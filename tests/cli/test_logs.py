@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import subprocess
@@ -102,3 +103,26 @@ def test_follow_sees_a_request_made_after_it_started(
         follow.wait(timeout=WAIT)
         follow.stdout.close()
         follow.stderr.close()
+
+
+def test_follow_into_a_closed_pipe_ends_quietly(
+    sandbox: SandboxProcess, key: str, api: httpx.Client
+) -> None:
+    """`aiprod-sandbox logs tail --follow | head -1`, the reader gone before the first line."""
+    api.get("/jobs")
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "aiprod_sandbox", "logs", "tail", "--follow"],
+            env=command_env(sandbox, key),
+            stdin=subprocess.DEVNULL,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=WAIT,
+        )
+    finally:
+        os.close(writer)
+    assert done.stderr == ""
+    assert done.returncode == 1

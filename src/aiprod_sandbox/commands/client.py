@@ -17,7 +17,12 @@ DEFAULT_KEY = "sk_test_example_pro_key_0001"  # the example key `serve` prints
 
 
 class CommandError(ConfigError):
-    """What a client command reports on one line before it exits 1."""
+    """What a client command reports on one line before it exits 1; `envelope` is the
+    sandbox's error document when it sent one (what `--json` prints instead)."""
+
+    def __init__(self, message: str, envelope: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.envelope = envelope
 
 
 class SandboxClient:
@@ -59,11 +64,14 @@ def answer(response: httpx.Response) -> httpx.Response:
     message and details, as the sandbox said them."""
     if response.is_success:
         return response
+    envelope = None
     try:
-        error = response.json()["error"]
+        envelope = response.json()
+        error = envelope["error"]
         message = f"{response.status_code} {error['code']}: {error['message']}"
         if error.get("details"):
             message += " (" + "; ".join(f"{k}: {v}" for k, v in error["details"].items()) + ")"
     except (ValueError, KeyError, TypeError):
+        envelope = None
         message = f"{response.status_code}: {response.text[:200]}"
-    raise CommandError(message)
+    raise CommandError(message, envelope)
