@@ -1,10 +1,14 @@
 """`aiprod-sandbox scenario`: scenario files offline (`schema`, `validate`), and the account's
 scenario on a running sandbox (`use NAME`, `clear`).
 
-`list` serves both: when a sandbox answers (`--url`, `AIPROD_SANDBOX_URL`, or the default
-port) it lists that server's scenarios with the ones active for the account marked (a server
-started with `--scenarios-dir` knows more than the shipped ones); when nothing answers there,
-or with `--offline`, it lists the scenarios shipped with this version, as before.
+`use` takes a name from the server's library or a scenario file of your own (validated here
+first, with `file:line: field` errors, then sent inline).
+
+`list` serves both sides: when a sandbox answers (`--url`, `AIPROD_SANDBOX_URL`, or the default
+port) it lists that server's scenarios with the ones active for the account marked; when
+nothing answers there, or with `--offline`, it lists the scenarios shipped with this version,
+in the same form. A sandbox that answers with an error (a bad key) is that error, not the
+shipped list.
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ def add_parser(commands: Any) -> None:
     check = actions.add_parser("validate", help="check files; every error with file:line: field")
     check.add_argument("files", nargs="+", metavar="FILE")
     use = actions.add_parser("use", help="switch a scenario on for the account")
-    use.add_argument("name", metavar="NAME", help="a name from `scenario list`")
+    use.add_argument(
+        "name", metavar="NAME|FILE", help="a name from `scenario list`, or a .yaml file"
+    )
     clear = actions.add_parser("clear", help="switch the account's scenario off")
     for action in (listing, use, clear):
         flags.connection(action)
@@ -63,9 +69,15 @@ def run(args: argparse.Namespace) -> int:
         return _list(args, out)
     from .client import SandboxClient
 
+    body: dict[str, Any] = {"name": args.name} if args.action == "use" else {}
+    if args.action == "use" and _is_file(args.name):
+        found = _inline(Path(args.name))
+        if found is None:
+            return 1
+        body = {"scenario": found}
     with SandboxClient(args.url, args.key) as client:
         if args.action == "use":
-            done = client.json("PUT", "/_sandbox/scenario", json={"name": args.name})
+            done = client.json("PUT", "/_sandbox/scenario", json=body)
         else:
             done = client.json("DELETE", "/_sandbox/scenario")
     if out.as_json:
@@ -127,6 +139,26 @@ def _served(args: argparse.Namespace) -> list[dict[str, Any]] | None:
             raise CommandError(f"the sandbox at {client.url} did not answer: {exc}") from exc
         items: list[dict[str, Any]] = answer(response).json()["items"]
         return items
+
+
+def _is_file(name: str) -> bool:
+    return name.endswith((".yaml", ".yml")) or "/" in name or Path(name).is_file()
+
+
+def _inline(path: Path) -> dict[str, Any] | None:
+    """A scenario file's document, once it validates here; else its problems on stderr."""
+    import yaml
+
+    from ..core.scenarios import ScenarioError, load_file
+
+    try:
+        load_file(path)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+    document: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return document
 
 
 def _validate(files: list[str]) -> int:
