@@ -39,14 +39,19 @@ def add_parser(commands: Any) -> None:
     tail = actions.add_parser(
         "tail",
         help="the latest requests and delivery attempts; --follow for new ones as they come",
-        description=(__doc__ or "").split("\n\n", 1)[1].strip(),
+        description="The latest requests and delivery attempts, oldest first. "
+        + (__doc__ or "").split("\n\n", 1)[1].strip(),
     )
     tail.add_argument("-f", "--follow", action="store_true", help="keep printing new ones")
     tail.add_argument(
         "-n", "--lines", type=int, default=10, metavar="N", help="past ones first (default 10)"
     )
-    tail.add_argument("--path", metavar="GLOB", help="only requests to these paths (/jobs/*)")
-    tail.add_argument("--method", help="only requests with this method")
+    tail.add_argument(
+        "--path",
+        metavar="GLOB",
+        help="only requests to these paths (/jobs/*); no delivery attempts",
+    )
+    tail.add_argument("--method", help="only requests with this method; no delivery attempts")
     tail.add_argument(
         "--status",
         action="append",

@@ -52,7 +52,8 @@ def add_parser(commands: Any) -> None:
     trigger = commands.add_parser(
         "trigger",
         help="make a webhook event happen for a new or given job",
-        description=(__doc__ or "").split("\n\n", 1)[1].strip(),
+        description="Make EVENT happen the way the API would, printing each call made. "
+        + (__doc__ or "").split("\n\n", 1)[1].strip(),
     )
     trigger.add_argument("event", choices=EVENTS, metavar="EVENT", help=", ".join(EVENTS))
     trigger.add_argument("--job", dest="job_id", metavar="ID", help="an existing job")
