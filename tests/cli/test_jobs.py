@@ -91,3 +91,16 @@ def test_with_json_a_refusal_is_the_envelope_itself(cli: Cli) -> None:
     assert done.returncode == 1 and done.stdout == ""
     error = json.loads(done.stderr)["error"]
     assert error["code"] == "JOB_NOT_FOUND" and error["request_id"].startswith("req_")
+
+
+def test_on_a_terminal_a_table_with_times_relative_to_the_account_clock(
+    cli: Cli, api: httpx.Client
+) -> None:
+    job_id = _submit(api, "clip")
+    cli("clock", "freeze")
+    cli("clock", "advance", "2h")
+    done = cli("jobs", "list", env={"FORCE_COLOR": "1", "COLUMNS": "160"})
+    assert done.returncode == 0, done.stderr
+    assert "┃" in done.stdout and job_id in done.stdout
+    assert "2h ago" in done.stdout  # the account's clock, two hours on
+    assert "\x1b[32mCOMPLETED" in done.stdout

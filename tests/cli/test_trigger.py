@@ -97,3 +97,17 @@ def test_nothing_subscribed_says_so(cli: Cli) -> None:
     done = cli("trigger", "job.completed")
     assert done.returncode == 0, done.stderr
     assert "no webhook or callback_url takes it" in done.stdout
+
+
+def test_on_simulated_timing_the_job_is_moved_there(
+    cli: Cli, api: httpx.Client, hook: Running
+) -> None:
+    api.post("/_sandbox/timing", json={"job_timing": "simulated"})
+    done = cli("trigger", "job.completed")
+    assert done.returncode == 0, done.stderr
+    steps = done.stdout.splitlines()
+    assert steps[0].startswith("POST /pipeline/run") and steps[0].endswith("PENDING")
+    assert steps[1].endswith("PROCESSING") and steps[2].endswith("COMPLETED")
+    assert hook.receiver.wait_until(
+        lambda got: [r.event for r in got] == ["job.started", "job.completed"], WAIT
+    )

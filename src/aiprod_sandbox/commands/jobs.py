@@ -89,7 +89,7 @@ def _table(out: Output, page: dict[str, Any], now: str | None) -> None:
     ]
     info = page["pagination"]
     if rows:
-        out.table(["job", "status", "progress", "created", "input / error"], rows)
+        out.table(["job", "status", "progress", "created", "detail"], rows)
     if out.terminal or not rows:
         out.line(f"page {info['page']} of {info['pages']}, {info['total']} jobs")
 
