@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -89,8 +90,12 @@ def test_follow_sees_a_request_made_after_it_started(
     out: queue.Queue[str] = queue.Queue()
     err: queue.Queue[str] = queue.Queue()
     assert follow.stdout is not None and follow.stderr is not None
-    for stream, into in ((follow.stdout, out), (follow.stderr, err)):
-        threading.Thread(target=_pump, args=(stream, into), daemon=True).start()
+    pumps = [
+        threading.Thread(target=_pump, args=(stream, into), daemon=True)
+        for stream, into in ((follow.stdout, out), (follow.stderr, err))
+    ]
+    for pump in pumps:
+        pump.start()
     try:
         assert err.get(timeout=WAIT).startswith("following ")  # it has read what was there
         api.get("/jobs", params={"marker": "after-start"})
@@ -98,9 +103,14 @@ def test_follow_sees_a_request_made_after_it_started(
         assert (line["path"], line["query"]) == ("/jobs", "marker=after-start")
         api.post("/pipeline/run", json={"video_url": "https://example.com/b.mp4"})
         assert json.loads(out.get(timeout=WAIT))["path"] == "/pipeline/run"
+        follow.send_signal(signal.SIGINT)  # Ctrl-C: a quiet end a script can tell apart
+        assert follow.wait(timeout=WAIT) == 130
+        pumps[1].join(timeout=WAIT)
+        assert err.empty()  # no traceback
     finally:
-        follow.terminate()
-        follow.wait(timeout=WAIT)
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait(timeout=WAIT)
         follow.stdout.close()
         follow.stderr.close()
 
