@@ -69,8 +69,7 @@ def _last(delivery: dict[str, Any]) -> str:
 
 
 def _table(out: Output, items: list[dict[str, Any]], now: str | None) -> None:
-    from .jobs import when
-    from .output import styled
+    from .output import relative, styled
 
     rows = [
         [
@@ -79,7 +78,7 @@ def _table(out: Output, items: list[dict[str, Any]], now: str | None) -> None:
             styled(d["status"]),
             str(len(d["attempts"])),
             _last(d),
-            when(d["created_at"], now),
+            relative(d["created_at"], now),
             d["url"],
         ]
         for d in items
@@ -91,8 +90,7 @@ def _table(out: Output, items: list[dict[str, Any]], now: str | None) -> None:
 
 
 def _show(out: Output, delivery: dict[str, Any], now: str | None, *, redelivered: bool) -> None:
-    from .jobs import when
-    from .output import http_style, styled
+    from .output import http_style, relative, styled
 
     if redelivered:
         last = delivery["attempts"][-1]
@@ -107,14 +105,14 @@ def _show(out: Output, delivery: dict[str, Any], now: str | None, *, redelivered
             ("job", delivery["job_id"] or "-"),
             ("url", delivery["url"]),
             ("status", styled(delivery["status"])),
-            ("next", when(delivery["next_attempt_at"], now)),
+            ("next", relative(delivery["next_attempt_at"], now)),
         ]
     )
     rows = [
         [
             str(a["attempt"]),
             a["trigger"],
-            when(a["sent_at"] or a["scheduled_at"], now),
+            relative(a["sent_at"] or a["scheduled_at"], now),
             styled(str(a["response_status"]), http_style(a["response_status"])),
             a["error"] or "",
             f"{a['duration_ms']:.0f}ms" if a["duration_ms"] is not None else "-",

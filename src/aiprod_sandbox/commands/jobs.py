@@ -68,21 +68,15 @@ def clock_now(client: SandboxClient, out: Output) -> str | None:
     return now
 
 
-def when(at: str | None, now: str | None) -> str:
-    from .output import relative
-
-    return relative(at, now) if now else (at or "-")
-
-
 def _table(out: Output, page: dict[str, Any], now: str | None) -> None:
-    from .output import styled
+    from .output import relative, styled
 
     rows = [
         [
             job["job_id"],
             styled(job["status"]),
             f"{job['progress']}%",
-            when(job["created_at"], now),
+            relative(job["created_at"], now),
             (job.get("error") or {}).get("code") or job["input"]["video_url"],
         ]
         for job in page["items"]
@@ -95,15 +89,15 @@ def _table(out: Output, page: dict[str, Any], now: str | None) -> None:
 
 
 def show(out: Output, job: dict[str, Any], now: str | None) -> None:
-    from .output import styled
+    from .output import relative, styled
 
     pairs: list[tuple[str, Any]] = [
         ("job", job["job_id"]),
         ("status", styled(job["status"])),
         ("progress", f"{job['progress']}%"),
-        ("created", when(job["created_at"], now)),
-        ("started", when(job["started_at"], now)),
-        ("ended", when(job["completed_at"], now)),
+        ("created", relative(job["created_at"], now)),
+        ("started", relative(job["started_at"], now)),
+        ("ended", relative(job["completed_at"], now)),
         ("video_url", job["input"]["video_url"]),
     ]
     if job.get("result"):
