@@ -17,7 +17,7 @@ import httpx
 
 from tests.cli.conftest import Cli, command_env
 from tests.support.receivers import Receivers
-from tests.support.serve import SandboxProcess
+from tests.support.serve import SandboxProcess, launch, shut_down
 
 WAIT = 15.0
 
@@ -136,3 +136,33 @@ def test_follow_into_a_closed_pipe_ends_quietly(
         os.close(writer)
     assert done.stderr == ""
     assert done.returncode == 1
+
+
+def test_follow_ends_with_one_line_when_the_sandbox_goes_away(key: str) -> None:
+    server = launch()
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "aiprod_sandbox", "logs", "tail", "-f", "--interval", "0.1"],
+        env=command_env(server, key),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert follow.stderr is not None
+    err: queue.Queue[str] = queue.Queue()
+    pump = threading.Thread(target=_pump, args=(follow.stderr, err), daemon=True)
+    pump.start()
+    try:
+        assert err.get(timeout=WAIT).startswith("following ")
+        shut_down(server)
+        assert follow.wait(timeout=WAIT) == 1
+        pump.join(timeout=WAIT)
+        assert err.get(timeout=WAIT).startswith("aiprod-sandbox logs: no sandbox answered at ")
+        assert err.empty()  # that one line, no traceback
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait(timeout=WAIT)
+        if server.process.poll() is None:
+            shut_down(server)
+        follow.stderr.close()
