@@ -53,7 +53,13 @@ def test_an_import_waits_for_an_advance_of_the_same_account(server: ServerProces
 
     runner = threading.Thread(target=advance)
     runner.start()
-    time.sleep(0.05)
+    # Import once the advance is under way (its first attempts are logged), not after a
+    # fixed pause that a busy machine can outlast before the advance even arrives.
+    deadline = time.monotonic() + 10
+    while not api(server, "GET", "/_sandbox/deliveries?limit=1", key).json()["items"]:
+        assert time.monotonic() < deadline, "the advance made no attempt in 10 s"
+        time.sleep(0.005)
+    assert "advance" not in finished, "the advance ended before the import could race it"
     imported = api(server, "PUT", "/_sandbox/state", key, {"jobs": []}, timeout=60)
     finished["import"] = time.monotonic()
     runner.join(timeout=60)
