@@ -53,7 +53,13 @@ def test_eighty_thousand_unknown_fields_answer_small_and_fast(server: ServerProc
         error = assert_envelope(answer, 400, "UNKNOWN_FIELD")
         assert len(error["details"]) == 101 and "79900 more" in error["details"]["…"]
         assert len(answer.body) < 10_000
-    assert max(seen) < VICTIM_BOUND_MS, (max(seen), statistics.median(seen))
+    # Before, each of the ten requests held the loop 0.4-0.7 s, so about ten of the victim's
+    # requests waited that long; two slow ones are left to the machine (a busy CI runner can
+    # deschedule the victim's own thread for that long).
+    assert len(seen) >= 3 and sorted(seen)[-3] < VICTIM_BOUND_MS, (
+        sorted(seen)[-3:],
+        statistics.median(seen),
+    )
 
 
 def test_a_scenario_cannot_have_more_than_a_hundred_rules_of_a_kind(
