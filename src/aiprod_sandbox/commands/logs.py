@@ -2,7 +2,9 @@
 attempts on a running sandbox, one line each, oldest first, as they happen.
 
 It polls `GET /_sandbox/requests` and `GET /_sandbox/deliveries` (control calls are not in the
-journal, so it never sees itself) and prints what it has not printed yet. On a terminal each
+journal, so it never sees itself) and prints what it has not printed yet: each poll reads all
+that came since the last one, and when the journal's bound let requests go before they were
+read, one line on stderr says how many. On a terminal each
 line is coloured by status; piped, or with `--json`, each is a JSON line (`"type": "request"`
 or `"delivery_attempt"`) for `jq`. Times are the account's clock's.
 """
@@ -24,8 +26,8 @@ if TYPE_CHECKING:
     from .client import SandboxClient
     from .output import Output
 
-POLL_REQUESTS = 200  # journal entries read per poll (newest first)
-POLL_DELIVERIES = 100
+PAGE = 1000  # the most one listing gives (`limit` of both listings)
+FIRST_PAGE = 100  # what a poll asks for first; most polls need no more
 SEEN_KEPT = 20_000  # ids remembered, so a long tail stays small
 
 
@@ -88,31 +90,165 @@ class Line:
     record: dict[str, Any]
 
 
+class Recent:
+    """Ids remembered, the oldest forgotten past `SEEN_KEPT`."""
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+        self._order: deque[str] = deque()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._ids
+
+    def add(self, key: str) -> None:
+        if key in self._ids:
+            return
+        self._ids.add(key)
+        self._order.append(key)
+        if len(self._order) > SEEN_KEPT:
+            self._ids.discard(self._order.popleft())
+
+    def clear(self) -> None:
+        self._ids.clear()
+        self._order.clear()
+
+
+class Journal:
+    """The journal's entries not read yet, oldest first.
+
+    A listing's `kept + evicted` counts the entries ever added (since the last reset), so a
+    poll knows how many came since the last one: it asks for that many (`PAGE` at most, the
+    listing's bound, which is above the journal's own), and the ones the journal's bound let go
+    before they were read are counted in `lost`, not passed over in silence."""
+
+    def __init__(self, client: SandboxClient, query: dict[str, Any]) -> None:
+        self.client = client
+        self.query = query
+        self.read = Recent()
+        self.added: int | None = None  # entries ever added, as of the last poll
+        self.evicted = 0
+        self.lost = 0  # new entries let go before this poll could read them
+        self.bound = ""
+
+    def poll(self) -> list[dict[str, Any]]:
+        limit = FIRST_PAGE
+        while True:
+            listed = self._list(limit)
+            added = listed["kept"] + listed["evicted"]
+            if self.added is not None and (added < self.added or listed["evicted"] < self.evicted):
+                self.added = 0  # a reset: the counts start again
+                self.read.clear()
+            fresh = added - (self.added or 0)
+            if len(listed["items"]) < limit or limit >= min(fresh, PAGE):
+                break
+            limit = min(fresh, PAGE)
+        self.lost = max(0, fresh - listed["kept"]) if self.added is not None else 0
+        self.bound = f"{listed['bound']['entries']} entries, {listed['bound']['bytes']} bytes"
+        self.added, self.evicted = added, listed["evicted"]
+        new = [entry for entry in reversed(listed["items"]) if entry["request_id"] not in self.read]
+        for entry in new:
+            self.read.add(entry["request_id"])
+        return new
+
+    def _list(self, limit: int) -> dict[str, Any]:
+        found: dict[str, Any] = self.client.json(
+            "GET", "/_sandbox/requests", params={**self.query, "limit": limit}
+        )
+        return found
+
+
+class DeliveryLog:
+    """The deliveries whose attempts may have changed since the last poll: the new ones (newest
+    first, paged until one already seen), the pending ones (a retry can come to any), and the
+    ones pending last time that have finished since (their last attempt)."""
+
+    def __init__(self, client: SandboxClient) -> None:
+        self.client = client
+        self.known = Recent()
+        self.pending: set[str] = set()
+
+    def poll(self) -> list[dict[str, Any]]:
+        found = {d["delivery_id"]: d for d in self._newest()}
+        for delivery in self._list(PAGE, status="pending"):
+            found.setdefault(delivery["delivery_id"], delivery)
+        for delivery_id in self.pending - found.keys():
+            finished = self._get(delivery_id)
+            if finished is not None:
+                found[delivery_id] = finished
+        self.pending = {key for key, d in found.items() if d["status"] == "pending"}
+        for delivery_id in found:
+            self.known.add(delivery_id)
+        return sorted(found.values(), key=lambda d: d["created_at"])
+
+    def _newest(self) -> list[dict[str, Any]]:
+        limit = FIRST_PAGE
+        while True:
+            items = self._list(limit)
+            reached = any(d["delivery_id"] in self.known for d in items)
+            if reached or len(items) < limit or limit >= PAGE:
+                return items
+            limit = PAGE
+
+    def _list(self, limit: int, **query: str) -> list[dict[str, Any]]:
+        params = {"limit": limit, **query}
+        found: list[dict[str, Any]] = self.client.json(
+            "GET", "/_sandbox/deliveries", params=params
+        )["items"]
+        return found
+
+    def _get(self, delivery_id: str) -> dict[str, Any] | None:
+        from .client import CommandError
+
+        try:
+            found: dict[str, Any] = self.client.json("GET", f"/_sandbox/deliveries/{delivery_id}")
+        except CommandError as exc:
+            if str(exc).startswith("404"):
+                return None  # forgotten by the log's bound, or reset
+            raise
+        return found
+
+
 class Tail:
     """What has been printed so far, and what the sandbox holds that has not."""
 
     def __init__(self, client: SandboxClient, args: argparse.Namespace) -> None:
-        self.client = client
+        query: dict[str, Any] = {}
+        if args.path:
+            query["path"] = args.path
+        if args.method:
+            query["method"] = args.method.upper()
         self.args = args
         self.statuses = [s for group in args.status for s in group]
-        self.seen: set[str] = set()
-        self.order: deque[str] = deque()
+        self.journal = Journal(client, query)
+        self.deliveries = DeliveryLog(client)
+        self.printed = Recent()  # delivery attempts
+
+    @property
+    def with_attempts(self) -> bool:
+        return not (self.args.no_deliveries or self.args.path or self.args.method)
 
     def new(self) -> list[Line]:
-        """Lines not printed yet, oldest first."""
-        lines = [line for line in self._requests() if line.key not in self.seen]
-        if not self.args.no_deliveries:
-            lines += [line for line in self._attempts() if line.key not in self.seen]
-        lines.sort(key=lambda line: line.at)  # stable: each source is already in order
-        for line in lines:
-            self._remember(line.key)
+        """Lines not printed yet, oldest first (each source is in order; the sort is stable)."""
+        lines = list(self._requests())
+        if self.with_attempts:
+            attempts = [line for line in self._attempts() if line.key not in self.printed]
+            for line in attempts:
+                self.printed.add(line.key)
+            lines += attempts
+        lines.sort(key=lambda line: line.at)
         return lines
 
-    def _remember(self, key: str) -> None:
-        self.seen.add(key)
-        self.order.append(key)
-        if len(self.order) > SEEN_KEPT:
-            self.seen.discard(self.order.popleft())
+    def lost(self) -> str | None:
+        """What the last poll could not read, as one sentence; None when it read everything."""
+        count = self.journal.lost
+        if not count:
+            return None
+        plural, them = ("s", "them") if count != 1 else ("", "it")
+        said = (
+            f"{count} request{plural} not shown: the journal's bound ({self.journal.bound}) "
+            f"let go of {them} before this poll could read {them}"
+        )
+        return said + (" (not all may match --path or --method)" if self.journal.query else "")
 
     def _wanted(self, status: int) -> bool:
         text = str(status)
@@ -121,23 +257,13 @@ class Tail:
         )
 
     def _requests(self) -> Iterator[Line]:
-        query: dict[str, Any] = {"limit": POLL_REQUESTS}
-        if self.args.path:
-            query["path"] = self.args.path
-        if self.args.method:
-            query["method"] = self.args.method.upper()
-        found = self.client.json("GET", "/_sandbox/requests", params=query)["items"]
-        for entry in reversed(found):
+        for entry in self.journal.poll():
             if self._wanted(entry["status"]):
                 yield Line(entry["request_id"], entry["timestamp"], {"type": "request", **entry})
 
     def _attempts(self) -> Iterator[Line]:
-        if self.args.path or self.args.method:
-            return  # narrowed to requests
-        query = {"limit": POLL_DELIVERIES}
-        found = self.client.json("GET", "/_sandbox/deliveries", params=query)["items"]
-        for delivery in reversed(found):
-            for index, attempt in enumerate(delivery["attempts"]):
+        for delivery in self.deliveries.poll():
+            for attempt in delivery["attempts"]:
                 finished = attempt["duration_ms"] is not None or attempt["error"] is not None
                 if not finished or not self._wanted(attempt["response_status"]):
                     continue
@@ -150,7 +276,8 @@ class Tail:
                     **attempt,
                 }
                 at = attempt["sent_at"] or attempt["scheduled_at"]
-                yield Line(f"{delivery['delivery_id']}#{index}", at, record)
+                key = f"{delivery['delivery_id']}#{attempt['attempt']}/{attempt['trigger']}/{at}"
+                yield Line(key, at, record)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -172,7 +299,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"following {client.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         while True:
             time.sleep(args.interval)
-            for line in tail.new():
+            lines = tail.new()
+            lost = tail.lost()
+            if lost is not None:  # older than this poll's lines: said before them
+                sys.stdout.flush()
+                print(f"aiprod-sandbox logs: {lost}", file=sys.stderr, flush=True)
+            for line in lines:
                 _print(out, line, as_json)
 
 

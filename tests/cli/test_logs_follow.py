@@ -1,0 +1,152 @@
+"""`aiprod-sandbox logs tail --follow` loses no line: over real sockets, far more requests and
+delivery attempts than one listing page made between two polls all appear, in order; and when
+the journal's bound lets requests go before a poll could read them, one line says how many."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import IO, Any
+
+import httpx
+import pytest
+
+from aiprod_sandbox.core.jobs import JOB_EVENTS
+from tests.cli.conftest import command_env
+from tests.support.receivers import Receivers
+from tests.support.serve import SandboxProcess
+
+WAIT = 30.0
+INTERVAL = 6.0  # seconds between polls: every burst below fits between two of them
+REQUESTS = 260  # more than the 200 the first `logs tail` read per poll
+JOBS_EVERY = 9  # one request in nine submits a job (and its webhook deliveries)
+EVENTS = 120  # and events sent besides: more deliveries than the first `logs tail` read
+
+
+class Follow:
+    """`logs tail --follow` as a child, its stdout and stderr read line by line in threads."""
+
+    def __init__(self, sandbox: SandboxProcess, key: str) -> None:
+        argv = [sys.executable, "-m", "aiprod_sandbox", "logs", "tail", "-f", "-n", "0"]
+        self.process = subprocess.Popen(
+            [*argv, "--interval", str(INTERVAL)],
+            env=command_env(sandbox, key),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self.out: queue.Queue[str] = queue.Queue()
+        self.err: queue.Queue[str] = queue.Queue()
+        for stream, into in ((self.process.stdout, self.out), (self.process.stderr, self.err)):
+            threading.Thread(target=_pump, args=(stream, into), daemon=True).start()
+
+    def records(self, done: Any) -> list[dict[str, Any]]:
+        """JSON lines until `done(records)` holds (bounded by WAIT)."""
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + WAIT
+        while not done(got):
+            try:
+                got.append(json.loads(self.out.get(timeout=max(0.0, deadline - time.monotonic()))))
+            except queue.Empty:
+                pytest.fail(f"logs tail printed {len(got)} lines, then nothing for {WAIT} s")
+        return got
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=WAIT)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _pump(stream: IO[str], into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(line)
+
+
+@pytest.fixture
+def follow(sandbox: SandboxProcess, key: str) -> Iterator[Follow]:
+    started = Follow(sandbox, key)
+    try:
+        assert started.err.get(timeout=WAIT).startswith("following ")  # its first poll is done
+        yield started
+    finally:
+        started.stop()
+
+
+def _burst(api: httpx.Client) -> list[tuple[str, str]]:
+    """REQUESTS requests as fast as they go, every one answered; (path, query) of each."""
+    made = []
+    for index in range(REQUESTS):
+        if index % JOBS_EVERY == 0:
+            answer = api.post("/pipeline/run", json={"video_url": f"https://e.com/{index}.mp4"})
+            made.append(("/pipeline/run", ""))
+        else:
+            answer = api.get("/jobs", params={"n": index})
+            made.append(("/jobs", f"n={index}"))
+        assert answer.status_code < 500, answer.text
+    return made
+
+
+def _total(api: httpx.Client) -> tuple[int, int]:
+    listed = api.get("/_sandbox/requests", params={"limit": 1}).json()
+    return listed["kept"] + listed["evicted"], listed["evicted"]
+
+
+def test_every_request_and_attempt_between_two_polls_appears_in_order(
+    follow: Follow, api: httpx.Client, receivers: Receivers
+) -> None:
+    hook = receivers.plain()
+    started = time.monotonic()
+    hooked = {"url": hook.url, "events": list(JOB_EVENTS)}
+    api.post("/webhooks/register", json=hooked).raise_for_status()
+    made = _burst(api)
+    for _ in range(EVENTS):  # control calls: deliveries, and no journal entry
+        api.post("/_sandbox/events", json={"event": "job.completed"}).raise_for_status()
+    # All of it between the follower's first poll and its second (else the test proves less).
+    assert time.monotonic() - started < INTERVAL - 1
+    deliveries = api.get("/_sandbox/deliveries", params={"limit": 1000}).json()["items"]
+    assert len(deliveries) > 100  # more than the first `logs tail` read per poll, too
+    assert hook.receiver.wait_until(lambda got: len(got) >= len(deliveries), WAIT)
+    assert _total(api) == (len(made) + 1, 0)  # the journal kept them all: nothing to lose
+
+    printed = follow.records(
+        lambda got: (
+            sum(r["type"] == "request" for r in got) >= REQUESTS
+            and sum(r["type"] == "delivery_attempt" for r in got) >= len(deliveries)
+        )
+    )
+    requests = [(r["path"], r["query"]) for r in printed if r["type"] == "request"]
+    assert requests == [("/webhooks/register", ""), *made]  # every one, once, in the order made
+    attempts = [r["delivery_id"] for r in printed if r["type"] == "delivery_attempt"]
+    assert sorted(attempts) == sorted(d["delivery_id"] for d in deliveries)
+    stamps = [r.get("timestamp") or r["sent_at"] for r in printed]
+    assert stamps == sorted(stamps)
+    assert follow.err.empty()  # nothing said lost
+
+
+def test_requests_the_bound_let_go_before_a_poll_are_counted_on_one_line(
+    follow: Follow, api: httpx.Client
+) -> None:
+    big = "x" * 4096  # each kept in full: the journal's 512 KiB hold about a hundred of these
+    for index in range(REQUESTS):
+        api.post("/pipeline/run", params={"n": index}, content=f'{{"pad": "{big}"}}')
+    total, evicted = _total(api)
+    assert total == REQUESTS and evicted > 0
+
+    printed = follow.records(lambda got: len(got) >= REQUESTS - evicted)
+    said = follow.err.get(timeout=WAIT)
+    assert said.startswith(f"aiprod-sandbox logs: {evicted} requests not shown: ")
+    assert "journal's bound" in said
+    made = [r["query"] for r in printed]
+    assert made == [
+        f"n={index}" for index in range(evicted, REQUESTS)
+    ]  # the newest, in order; the rest counted
