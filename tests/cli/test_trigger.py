@@ -111,3 +111,28 @@ def test_on_simulated_timing_the_job_is_moved_there(
     assert hook.receiver.wait_until(
         lambda got: [r.event for r in got] == ["job.started", "job.completed"], WAIT
     )
+
+
+def test_an_error_of_your_own_is_the_one_the_job_fails_with_on_instant_timing(
+    cli: Cli, api: httpx.Client, hook: Running
+) -> None:
+    """The fail_download input fails an instant job at once with DOWNLOAD_FAILED: the
+    error asked for must still be the one the job and its event carry."""
+    done = cli("trigger", "job.failed", "--set", "error.code=PROCESSING_TIMEOUT", "--json")
+    assert done.returncode == 0, done.stderr
+    job = api.get(f"/jobs/{json.loads(done.stdout)['job_id']}").json()
+    assert job["status"] == "FAILED" and job["error"]["code"] == "PROCESSING_TIMEOUT"
+    assert hook.receiver.wait_until(lambda got: [r.event for r in got][-1:] == ["job.failed"], WAIT)
+    failed = hook.receiver.received[-1].json()
+    assert failed["data"]["error"]["code"] == "PROCESSING_TIMEOUT"
+
+
+def test_the_commands_own_reads_stay_out_of_the_journal(cli: Cli, api: httpx.Client) -> None:
+    """What the partner's code did is what the journal, `logs tail` and the advisor see:
+    trigger's and jobs' reads go through the control API."""
+    done = cli("trigger", "job.completed", "--json")
+    job_id = json.loads(done.stdout)["job_id"]
+    assert cli("jobs", "get", job_id).returncode == 0
+    assert cli("jobs", "list").returncode == 0
+    journal = api.get("/_sandbox/requests").json()["items"]
+    assert [(e["method"], e["path"]) for e in journal] == [("POST", "/pipeline/run")]

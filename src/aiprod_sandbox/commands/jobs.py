@@ -1,5 +1,7 @@
-"""`aiprod-sandbox jobs list|get`: the account's jobs on a running sandbox (`GET /jobs`,
-`GET /jobs/{job_id}`), as a table or one job's fields; `--json` prints the API's answer."""
+"""`aiprod-sandbox jobs list|get`: the account's jobs on a running sandbox, as a table or one
+job's fields; `--json` prints the API's answer. Read through the control API (`GET
+/_sandbox/jobs[/{job_id}]`: the same listing and view as `GET /jobs`, not counted or
+journaled), so a look by hand is never taken for the partner's own traffic."""
 
 from __future__ import annotations
 
@@ -20,14 +22,14 @@ def add_parser(commands: Any) -> None:
         "jobs", help="list the account's jobs, or show one", description="The account's jobs."
     )
     actions = jobs.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="newest first, one page (GET /jobs)")
+    listing = actions.add_parser("list", help="newest first, one page (as GET /jobs lists them)")
     listing.add_argument("--status", choices=STATUSES, help="only jobs in this state")
     listing.add_argument("--limit", type=int, default=10, help="per page, 1-100 (default 10)")
     listing.add_argument("--page", type=int, default=1, help="page number (default 1)")
     listing.add_argument(
         "--sort", default="-created_at", help="created_at, -created_at (default), status, -status"
     )
-    get = actions.add_parser("get", help="one job, whole (GET /jobs/{job_id})")
+    get = actions.add_parser("get", help="one job, whole (as GET /jobs/{job_id} shows it)")
     get.add_argument("job_id", metavar="JOB_ID")
     for action in (listing, get):
         flags.connection(action)
@@ -41,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     out = Output(args.json)
     with SandboxClient(args.url, args.key) as client:
         if args.action == "get":
-            job = client.json("GET", f"/jobs/{args.job_id}")
+            # The control API's reads: uncounted and unjournaled, so looking by hand never
+            # shows up as the partner's polling (in `logs tail` or the advisor's findings).
+            job = client.json("GET", f"/_sandbox/jobs/{args.job_id}")["job"]
             if out.as_json:
                 out.json(job)
             else:
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         query = {"page": args.page, "limit": args.limit, "sort": args.sort}
         if args.status:
             query["status"] = args.status
-        page = client.json("GET", "/jobs", params=query)
+        page = client.json("GET", "/_sandbox/jobs", params=query)
         if out.as_json:
             out.json(page)
             return 0
