@@ -4,12 +4,12 @@ happen on a running sandbox the way the API would make it, and say each step tak
 For a new job it submits `POST /pipeline/run` with the magic input that leads to the event
 (`slow` for started and progress: it then runs on, on the account's clock; `stay_pending` for
 cancelled; `fail_download` for failed, or `slow` when `--set error...` gives the error), then
-moves the job along the state machine (`POST /_sandbox/jobs/{id}/transition`, or `DELETE /jobs/{id}` to
-cancel) if the account's timing has not got it there yet. With `--job` it moves that job; if the
-job is already where the event leaves it (job.completed for a COMPLETED job), it sends the event
-again (`POST /_sandbox/events`), as `--send-only` always does. `--set` sets fields of the
-submitted job (`voice_language=fr`, `metadata.order=42`), the progress of job.progress
-(`progress=60`) or the error of job.failed (`error.code=PROCESSING_TIMEOUT`).
+moves the job along the state machine (`POST /_sandbox/jobs/{id}/transition`, or `DELETE
+/jobs/{id}` to cancel) if the account's timing has not got it there yet. With `--job` it moves
+that job; if the job is already where the event leaves it (job.completed for a COMPLETED job),
+it sends the event again (`POST /_sandbox/events`), as `--send-only` always does. `--set` sets
+fields of the submitted job (`voice_language=fr`, `metadata.order=42`), the progress of
+job.progress (`progress=60`) or the error of job.failed (`error.code=PROCESSING_TIMEOUT`).
 """
 
 from __future__ import annotations
