@@ -16,6 +16,7 @@ from typing import Any
 
 from ._version import __version__
 from .commands import clock, completion, control, deliveries, jobs, logs, scenario, trigger
+from .commands.forwarding import ATTEMPT_TIMEOUT, FORWARD_TIMEOUT, MAX_FORWARD_TIMEOUT
 from .errors import ConfigError
 from .settings import OPTIONS, Client, Settings
 
@@ -63,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         "listen",
         help="run a local webhook receiver that prints and verifies deliveries",
         description="Receive webhooks on 127.0.0.1:PORT, print each delivery and whether its "
-        "signature verifies, and answer with a chosen sequence of statuses.",
+        "signature verifies, and answer with a chosen sequence of statuses. With --forward-to "
+        "URL: register a webhook on the sandbox pointing here, print its whsec_ secret, and "
+        "forward every delivery to your app (see docs/cli.md).",
     )
     listen.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
     listen.add_argument("--port", type=int, default=9000, help="port (default: 9000)")
@@ -91,6 +94,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-secret",
         action="store_true",
         help="with --forward-to: print the registration's whsec_ secret and exit",
+    )
+    listen.add_argument(
+        "--forward-timeout",
+        type=_argparse_type(_forward_timeout),
+        default=FORWARD_TIMEOUT,
+        metavar="SECONDS",
+        help="with --forward-to: how long the app may take to answer before the sandbox is "
+        f"answered 504 (default: {FORWARD_TIMEOUT:g}; keep it below the sandbox's "
+        f"--webhook-timeout, {ATTEMPT_TIMEOUT:g} by default)",
+    )
+    listen.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="with --forward-to: the URL to register, for a sandbox that cannot reach this "
+        "machine's 127.0.0.1 (in a container: http://host.docker.internal:PORT/listen, with "
+        "--host 0.0.0.0); this still listens on --host:--port",
+    )
+    listen.add_argument(
+        "--skip-verify",
+        action="store_true",
+        help="with --forward-to: do not check the certificate of an https app (self-signed)",
     )
     listen.add_argument("--url", default=None, help="the sandbox [env AIPROD_SANDBOX_URL]")
     listen.add_argument("--key", default=None, help="the account's key [env AIPROD_SANDBOX_KEY]")
@@ -222,6 +246,19 @@ def _client(args: argparse.Namespace) -> int:
     return code
 
 
+def _listen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """The forwarder with --forward-to (or --print-secret), else the verifying receiver."""
+    if args.forward_to or args.print_secret:
+        from .commands import forward
+
+        return forward.run(args)
+    if args.public_url or args.skip_verify:
+        parser.error("--public-url and --skip-verify go with --forward-to")
+    from .server import listen
+
+    return listen(args.host, args.port, args.secret, args.respond)
+
+
 def _health(url: str | None, timeout: float, wait: float = 0.0) -> int:
     """Healthy when GET /health answers ok: at --url, else on the configured port, else on
     the port `serve` wrote to its --port-file (a `--port` flag given to the container).
@@ -279,6 +316,13 @@ def _probe(base: str, timeout: float) -> str | None:
         return str(exc)
 
 
+def _forward_timeout(text: str) -> float:
+    seconds = float(text)
+    if not 0 < seconds <= MAX_FORWARD_TIMEOUT:  # also refuses NaN
+        raise ValueError(f"must be more than 0 and at most {MAX_FORWARD_TIMEOUT:g}, got {text!r}")
+    return seconds
+
+
 def _statuses(text: str) -> tuple[int, ...]:
     statuses = tuple(int(part) for part in text.split(",") if part.strip())
     if any(not 100 <= status <= 599 for status in statuses):
@@ -329,13 +373,7 @@ def _run(argv: Sequence[str] | None) -> int:
         return _state(args)
     if getattr(args, "run", None) is not None:
         return _client(args)
-    if args.command == "listen" and (args.forward_to or args.print_secret):
-        from .commands import forward
-
-        return forward.run(args)
     if args.command == "listen":
-        from .server import listen
-
-        return listen(args.host, args.port, args.secret, args.respond)
+        return _listen(parser, args)
     parser.error(f"unknown command {args.command}")
     return 2

@@ -12,14 +12,17 @@ import pty
 import queue
 import re
 import select
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,7 +81,9 @@ class PartnerApp:
             return list(self.got)
 
 
-def serve_app(app: PartnerApp) -> tuple[ThreadingHTTPServer, str]:
+def serve_app(
+    app: PartnerApp, tls: ssl.SSLContext | None = None
+) -> tuple[ThreadingHTTPServer, str]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -95,8 +100,13 @@ def serve_app(app: PartnerApp) -> tuple[ThreadingHTTPServer, str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:  # the handshake is each connection's own thread's (a refused one too)
+        server.socket = tls.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
     threading.Thread(target=server.serve_forever, name="partner-app", daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/aiprod-webhook"
+    scheme = "https" if tls is not None else "http"
+    return server, f"{scheme}://127.0.0.1:{server.server_address[1]}/aiprod-webhook"
 
 
 @pytest.fixture
@@ -509,3 +519,162 @@ def test_events_chooses_what_the_registration_subscribes_to(
     assert hook["events"] == ["job.completed", "job.failed"]
     assert listener.stop(signal.SIGINT) == 0
     assert account.webhook_ids() == []
+
+
+# ---- --forward-timeout, --public-url, --skip-verify --------------------------------------------
+ANY_BANNER = re.compile(r"^Forwarding (?P<url>\S+) \((?P<id>wh_\w+), ")
+
+
+def free_port() -> int:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port: int = free.getsockname()[1]
+        return port
+
+
+def started(listener: Listener) -> tuple[re.Match[str], str]:
+    """The banner's match and the secret, once the listener has printed both."""
+    banner = ANY_BANNER.match(listener.wait_line(lambda line: bool(ANY_BANNER.match(line))))
+    assert banner is not None
+    secret = SECRET.search(listener.wait_line(lambda line: "whsec_" in line))
+    assert secret is not None
+    return banner, secret.group()
+
+
+def test_forward_timeout_makes_a_silent_app_a_504_sooner(
+    account: Api, listeners: Callable[..., Listener]
+) -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        target = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+        listener = listeners(*forward(account, target, "--forward-timeout", "1.5"))
+        banner, _ = started(listener)
+        began = time.monotonic()
+        test = account.call("POST", f"/webhooks/{banner['id']}/test")
+        line = listener.wait_line(lambda line: test["delivery_id"] in line)
+        took = time.monotonic() - began
+    assert "→ 504" in line and "app timed out after 1.5 s" in line
+    assert 1.4 < took < 10  # its 1.5 s, not the default 25
+    (delivery,) = [d for d in account.deliveries() if d["delivery_id"] == test["delivery_id"]]
+    assert delivery["attempts"][0]["response_status"] == 504
+    assert listener.stop() == 0
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf", "soon"])
+def test_a_forward_timeout_that_cannot_work_is_a_usage_error(seconds: str) -> None:
+    done = subprocess.run(
+        [
+            str(CLI),
+            "listen",
+            "--forward-to",
+            "http://127.0.0.1:9/hook",
+            "--forward-timeout",
+            seconds,
+        ],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=WAIT,
+    )
+    assert done.returncode == 2 and "--forward-timeout" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_default_forward_timeout_is_below_the_sandboxs_attempt_timeout() -> None:
+    from aiprod_sandbox.commands.forwarding import FORWARD_TIMEOUT
+    from aiprod_sandbox.settings import Settings
+
+    assert FORWARD_TIMEOUT < Settings().webhook_timeout
+
+
+def test_the_public_url_is_registered_and_the_listener_still_forwards(
+    account: Api, partner: tuple[PartnerApp, str], listeners: Callable[..., Listener]
+) -> None:
+    app, target = partner
+    app.statuses = []
+    port = free_port()
+    public = f"http://localhost:{port}/listen"  # another way to this listener, as a container's
+    at = ["--url", account.base, "--key", account.key, "--port", str(port)]
+    listener = listeners("--forward-to", target, "--public-url", public, *at)
+    banner, app.secret = started(listener)
+    assert banner["url"] == public
+    assert f"Listening on http://127.0.0.1:{port}/listen" in "\n".join(listener.lines)
+    (hook,) = account.call("GET", "/webhooks")["items"]
+    assert (hook["webhook_id"], hook["url"]) == (banner["id"], public)
+
+    account.call("POST", f"/webhooks/{banner['id']}/test")
+    (got,) = app.wait_for(1)
+    assert got.signature_ok and got.status == 200
+    assert listener.stop() == 0
+    assert account.webhook_ids() == []
+
+
+def test_public_url_must_be_an_absolute_http_url(account: Api) -> None:
+    done = subprocess.run(
+        [str(CLI), "listen", "--forward-to", "http://127.0.0.1:9/hook", "--port", "0"]
+        + ["--public-url", "host.docker.internal:9000/listen", "--url", account.base],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=WAIT,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "aiprod-sandbox listen: --public-url host.docker.internal:9000/listen: "
+        "not an absolute http(s) URL"
+    )
+
+
+def self_signed(directory: Path) -> ssl.SSLContext:
+    """A server context with a certificate for 127.0.0.1 that no authority signed (made by
+    `openssl`, which the test skips without)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl to make a self-signed certificate with")
+    cert_file, key_file = directory / "app.crt", directory / "app.key"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-days", "1", "-subj", "/CN=partner app"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1"]
+        + ["-keyout", str(key_file), "-out", str(cert_file)],
+        capture_output=True,
+        check=True,
+        timeout=WAIT,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+@pytest.fixture
+def tls_partner(tmp_path: Path) -> Iterator[tuple[PartnerApp, str]]:
+    app = PartnerApp()
+    server, url = serve_app(app, self_signed(tmp_path))
+    yield app, url
+    server.shutdown()
+    server.server_close()
+
+
+def test_skip_verify_reaches_an_app_with_a_self_signed_certificate(
+    account: Api, tls_partner: tuple[PartnerApp, str], listeners: Callable[..., Listener]
+) -> None:
+    app, target = tls_partner
+    assert target.startswith("https://127.0.0.1:")
+    refusing = listeners(*forward(account, target))
+    banner, _ = started(refusing)
+    assert "--skip-verify" not in banner.string
+    test = account.call("POST", f"/webhooks/{banner['id']}/test")
+    line = refusing.wait_line(lambda line: test["delivery_id"] in line)
+    assert "→ 502" in line and "TLS" in line and "--skip-verify" in line
+    assert app.got == []
+    assert refusing.stop() == 0
+
+    skipping = listeners(*forward(account, target, "--skip-verify"))
+    banner, app.secret = started(skipping)
+    assert banner.string.endswith("(certificate not verified: --skip-verify)")
+    test = account.call("POST", f"/webhooks/{banner['id']}/test")
+    (got,) = app.wait_for(1)
+    assert got.signature_ok and got.status == 200
+    assert "→ 200" in skipping.wait_line(lambda line: test["delivery_id"] in line)
+    assert skipping.stop() == 0

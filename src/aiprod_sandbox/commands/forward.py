@@ -1,10 +1,16 @@
 """`aiprod-sandbox listen --forward-to URL`: a webhook registered on a running sandbox that
 points at this process, each delivery forwarded byte for byte to the partner's app (issue 21).
 
-The flow: bind 127.0.0.1:`--port` (0 = any free port), register (or reuse, see below)
-`http://127.0.0.1:PORT/listen` for `--events` (default: all), print the `whsec_` secret once,
-then forward every delivery with `forwarding.Forwarder` and print one line each. Ctrl-C or
-SIGTERM stops it and deletes the registration it made; a closed stdout ends it quietly.
+The flow: bind `--host`:`--port` (127.0.0.1; 0 = any free port), register (or reuse, see
+below) `http://127.0.0.1:PORT/listen` for `--events` (default: all), print the `whsec_` secret
+once, then forward every delivery with `forwarding.Forwarder` and print one line each. Ctrl-C
+or SIGTERM stops it and deletes the registration it made; a closed stdout ends it quietly.
+
+A sandbox that cannot reach this machine's loopback (one in a container) is given
+`--public-url` instead, the URL it can reach this listener at
+(`http://host.docker.internal:PORT/listen`): that URL is registered, the listener still binds
+`--host`:`--port`. `--forward-timeout` bounds the wait for the app (a 504 after it), and
+`--skip-verify` forwards to an https app without checking its certificate.
 
 `--print-secret` does what `stripe listen --print-secret` does: it prints the secret the
 forwarder on that port signs with, and exits. So that secret stays true, the registration is
@@ -33,7 +39,7 @@ from urllib.parse import urlsplit
 from ..core.clock import system_time
 from ..core.urls import local_url
 from .client import CommandError, SandboxClient
-from .forwarding import Forwarded, Forwarder
+from .forwarding import ATTEMPT_TIMEOUT, Forwarded, Forwarder
 
 PATH = "/listen"  # where the sandbox posts: names the registration as this command's
 
@@ -65,16 +71,25 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     events = _events(args.events)
+    public = _public(args.public_url)
     if args.print_secret:
-        return _print_secret(args, events)
+        return _print_secret(args, events, public)
     target = _target(args.forward_to)
+    if args.forward_timeout >= ATTEMPT_TIMEOUT:
+        print(
+            f"aiprod-sandbox listen: note: --forward-timeout {args.forward_timeout:g} is not "
+            f"below the sandbox's default attempt timeout ({ATTEMPT_TIMEOUT:g} s): unless it was "
+            "served with a longer --webhook-timeout, a slow app's attempt ends there as a "
+            "timeout, not here as a 504",
+            file=sys.stderr,
+        )
     with _terminate_as_interrupt(), SandboxClient(args.url, args.key) as client:
         listening = _bind(args.host, args.port)
         found: Registration | None = None
         try:
             port = listening.getsockname()[1]
-            found = _registration(client, local_url(args.host, port) + PATH, events)
-            return _forward(listening, found, target, events, args.host)
+            found = _registration(client, public or local_url(args.host, port) + PATH, events)
+            return _forward(listening, found, target, events, args)
         except KeyboardInterrupt:
             return 0  # stopped before the forwarder ran: the registration goes all the same
         finally:
@@ -83,11 +98,12 @@ def _run(args: argparse.Namespace) -> int:
                 _delete(client, found)
 
 
-def _print_secret(args: argparse.Namespace, events: list[str]) -> int:
-    if args.port == 0:
+def _print_secret(args: argparse.Namespace, events: list[str], public: str | None) -> int:
+    if args.port == 0 and public is None:
         raise Usage("--print-secret needs a fixed --port: the secret belongs to its URL")
     with SandboxClient(args.url, args.key) as client:
-        found = _registration(client, local_url(args.host, args.port) + PATH, events)
+        url = public or local_url(args.host, args.port) + PATH
+        found = _registration(client, url, events)
     print(found.secret)
     return 0
 
@@ -102,9 +118,17 @@ def _events(text: str | None) -> list[str]:
 def _target(url: str | None) -> str:
     if not url:
         raise Usage("--forward-to URL is required (your app's webhook endpoint)")
+    return _absolute("--forward-to", url)
+
+
+def _public(url: str | None) -> str | None:
+    return None if url is None else _absolute("--public-url", url)
+
+
+def _absolute(flag: str, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Usage(f"--forward-to {url}: not an absolute http(s) URL")
+        raise Usage(f"{flag} {url}: not an absolute http(s) URL")
     return url
 
 
@@ -156,17 +180,22 @@ def _delete(client: SandboxClient, found: Registration) -> None:
 
 # ---- forwarding --------------------------------------------------------------------------------
 def _forward(
-    listening: socket.socket, found: Registration, target: str, events: list[str], host: str
+    listening: socket.socket,
+    found: Registration,
+    target: str,
+    events: list[str],
+    args: argparse.Namespace,
 ) -> int:
     import uvicorn
 
     from ..server import _QuietExit, http_protocol
 
     lines = Lines()
-    forwarder = Forwarder(target, lines.delivery)
+    verify = not args.skip_verify
+    forwarder = Forwarder(target, lines.delivery, timeout=args.forward_timeout, verify=verify)
     config = uvicorn.Config(
         forwarder,
-        host=host,
+        host=args.host,
         port=listening.getsockname()[1],
         http=http_protocol(),
         log_config=None,
@@ -178,8 +207,11 @@ def _forward(
     lines.on_closed = lambda: setattr(server, "should_exit", True)
     subscribed = "all events" if _all(events) else ", ".join(events)
     kept = "deleted" if found.made_here else "kept: it was registered before"
+    unverified = "" if verify else " (certificate not verified: --skip-verify)"
+    here = local_url(args.host, listening.getsockname()[1]) + PATH
     lines.banner(
-        f"Forwarding {found.url} ({found.webhook_id}, {subscribed}) to {target}",
+        f"Forwarding {found.url} ({found.webhook_id}, {subscribed}) to {target}{unverified}",
+        *([f"Listening on {here}; the sandbox posts to {found.url}"] if found.url != here else []),
         f"Webhook signing secret: {found.secret}",
         f"Ctrl-C stops (the registration is {kept}).",
     )

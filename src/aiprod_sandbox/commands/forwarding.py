@@ -5,8 +5,13 @@ What is forwarded: the exact body, and every header of the delivery (the signatu
 `X-AIPROD-*` headers, `Content-Type`, `User-Agent`) except the hop-by-hop ones a proxy must
 not pass on. What the sandbox gets back: the app's status and (at most `ANSWER_LIMIT` bytes
 of) its body, so its retry schedule runs against the real app; 502 when the app cannot be
-reached, 504 when it does not answer within `FORWARD_TIMEOUT` — both are retried like any
-other failure. Each forwarded attempt is reported to `on_forwarded` as a `Forwarded` record.
+reached (naming TLS when its certificate is refused), 504 when it does not answer within the
+timeout (`FORWARD_TIMEOUT` unless told) — both are retried like any other failure. `verify`
+off skips checking the app's certificate (an https app with a self-signed one). Each forwarded
+attempt is reported to `on_forwarded` as a `Forwarded` record.
+
+Light at import (nothing but the standard library and the settings' defaults), so the command
+line's parser can read `FORWARD_TIMEOUT`; what it runs on is imported when it runs.
 """
 
 from __future__ import annotations
@@ -17,16 +22,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from starlette.types import Receive, Scope, Send
-
-from ..core.clock import monotonic
+from ..settings import Settings
 
 if TYPE_CHECKING:
     import aiohttp
+    from starlette.types import Receive, Scope, Send
 
-# Below the sandbox's default attempt timeout (30 s), so a slow app is reported here as a 504
-# before the sandbox gives up on the attempt.
+# Below the sandbox's attempt timeout, so a slow app is reported here as a 504 before the
+# sandbox gives up on the attempt (a timeout, with no answer to show).
+ATTEMPT_TIMEOUT = Settings.webhook_timeout  # the sandbox's default
 FORWARD_TIMEOUT = 25.0
+MAX_FORWARD_TIMEOUT = 3600.0
 ANSWER_LIMIT = 64 * 1024  # the sandbox keeps only an excerpt of an answer anyway
 
 # RFC 9110 section 7.6.1's connection-specific fields, plus the ones the new connection sets
@@ -83,10 +89,12 @@ class Forwarder:
         on_forwarded: Callable[[Forwarded], None],
         *,
         timeout: float = FORWARD_TIMEOUT,
+        verify: bool = True,
     ) -> None:
         self.target = target
         self.on_forwarded = on_forwarded
         self.timeout = timeout
+        self.verify = verify  # False: the app's certificate is not checked (--skip-verify)
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
@@ -129,6 +137,8 @@ class Forwarder:
         if scope["method"] != "POST":
             await _reply(send, 200, [], _json({"forwarding_to": self.target}))
             return
+        from ..core.clock import monotonic
+
         headers = forwarded_headers(scope["headers"])
         started = monotonic()
         answer = await self._forward(headers, bytes(body))
@@ -154,7 +164,11 @@ class Forwarder:
         try:
             async with asyncio.timeout(self.timeout):
                 async with self._http().post(
-                    self.target, data=body, headers=headers, allow_redirects=False
+                    self.target,
+                    data=body,
+                    headers=headers,
+                    allow_redirects=False,
+                    ssl=self.verify,  # True: aiohttp's default checks
                 ) as response:
                     kept = [
                         (name, value)
@@ -166,6 +180,9 @@ class Forwarder:
         except TimeoutError:
             why = f"app timed out after {self.timeout:g} s"
             return _Answer(504, [], _json({"error": why}), why)
+        except aiohttp.ClientSSLError as exc:
+            why = f"app's TLS failed: {exc} (a self-signed certificate? --skip-verify)"
+            return _Answer(502, [], _json({"error": why}), why)
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             why = f"app unreachable: {exc or type(exc).__name__}"
             return _Answer(502, [], _json({"error": why}), why)
