@@ -150,3 +150,69 @@ def test_requests_the_bound_let_go_before_a_poll_are_counted_on_one_line(
     assert made == [
         f"n={index}" for index in range(evicted, REQUESTS)
     ]  # the newest, in order; the rest counted
+
+
+# ---- the bookkeeping alone, with a fake sandbox ------------------------------------------------
+class FakeSandbox:
+    """Answers the two listings as the sandbox would, from lists the test fills."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []  # request ids, oldest first
+        self.evicted = 0
+        self.deliveries: list[str] = []
+
+    def add_requests(self, count: int, keep: int = 1000) -> None:
+        start = len(self.requests) + self.evicted
+        self.requests += [f"req_{start + n}" for n in range(count)]
+        while len(self.requests) > keep:
+            self.requests.pop(0)
+            self.evicted += 1
+
+    def json(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        limit = params["limit"]
+        if path == "/_sandbox/requests":
+            items = [
+                {"request_id": rid, "timestamp": "2026-01-01T00:00:00Z", "status": 200}
+                for rid in reversed(self.requests)
+            ][:limit]
+            bound = {"entries": 1000, "bytes": 524288}
+            kept = len(self.requests)
+            return {"items": items, "kept": kept, "evicted": self.evicted, "bound": bound}
+        items = [
+            {"delivery_id": did, "status": "delivered", "created_at": "2026-01-01T00:00:00Z"}
+            for did in reversed(self.deliveries)
+        ]
+        return {"items": items[:limit]}
+
+
+def test_a_poll_reads_as_many_as_came_counts_the_evicted_and_survives_a_reset() -> None:
+    from aiprod_sandbox.commands.logs import Journal
+
+    sandbox = FakeSandbox()
+    sandbox.add_requests(5)
+    journal = Journal(sandbox, {})  # type: ignore[arg-type]
+    assert len(journal.poll()) == 5 and journal.lost == 0
+    sandbox.add_requests(700)
+    assert [e["request_id"] for e in journal.poll()] == [f"req_{n}" for n in range(5, 705)]
+    sandbox.add_requests(400, keep=300)  # the bound lets 405 go: 100 of them never read
+    read = journal.poll()
+    assert (len(read), journal.lost) == (300, 100)
+    assert read[0]["request_id"] == "req_805"
+    sandbox.requests, sandbox.evicted = [], 0  # POST /_sandbox/reset
+    sandbox.add_requests(3)
+    assert [e["request_id"] for e in journal.poll()] == ["req_0", "req_1", "req_2"]
+    assert journal.lost == 0
+
+
+def test_more_new_deliveries_than_a_listing_gives_is_said() -> None:
+    from aiprod_sandbox.commands.logs import PAGE, DeliveryLog
+
+    sandbox = FakeSandbox()
+    sandbox.deliveries = [f"dlv_{n}" for n in range(3)]
+    log = DeliveryLog(sandbox)  # type: ignore[arg-type]
+    assert len(log.poll()) == 3 and not log.overflowed
+    sandbox.deliveries += [f"dlv_{n}" for n in range(3, 3 + PAGE // 2)]
+    assert len(log.poll()) == PAGE // 2 + 3 and not log.overflowed  # reached one already seen
+    sandbox.deliveries += [f"new_{n}" for n in range(PAGE + 1)]
+    log.poll()
+    assert log.overflowed

@@ -166,6 +166,8 @@ class DeliveryLog:
         self.client = client
         self.known = Recent()
         self.pending: set[str] = set()
+        self.polled = False
+        self.overflowed = False  # more new deliveries than one listing gives
 
     def poll(self) -> list[dict[str, Any]]:
         found = {d["delivery_id"]: d for d in self._newest()}
@@ -178,6 +180,7 @@ class DeliveryLog:
         self.pending = {key for key, d in found.items() if d["status"] == "pending"}
         for delivery_id in found:
             self.known.add(delivery_id)
+        self.polled = True
         return sorted(found.values(), key=lambda d: d["created_at"])
 
     def _newest(self) -> list[dict[str, Any]]:
@@ -186,6 +189,7 @@ class DeliveryLog:
             items = self._list(limit)
             reached = any(d["delivery_id"] in self.known for d in items)
             if reached or len(items) < limit or limit >= PAGE:
+                self.overflowed = self.polled and not reached and len(items) >= PAGE
                 return items
             limit = PAGE
 
@@ -238,17 +242,23 @@ class Tail:
         lines.sort(key=lambda line: line.at)
         return lines
 
-    def lost(self) -> str | None:
-        """What the last poll could not read, as one sentence; None when it read everything."""
+    def lost(self) -> list[str]:
+        """What the last poll could not read, a sentence each; none when it read everything."""
+        said = []
         count = self.journal.lost
-        if not count:
-            return None
-        plural, them = ("s", "them") if count != 1 else ("", "it")
-        said = (
-            f"{count} request{plural} not shown: the journal's bound ({self.journal.bound}) "
-            f"let go of {them} before this poll could read {them}"
-        )
-        return said + (" (not all may match --path or --method)" if self.journal.query else "")
+        if count:
+            plural, them = ("s", "them") if count != 1 else ("", "it")
+            said.append(
+                f"{count} request{plural} not shown: the journal's bound ({self.journal.bound}) "
+                f"let go of {them} before this poll could read {them}"
+                + (" (not all may match --path or --method)" if self.journal.query else "")
+            )
+        if self.with_attempts and self.deliveries.overflowed:
+            said.append(
+                f"more than {PAGE} deliveries came since the last poll: the attempts of the "
+                "older ones among them are not shown"
+            )
+        return said
 
     def _wanted(self, status: int) -> bool:
         text = str(status)
@@ -300,8 +310,7 @@ def run(args: argparse.Namespace) -> int:
         while True:
             time.sleep(args.interval)
             lines = tail.new()
-            lost = tail.lost()
-            if lost is not None:  # older than this poll's lines: said before them
+            for lost in tail.lost():  # older than this poll's lines: said before them
                 sys.stdout.flush()
                 print(f"aiprod-sandbox logs: {lost}", file=sys.stderr, flush=True)
             for line in lines:
