@@ -4,9 +4,9 @@ attempts on a running sandbox, one line each, oldest first, as they happen.
 It polls `GET /_sandbox/requests` and `GET /_sandbox/deliveries` (control calls are not in the
 journal, so it never sees itself) and prints what it has not printed yet: each poll reads all
 that came since the last one, and when the journal's bound let requests go before they were
-read, one line on stderr says how many. On a terminal each
-line is coloured by status; piped, or with `--json`, each is a JSON line (`"type": "request"`
-or `"delivery_attempt"`) for `jq`. Times are the account's clock's.
+read (or more deliveries came than one listing gives), one line on stderr says so. On a
+terminal each line is coloured by status; piped, or with `--json`, each is a JSON line
+(`"type": "request"` or `"delivery_attempt"`) for `jq`. Times are the account's clock's.
 """
 
 from __future__ import annotations
