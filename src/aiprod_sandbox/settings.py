@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .core.tiers import TIERS
 from .errors import ConfigError
@@ -336,8 +336,11 @@ class Settings:
 
 @dataclasses.dataclass(frozen=True)
 class Client:
-    """Where the client commands (`aiprod-sandbox state ...`) find a running sandbox: a flag,
-    else `AIPROD_SANDBOX_URL` / `AIPROD_SANDBOX_KEY`, else None (the command's default)."""
+    """Where the client commands (`aiprod-sandbox trigger ...`) find a running sandbox: a
+    flag, else `AIPROD_SANDBOX_URL` / `AIPROD_SANDBOX_KEY`, else None (the command's default)."""
+
+    URL_VARIABLE: ClassVar[str] = "AIPROD_SANDBOX_URL"
+    KEY_VARIABLE: ClassVar[str] = "AIPROD_SANDBOX_KEY"
 
     url: str | None
     key: str | None
@@ -347,4 +350,4 @@ class Client:
         cls, url: str | None, key: str | None, environ: Mapping[str, str] | None = None
     ) -> Client:
         env = os.environ if environ is None else environ
-        return cls(url or env.get("AIPROD_SANDBOX_URL"), key or env.get("AIPROD_SANDBOX_KEY"))
+        return cls(url or env.get(cls.URL_VARIABLE), key or env.get(cls.KEY_VARIABLE))

@@ -19,7 +19,7 @@ import yaml
 
 from aiprod_sandbox.cli import build_parser
 from aiprod_sandbox.core.catalog import load_catalog
-from aiprod_sandbox.settings import OPTIONS
+from aiprod_sandbox.settings import OPTIONS, Client
 from aiprod_sandbox.testing.config import RECEIVER_HOST_VARIABLE, RUN_ID_VARIABLE, URL_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +32,8 @@ DOCS = (ROOT / "docs" / "ci.md", ROOT / "README.md", ROOT / "docs" / "pytest.md"
 # Read by the server (a flag each), by the plugin, or by the action's scripts.
 KNOWN_VARIABLES = {option.env for option in OPTIONS} | {
     URL_VARIABLE,
+    Client.URL_VARIABLE,  # the client commands' (trigger, logs tail, ...)
+    Client.KEY_VARIABLE,
     RECEIVER_HOST_VARIABLE,
     RUN_ID_VARIABLE,
 }
