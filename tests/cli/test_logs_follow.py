@@ -152,6 +152,28 @@ def test_requests_the_bound_let_go_before_a_poll_are_counted_on_one_line(
     ]  # the newest, in order; the rest counted
 
 
+def test_a_redelivery_of_an_old_delivery_appears(
+    follow: Follow, api: httpx.Client, receivers: Receivers
+) -> None:
+    """Far down the log (past any page of the newest), a delivery sent again by hand is
+    still a new attempt to print: it comes by the sandbox's count of attempts."""
+    hook = receivers.plain()
+    hooked = {"url": hook.url, "events": ["job.completed"]}
+    api.post("/webhooks/register", json=hooked).raise_for_status()
+    for _ in range(EVENTS):
+        api.post("/_sandbox/events", json={"event": "job.completed"}).raise_for_status()
+    assert hook.receiver.wait_until(lambda got: len(got) >= EVENTS, WAIT)
+    printed = follow.records(lambda got: len(got) >= EVENTS + 1)  # and the registration
+    first = [r for r in printed if r["type"] == "delivery_attempt"]
+    assert [r["trigger"] for r in first] == ["scheduled"] * EVENTS
+    oldest = first[0]["delivery_id"]
+    again = api.post(f"/_sandbox/deliveries/{oldest}/redeliver")
+    assert again.status_code == 200, again.text
+    (redelivered,) = follow.records(lambda got: len(got) >= 1)
+    assert (redelivered["delivery_id"], redelivered["trigger"]) == (oldest, "manual")
+    assert redelivered["attempt"] == 2
+
+
 # ---- the bookkeeping alone, with a fake sandbox ------------------------------------------------
 class FakeSandbox:
     """Answers the two listings as the sandbox would, from lists the test fills."""
@@ -159,7 +181,8 @@ class FakeSandbox:
     def __init__(self) -> None:
         self.requests: list[str] = []  # request ids, oldest first
         self.evicted = 0
-        self.deliveries: list[str] = []
+        self.deliveries: dict[str, int] = {}  # id -> the count when its last attempt came back
+        self.recorded = 0  # attempts recorded, ever
 
     def add_requests(self, count: int, keep: int = 1000) -> None:
         start = len(self.requests) + self.evicted
@@ -178,11 +201,20 @@ class FakeSandbox:
             bound = {"entries": 1000, "bytes": 524288}
             kept = len(self.requests)
             return {"items": items, "kept": kept, "evicted": self.evicted, "bound": bound}
+        after = params["attempted_after"]
         items = [
             {"delivery_id": did, "status": "delivered", "created_at": "2026-01-01T00:00:00Z"}
-            for did in reversed(self.deliveries)
+            for did, recorded in reversed(self.deliveries.items())
+            if recorded > after
         ]
-        return {"items": items[:limit]}
+        return {"items": items[:limit], "attempts_recorded": self.recorded}
+
+    def attempt(self, *delivery_ids: str) -> None:
+        """An attempt of each comes back (a new delivery, a retry or a redelivery)."""
+        for delivery_id in delivery_ids:
+            self.recorded += 1
+            self.deliveries.pop(delivery_id, None)
+            self.deliveries[delivery_id] = self.recorded  # the log's order: last touched last
 
 
 def test_a_poll_reads_as_many_as_came_counts_the_evicted_and_survives_a_reset() -> None:
@@ -204,15 +236,20 @@ def test_a_poll_reads_as_many_as_came_counts_the_evicted_and_survives_a_reset() 
     assert journal.lost == 0
 
 
-def test_more_new_deliveries_than_a_listing_gives_is_said() -> None:
+def test_a_poll_gets_what_was_attempted_since_the_last_and_says_an_overflow() -> None:
     from aiprod_sandbox.commands.logs import PAGE, DeliveryLog
 
     sandbox = FakeSandbox()
-    sandbox.deliveries = [f"dlv_{n}" for n in range(3)]
+    sandbox.attempt(*[f"dlv_{n}" for n in range(3)])
     log = DeliveryLog(sandbox)  # type: ignore[arg-type]
     assert len(log.poll()) == 3 and not log.overflowed
-    sandbox.deliveries += [f"dlv_{n}" for n in range(3, 3 + PAGE // 2)]
-    assert len(log.poll()) == PAGE // 2 + 3 and not log.overflowed  # reached one already seen
-    sandbox.deliveries += [f"new_{n}" for n in range(PAGE + 1)]
+    assert log.poll() == []  # nothing attempted since
+    sandbox.attempt(*[f"dlv_{n}" for n in range(3, 3 + PAGE // 2)], "dlv_0")  # a redelivery
+    polled = [d["delivery_id"] for d in log.poll()]
+    assert len(polled) == PAGE // 2 + 1 and "dlv_0" in polled and not log.overflowed
+    sandbox.attempt(*[f"new_{n}" for n in range(PAGE + 1)])
     log.poll()
     assert log.overflowed
+    sandbox.deliveries, sandbox.recorded = {}, 0  # an import set the count back
+    sandbox.attempt("after_import")
+    assert [d["delivery_id"] for d in log.poll()] == ["after_import"]

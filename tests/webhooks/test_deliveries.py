@@ -211,7 +211,8 @@ def test_headers_of_an_attempt(api: Api, receiver: Running) -> None:
     hook = api.register(receiver.url, ["job.completed"])
     api.submit()
     (item,) = got(receiver, 1)
-    delivery = api.only_delivery()
+    # The receiver has the request before the sender has its answer: wait for the outcome.
+    delivery = api.settled(api.only_delivery()["delivery_id"])
     assert item.headers["content-type"] == "application/json"
     assert item.headers["user-agent"] == USER_AGENT
     assert item.headers["user-agent"].startswith("AIPROD-Webhooks/")

@@ -375,3 +375,36 @@ def test_event_lists_its_delivery_even_when_the_log_is_full(
     assert [item.delivery_id for item in receiver.receiver.received] == [
         ids[0] if ids else "(not listed)" for ids in listed
     ]
+
+
+# ---- what was attempted since ------------------------------------------------------------
+
+
+def test_the_log_lists_what_was_attempted_after_a_count(api: Api, receiver: Running) -> None:
+    """`attempts_recorded` counts the attempts that came back; `attempted_after` gives the
+    deliveries with one since (a redelivery of the oldest too), for `logs tail --follow`."""
+    hook = api.register(receiver.url, ["job.failed"])  # test deliveries go whatever the filter
+    sent = [send_test(api, hook["webhook_id"]) for _ in range(3)]
+    wait_for(receiver, 3)
+    for delivery_id in sent:
+        api.settled(delivery_id)
+
+    def listed(**query: Any) -> Any:
+        answer = api.client.get("/_sandbox/deliveries", params=query, headers=api.headers)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    everything = listed()
+    assert everything["attempts_recorded"] == 3
+    assert [d["delivery_id"] for d in everything["items"]] == sent[::-1]
+    assert listed(attempted_after=1)["items"] == everything["items"][:2]
+    assert listed(attempted_after=3)["items"] == []
+    assert redeliver(api, sent[0]).status_code == 200
+    wait_for(receiver, 4)
+    since = listed(attempted_after=3)
+    assert since["attempts_recorded"] == 4
+    assert [d["delivery_id"] for d in since["items"]] == [sent[0]]
+    bad = api.client.get(
+        "/_sandbox/deliveries", params={"attempted_after": -1}, headers=api.headers
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_PARAMETER"

@@ -66,6 +66,10 @@ class DeliveryOut(BaseModel):
 
 class DeliveryList(BaseModel):
     items: list[DeliveryOut]
+    attempts_recorded: int = Field(
+        description="Attempts whose outcome came back, ever, in this account: give it as "
+        "`attempted_after` to get only the deliveries attempted since"
+    )
 
 
 class DeliveryQuery(BaseModel):
@@ -74,6 +78,12 @@ class DeliveryQuery(BaseModel):
     job_id: str | None = None
     event: str | None = None
     status: Literal["pending", "delivered", "failed"] | None = None
+    attempted_after: int | None = Field(
+        default=None,
+        ge=0,
+        description="Only deliveries with an attempt that came back after the account's "
+        "`attempts_recorded` was this (a redelivery of an old one too)",
+    )
     limit: int = Field(default=100, ge=1, le=1000, description="Newest first")
 
 
@@ -155,10 +165,14 @@ async def list_deliveries(call: Call) -> Response:
             continue
         if query.status and delivery.status != query.status:
             continue
+        after = query.attempted_after
+        if after is not None and delivery.last_recorded <= after:
+            continue
         items.append(delivery_out(delivery))
         if len(items) >= query.limit:
             break
-    return json_response(DeliveryList(items=items))
+    recorded = call.account.attempts_recorded
+    return json_response(DeliveryList(items=items, attempts_recorded=recorded))
 
 
 async def get_delivery(call: Call) -> Response:

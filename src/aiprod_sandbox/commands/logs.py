@@ -3,8 +3,10 @@ attempts on a running sandbox, one line each, oldest first, as they happen.
 
 It polls `GET /_sandbox/requests` and `GET /_sandbox/deliveries` (control calls are not in the
 journal, so it never sees itself) and prints what it has not printed yet: each poll reads all
-that came since the last one, and when the journal's bound let requests go before they were
-read (or more deliveries came than one listing gives), one line on stderr says so. On a
+that came since the last one (deliveries by the sandbox's count of attempts, so a retry or a
+redelivery of an old one comes too), and when the journal's bound let requests go before they
+were read (or more deliveries were attempted than one listing gives), one line on stderr says
+so. On a
 terminal each line is coloured by status; piped, or with `--json`, each is a JSON line
 (`"type": "request"` or `"delivery_attempt"`) for `jq`. Times are the account's clock's.
 """
@@ -158,57 +160,28 @@ class Journal:
 
 
 class DeliveryLog:
-    """The deliveries whose attempts may have changed since the last poll: the new ones (newest
-    first, paged until one already seen), the pending ones (a retry can come to any), and the
-    ones pending last time that have finished since (their last attempt)."""
+    """The deliveries with an attempt that came back since the last poll: new ones, retries and
+    a redelivery of an old one alike. The sandbox counts the attempts it records; each poll
+    asks for the deliveries attempted after the count the last one saw (`attempted_after`)."""
 
     def __init__(self, client: SandboxClient) -> None:
         self.client = client
-        self.known = Recent()
-        self.pending: set[str] = set()
-        self.polled = False
-        self.overflowed = False  # more new deliveries than one listing gives
+        self.recorded: int | None = None  # the sandbox's count at the last poll
+        self.overflowed = False  # more deliveries attempted since than one listing gives
 
     def poll(self) -> list[dict[str, Any]]:
-        found = {d["delivery_id"]: d for d in self._newest()}
-        for delivery in self._list(PAGE, status="pending"):
-            found.setdefault(delivery["delivery_id"], delivery)
-        for delivery_id in self.pending - found.keys():
-            finished = self._get(delivery_id)
-            if finished is not None:
-                found[delivery_id] = finished
-        self.pending = {key for key, d in found.items() if d["status"] == "pending"}
-        for delivery_id in found:
-            self.known.add(delivery_id)
-        self.polled = True
-        return sorted(found.values(), key=lambda d: d["created_at"])
+        after = self.recorded or 0
+        page = self._list(after)
+        if page["attempts_recorded"] < after:  # an import set the count back: from the start
+            page = self._list(0)
+        items: list[dict[str, Any]] = page["items"]
+        self.overflowed = self.recorded is not None and len(items) >= PAGE
+        self.recorded = page["attempts_recorded"]
+        return sorted(items, key=lambda d: d["created_at"])
 
-    def _newest(self) -> list[dict[str, Any]]:
-        limit = FIRST_PAGE
-        while True:
-            items = self._list(limit)
-            reached = any(d["delivery_id"] in self.known for d in items)
-            if reached or len(items) < limit or limit >= PAGE:
-                self.overflowed = self.polled and not reached and len(items) >= PAGE
-                return items
-            limit = PAGE
-
-    def _list(self, limit: int, **query: str) -> list[dict[str, Any]]:
-        params = {"limit": limit, **query}
-        found: list[dict[str, Any]] = self.client.json(
-            "GET", "/_sandbox/deliveries", params=params
-        )["items"]
-        return found
-
-    def _get(self, delivery_id: str) -> dict[str, Any] | None:
-        from .client import CommandError
-
-        try:
-            found: dict[str, Any] = self.client.json("GET", f"/_sandbox/deliveries/{delivery_id}")
-        except CommandError as exc:
-            if str(exc).startswith("404"):
-                return None  # forgotten by the log's bound, or reset
-            raise
+    def _list(self, after: int) -> dict[str, Any]:
+        params = {"limit": PAGE, "attempted_after": after}
+        found: dict[str, Any] = self.client.json("GET", "/_sandbox/deliveries", params=params)
         return found
 
 
@@ -255,8 +228,8 @@ class Tail:
             )
         if self.with_attempts and self.deliveries.overflowed:
             said.append(
-                f"more than {PAGE} deliveries came since the last poll: the attempts of the "
-                "older ones among them are not shown"
+                f"more than {PAGE} deliveries were attempted since the last poll: the attempts "
+                "of the older ones among them are not shown"
             )
         return said
 

@@ -287,5 +287,6 @@ class Account:
         """An attempt's outcome: the delivery settles, or its next attempt is scheduled."""
         following = self.deliveries.record(delivery, attempt, policy)
         self.attempts_recorded += 1
+        delivery.last_recorded = self.attempts_recorded
         if following is not None:
             self.scheduler.schedule(following, DELIVERY_KIND, delivery.delivery_id)

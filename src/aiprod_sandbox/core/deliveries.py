@@ -81,6 +81,9 @@ class Delivery:
     seq: int = 0  # its place in the log (`DeliveryLog.added` when it was added)
     note: str | None = None
     held: str | None = None  # held back on purpose by a scenario; the next attempt says why
+    # The account's `attempts_recorded` when this delivery's last attempt came back, so a
+    # listing can give what changed since a count (`logs tail`); not in the state document.
+    last_recorded: int = 0
 
     @property
     def scheduled_count(self) -> int:
