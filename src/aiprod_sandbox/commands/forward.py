@@ -209,14 +209,36 @@ def _forward(
     kept = "deleted" if found.made_here else "kept: it was registered before"
     unverified = "" if verify else " (certificate not verified: --skip-verify)"
     here = local_url(args.host, listening.getsockname()[1]) + PATH
-    lines.banner(
-        f"Forwarding {found.url} ({found.webhook_id}, {subscribed}) to {target}{unverified}",
-        *([f"Listening on {here}; the sandbox posts to {found.url}"] if found.url != here else []),
-        f"Webhook signing secret: {found.secret}",
-        f"Ctrl-C stops (the registration is {kept}).",
-    )
-    server.run(sockets=[listening])
+    elsewhere = [f"Listening on {here}; the sandbox posts to {found.url}"]
+    with _stopping(server):
+        lines.banner(
+            f"Forwarding {found.url} ({found.webhook_id}, {subscribed}) to {target}{unverified}",
+            *(elsewhere if found.url != here else []),
+            f"Webhook signing secret: {found.secret}",
+            f"Ctrl-C stops (the registration is {kept}).",
+        )
+        server.run(sockets=[listening])
     return 1 if lines.closed else 0
+
+
+@contextlib.contextmanager
+def _stopping(server: Any) -> Iterator[None]:
+    """Ctrl-C or SIGTERM from the banner on stops the server, however early it comes.
+
+    uvicorn takes both signals only once its server task runs; one that came before (between
+    the banner a script waits for and then) went to asyncio's own handler, which cancelled
+    the task in the middle of start-up, and the server went on serving. Here it asks the
+    server to exit instead, which uvicorn checks as soon as start-up is done."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _all(events: list[str]) -> bool:

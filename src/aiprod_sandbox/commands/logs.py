@@ -14,10 +14,14 @@ terminal each line is coloured by status; piped, or with `--json`, each is a JSO
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from . import flags
@@ -264,8 +268,6 @@ class Tail:
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
-
     from .client import SandboxClient
     from .output import Output
 
@@ -280,14 +282,35 @@ def run(args: argparse.Namespace) -> int:
         if not args.follow:
             return 0
         print(f"following {client.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-        while True:
-            time.sleep(args.interval)
-            lines = tail.new()
-            for lost in tail.lost():  # older than this poll's lines: said before them
-                sys.stdout.flush()
-                print(f"aiprod-sandbox logs: {lost}", file=sys.stderr, flush=True)
-            for line in lines:
-                _print(out, line, as_json)
+        with _interrupted() as stop:
+            while not stop.wait(args.interval):
+                lines = tail.new()
+                for lost in tail.lost():  # older than this poll's lines: said before them
+                    sys.stdout.flush()
+                    print(f"aiprod-sandbox logs: {lost}", file=sys.stderr, flush=True)
+                for line in lines:
+                    _print(out, line, as_json)
+    return 130  # Ctrl-C: the end of a follow, told apart from a refusal
+
+
+@contextlib.contextmanager
+def _interrupted() -> Iterator[threading.Event]:
+    """Set by Ctrl-C (or SIGTERM): the follow ends after the poll in hand, instead of a
+    KeyboardInterrupt landing inside the HTTP client, where it can leave a lock held that
+    closing the client then waits on forever. A second Ctrl-C interrupts at once."""
+    stop = threading.Event()
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    before = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _print(out: Output, line: Line, as_json: bool) -> None:
