@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..settings import Settings
+from ..webhook_http.asgi import lifespan, whole_body
 
 if TYPE_CHECKING:
     import aiohttp
@@ -116,24 +117,13 @@ class Forwarder:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await self.aclose()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send, on_shutdown=self.aclose)
+            return
         if scope["type"] != "http":
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the sandbox left mid-body: half a delivery is not forwarded
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await whole_body(receive)
+        if body is None:
+            return  # the sandbox left mid-body: half a delivery is not forwarded
         if scope["method"] != "POST":
             await _reply(send, 200, [], _json({"forwarding_to": self.target}))
             return
@@ -141,7 +131,7 @@ class Forwarder:
 
         headers = forwarded_headers(scope["headers"])
         started = monotonic()
-        answer = await self._forward(headers, bytes(body))
+        answer = await self._forward(headers, body)
         latency_ms = (monotonic() - started) * 1000
         await _reply(send, answer.status, answer.headers, answer.body)
         attempt = _header(headers, "x-aiprod-attempt")

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from ..core.clock import monotonic
+from .asgi import lifespan, whole_body
 from .signing import verify
 
 
@@ -87,28 +88,18 @@ class Receiver:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The receiver as an ASGI app: any POST is a delivery; GET / says it is alive."""
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the sender left mid-body: half a delivery is no delivery
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await whole_body(receive)
+        if body is None:
+            return  # the sender left mid-body: half a delivery is no delivery
         if scope["method"] != "POST":
             await _reply(send, 200, {"receiver": "aiprod-sandbox", "received": len(self.received)})
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        item = self.record(scope["path"], headers, bytes(body))
+        item = self.record(scope["path"], headers, body)
         await _reply(send, item.status, {"ok": 200 <= item.status < 300})
 
 
