@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import pty
-import queue
 import re
 import select
 import shutil
@@ -30,6 +29,7 @@ import pytest
 
 from aiprod_sandbox.commands.forwarding import Forwarded, Forwarder, forwarded_headers
 from tests.support.guide_webhook import verify_webhook
+from tests.support.lines import LineReader
 from tests.support.serve import (
     CLI,
     SandboxProcess,
@@ -166,30 +166,19 @@ class Listener:
             text=True,
             encoding="utf-8",
         )
-        self.lines: list[str] = []
-        self._new: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._new.put(line.rstrip("\n"))
-        self._new.put(None)
+        self.out = LineReader(self.process.stdout)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.out.lines
 
     def wait_line(self, wanted: Callable[[str], bool]) -> str:
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            try:
-                line = self._new.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
-            if wanted(line):
-                return line
-        self.process.kill()
-        pytest.fail(f"listen printed no such line; it printed {self.lines}\n{self.stderr()}")
+        line = self.out.wait_line(wanted, WAIT)
+        if line is None:
+            self.process.kill()
+            pytest.fail(f"listen printed no such line; it printed {self.lines}\n{self.stderr()}")
+        return line
 
     def stop(self, sig: int = signal.SIGINT) -> int:
         self.process.send_signal(sig)
@@ -198,8 +187,7 @@ class Listener:
         except subprocess.TimeoutExpired:
             self.process.kill()
             pytest.fail(f"listen did not stop within {WAIT} s of signal {sig}")
-        while (line := self._new.get(timeout=WAIT)) is not None:
-            self.lines.append(line)
+        self.out.rest(WAIT)
         return code
 
     def stderr(self) -> str:

@@ -28,13 +28,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import shlex
 import signal
 import subprocess
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +39,7 @@ from typing import Any
 import pytest
 
 from tests.cli.test_listen_forward import PartnerApp, serve_app
+from tests.support.lines import LineReader
 from tests.support.serve import CLI, SandboxProcess, clean_env, http_client, launch, shut_down
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,30 +124,19 @@ class Background:
             encoding="utf-8",
             start_new_session=True,  # a process group of its own, for the cleanup
         )
-        self.lines: list[str] = []
-        self._new: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._new.put(line.rstrip("\n"))
-        self._new.put(None)
+        self.out = LineReader(self.process.stdout)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.out.lines
 
     def wait_line(self, wanted: Callable[[str], bool]) -> str:
         """The first line from now on that is `wanted`, or the test fails (within WAIT)."""
-        deadline = time.monotonic() + WAIT
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self._new.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
-            if wanted(line):
-                return line
-        pytest.fail(f"{self.command}: no such line within {WAIT} s; it printed {self.lines}")
+        line = self.out.wait_line(wanted, WAIT)
+        if line is None:
+            pytest.fail(f"{self.command}: no such line within {WAIT} s; it printed {self.lines}")
+        return line
 
     def interrupt(self) -> int:
         """Ctrl-C: SIGINT, then its exit code (the test fails past WAIT)."""
