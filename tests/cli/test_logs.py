@@ -11,11 +11,11 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import IO
 
 import httpx
 
 from tests.cli.conftest import Cli, command_env
+from tests.support.lines import read_lines
 from tests.support.receivers import Receivers
 from tests.support.serve import SandboxProcess, launch, shut_down
 
@@ -71,11 +71,6 @@ def test_on_a_terminal_each_is_one_readable_line(cli: Cli, api: httpx.Client) ->
     assert re.fullmatch(r"\d\d:\d\d:\d\d  GET +404  /jobs/job_missing0000000  .*ms  req_\w+", plain)
 
 
-def _pump(stream: IO[str], into: queue.Queue[str]) -> None:
-    for line in stream:
-        into.put(line)
-
-
 def test_follow_sees_a_request_made_after_it_started(
     sandbox: SandboxProcess, key: str, api: httpx.Client
 ) -> None:
@@ -91,7 +86,7 @@ def test_follow_sees_a_request_made_after_it_started(
     err: queue.Queue[str] = queue.Queue()
     assert follow.stdout is not None and follow.stderr is not None
     pumps = [
-        threading.Thread(target=_pump, args=(stream, into), daemon=True)
+        threading.Thread(target=read_lines, args=(stream, into), daemon=True)
         for stream, into in ((follow.stdout, out), (follow.stderr, err))
     ]
     for pump in pumps:
@@ -150,7 +145,7 @@ def test_follow_ends_with_one_line_when_the_sandbox_goes_away(key: str) -> None:
     )
     assert follow.stderr is not None
     err: queue.Queue[str] = queue.Queue()
-    pump = threading.Thread(target=_pump, args=(follow.stderr, err), daemon=True)
+    pump = threading.Thread(target=read_lines, args=(follow.stderr, err), daemon=True)
     pump.start()
     try:
         assert err.get(timeout=WAIT).startswith("following ")

@@ -11,13 +11,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
 
 from aiprod_sandbox.core.jobs import JOB_EVENTS
 from tests.cli.conftest import command_env
+from tests.support.lines import read_lines
 from tests.support.receivers import Receivers
 from tests.support.serve import SandboxProcess
 
@@ -45,7 +46,7 @@ class Follow:
         self.out: queue.Queue[str] = queue.Queue()
         self.err: queue.Queue[str] = queue.Queue()
         for stream, into in ((self.process.stdout, self.out), (self.process.stderr, self.err)):
-            threading.Thread(target=_pump, args=(stream, into), daemon=True).start()
+            threading.Thread(target=read_lines, args=(stream, into), daemon=True).start()
 
     def records(self, done: Any) -> list[dict[str, Any]]:
         """JSON lines until `done(records)` holds (bounded by WAIT)."""
@@ -65,11 +66,6 @@ class Follow:
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
-
-
-def _pump(stream: IO[str], into: queue.Queue[str]) -> None:
-    for line in stream:
-        into.put(line)
 
 
 @pytest.fixture

@@ -44,3 +44,9 @@ class LineReader:
         while (line := self._new.get(timeout=timeout)) is not None:
             self.lines.append(line)
         return self.lines
+
+
+def read_lines(stream: IO[str], into: queue.Queue[str]) -> None:
+    """Every line of `stream` into `into`, as it comes (run it in a daemon thread)."""
+    for line in stream:
+        into.put(line)
