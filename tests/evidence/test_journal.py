@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from aiprod_sandbox import Settings, create_app
 from aiprod_sandbox.core.journal import (
     ENTRY_OVERHEAD,
+    Exchange,
     Journal,
     JournalEntry,
     header_pairs,
@@ -180,3 +183,61 @@ def test_headers_are_kept_packed_and_read_back_as_they_came() -> None:
     packed = pack_headers(pairs)
     assert isinstance(packed, bytes) and header_pairs(packed) == pairs
     assert header_pairs(pack_headers([])) == []
+
+
+_names = st.sampled_from([b"user-agent", b"if-none-match", b"retry-after", b"x-a", b"host"])
+_values = st.binary(max_size=12).map(lambda v: v.replace(b"\n", b"").replace(b"\r", b""))
+_pairs = st.lists(st.tuples(_names, _values), max_size=6)
+
+
+@given(request=_pairs, response=_pairs, query=st.binary(max_size=8), body=st.binary(max_size=40))
+def test_an_exchange_counts_and_reads_back_as_the_entry_it_becomes(
+    request: list[tuple[bytes, bytes]],
+    response: list[tuple[bytes, bytes]],
+    query: bytes,
+    body: bytes,
+) -> None:
+    """The journal keeps a request raw until it is read: its budget counts it as the entry it
+    becomes, and reading it gives the entry the middleware used to build at once."""
+    exchange = Exchange(
+        "req_1", 5.0, "POST", "/pipeline/run", query, 202, 1.5, "sk_test_…abcd", (), (),
+        "sha", None, ("job_1",), (), request, bytearray(body), len(body) + 3, response,
+        bytearray(body[:7]), 7,
+    )  # fmt: skip
+    journal = Journal(entries=10, budget=10**6, body_bytes=100)
+    journal.append(exchange)
+    counted = journal.bytes
+    [entry] = list(journal)
+    assert counted == ENTRY_OVERHEAD + entry.evidence_bytes
+    assert header_pairs(entry.request_headers) == request
+    assert header_pairs(entry.response_headers) == response
+    agents = [v for n, v in request if n == b"user-agent"]
+    assert entry.user_agent == (agents[0].decode("latin-1") if agents else None)
+    assert entry.conditional == any(n == b"if-none-match" for n, _ in request)
+    retry = next((v for n, v in response if n == b"retry-after"), b"")
+    assert entry.retry_after == (int(retry) if retry.isdigit() else None)
+    assert entry.query == query.decode("latin-1") and entry.request_body == body
+    assert (entry.request_size, entry.response_body, entry.job_ids) == (
+        len(body) + 3,
+        body[:7],
+        ("job_1",),
+    )
+    assert journal[0] is entry and list(reversed(journal)) == [entry]
+
+
+def test_entries_appended_after_a_read_are_made_on_the_next() -> None:
+    journal = Journal(entries=2, budget=10**6, body_bytes=100)
+
+    def exchange(number: int) -> Exchange:
+        return Exchange(
+            f"req_{number}", float(number), "GET", "/health", b"", 200, 0.1, "k", (), (),
+            None, None, (), (), [(b"user-agent", b"t")], bytearray(), 0, [], bytearray(), 0,
+        )  # fmt: skip
+
+    journal.append(exchange(1))
+    assert [e.request_id for e in journal] == ["req_1"]
+    journal.append(exchange(2))
+    journal.append(exchange(3))
+    assert [type(e) for e in journal] == [JournalEntry, JournalEntry]
+    assert [e.request_id for e in reversed(journal)] == ["req_3", "req_2"]
+    assert journal.evicted == 1 and journal.oldest_at() == 2.0

@@ -23,7 +23,6 @@ class RequestNotes:
 
     body_sha: str | None = None  # operation.py, when it reads the body
     rules: tuple[str, ...] = ()  # faults.py: the scenario rules that fired
-    retry_after: str | None = None  # middleware.py: the answer's Retry-After header
     # operation.py, once auth found the account: where its job book and delivery log stood,
     # so the journal can link the jobs the request created and the deliveries they began
     jobs_mark: int = -1

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.accounts import Account
 from ..core.clock import monotonic
-from ..core.journal import JournalEntry, pack_headers
+from ..core.journal import Exchange
 from ..core.sandbox import Sandbox
 from ..errors import DropConnection, SandboxError
 from ..settings import Settings
@@ -79,10 +79,6 @@ class RequestContextMiddleware:
                 headers = [pair for pair in message.get("headers", ()) if pair[0] not in names]
                 headers += extra
                 message["headers"] = seen.response_headers = headers
-                for name, value in headers:
-                    if name == b"retry-after":
-                        ctx.notes.retry_after = value.decode("latin-1")
-                        break
             elif message["type"] == "http.response.body" and (chunk := message.get("body", b"")):
                 seen.response_size += _keep(seen.response, chunk, kept)
             await send(message)
@@ -118,42 +114,30 @@ class RequestContextMiddleware:
         path = scope.get("path", "")
         if account is None or ctx.key is None or path.startswith("/_sandbox/"):
             return  # the journal is of the partner's API traffic, not of control calls
-        query = scope.get("query_string", b"").decode("latin-1")
-        headers = scope["headers"]
-        user_agent, conditional = None, False
-        for name, value in headers:  # the two the journal reads, in one pass
-            if name == b"user-agent" and user_agent is None:
-                user_agent = value.decode("latin-1")
-            elif name == b"if-none-match":
-                conditional = True
-        retry_after = ctx.notes.retry_after
+        notes = ctx.notes
         job_ids, delivery_ids = _caused(account, scope, ctx)
-        now = account.now()
-        account.journal.append(
-            JournalEntry(
-                request_id=ctx.ensure_request_id(),
-                at=now,
-                method=scope.get("method", ""),
-                path=path,
-                query=query,
-                status=status,
-                duration_ms=round((monotonic() - ctx.started) * 1000, 3),
-                key=ctx.key.masked,
-                scenarios=tuple(account.scenarios.names()) if account.scenarios.any else (),
-                rules=ctx.notes.rules,
-                user_agent=user_agent,
-                conditional=conditional,
-                body_sha=ctx.notes.body_sha,
-                retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
-                request_headers=pack_headers(headers),
-                request_body=bytes(seen.request),
-                request_size=seen.request_size,
-                response_headers=pack_headers(seen.response_headers),
-                response_body=bytes(seen.response),
-                response_size=seen.response_size,
-                job_ids=job_ids,
-                delivery_ids=delivery_ids,
-                fault=ctx.notes.fault,
+        account.journal.append(  # made a JournalEntry when the journal is read (journal.py)
+            Exchange(
+                ctx.ensure_request_id(),
+                account.now(),
+                scope.get("method", ""),
+                path,
+                scope.get("query_string", b""),
+                status,
+                round((monotonic() - ctx.started) * 1000, 3),
+                ctx.key.masked,
+                tuple(account.scenarios.names()) if account.scenarios.any else (),
+                notes.rules,
+                notes.body_sha,
+                notes.fault,
+                job_ids,
+                delivery_ids,
+                scope["headers"],
+                seen.request,
+                seen.request_size,
+                seen.response_headers,
+                seen.response,
+                seen.response_size,
             )
         )
         account.changes.touch()  # written with the account's next commit (the next tick)

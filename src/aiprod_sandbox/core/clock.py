@@ -29,9 +29,9 @@ WallTime = Callable[[], float]
 ClockMode = Literal["real", "manual", "scaled"]
 
 
-def system_time() -> float:
-    """Wall time in Unix seconds; the default source every clock is built on."""
-    return time.time()
+# Wall time in Unix seconds; the default source every clock is built on. `time.time` itself,
+# not a function around it: a clock reads it on every request (issue 20).
+system_time: WallTime = time.time
 
 
 def monotonic() -> float:
@@ -208,14 +208,11 @@ class Clock:
     def scale(self) -> float:
         return self._scale
 
-    def _rate(self) -> float:
-        if self._mode == "manual":
-            return 0.0
-        return self._scale
-
     def now(self) -> float:
-        current = self._anchor + (self._wall() - self._wall_anchor) * self._rate()
-        current = min(current, LATEST)  # a fast clock stops at the end of time, not past it
+        rate = 0.0 if self._mode == "manual" else self._scale  # clock seconds a real second
+        current = self._anchor + (self._wall() - self._wall_anchor) * rate
+        if current > LATEST:
+            current = LATEST  # a fast clock stops at the end of time, not past it
         if current < self._last:  # the wall clock stepped back; ours does not
             return self._last
         self._last = current

@@ -9,12 +9,18 @@ contract, checked by mypy on both sides.
 Bounded per account twice over: at most `entries` entries, and at most `budget` bytes of
 evidence (headers and bodies, each body cut at `body_bytes` with its full size kept). The
 oldest entries go first; `evicted` counts them, so a listing can say that it is not whole.
+
+The HTTP layer appends an `Exchange`: the request as it was seen, raw. It becomes a
+`JournalEntry` (headers packed, bodies copied, text decoded) when the journal is next read,
+so an entry the bound lets go unread never costs that work: most are never read, and every
+API request makes one (`docs/benchmarks.md`, issue 20).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import NamedTuple
 
 from .clock import iso
@@ -28,6 +34,13 @@ TRUNCATED = "…[truncated: {shown} of {size} bytes]"  # the marker after a cut 
 
 def pack_headers(pairs: Iterable[tuple[bytes, bytes]]) -> Headers:
     return b"\n".join([name + b": " + value for name, value in pairs])
+
+
+def packed_size(pairs: list[tuple[bytes, bytes]]) -> int:
+    """`len(pack_headers(pairs))`, without packing them."""
+    if not pairs:
+        return 0
+    return sum(map(len, chain.from_iterable(pairs))) + 3 * len(pairs) - 1
 
 
 def header_pairs(packed: Headers) -> list[tuple[bytes, bytes]]:
@@ -86,6 +99,79 @@ class JournalEntry(NamedTuple):
         )
 
 
+class Exchange(NamedTuple):
+    """One request as the HTTP layer saw it, before it is made a `JournalEntry`: what is only
+    known then (the time, the status, the jobs it caused) is taken then; the headers and
+    bodies are kept as they came, and packed, copied and decoded by `entry()`."""
+
+    request_id: str
+    at: float
+    method: str
+    path: str
+    query: bytes
+    status: int
+    duration_ms: float
+    key: str
+    scenarios: tuple[str, ...]
+    rules: tuple[str, ...]
+    body_sha: str | None
+    fault: str | None
+    job_ids: tuple[str, ...]
+    delivery_ids: tuple[str, ...]
+    request_headers: list[tuple[bytes, bytes]]
+    request_body: bytearray
+    request_size: int
+    response_headers: list[tuple[bytes, bytes]]
+    response_body: bytearray
+    response_size: int
+
+    @property
+    def evidence_bytes(self) -> int:
+        """Its entry's, before the entry is made: the budget counts the two alike."""
+        return (
+            len(self.request_body)
+            + len(self.response_body)
+            + packed_size(self.request_headers)
+            + packed_size(self.response_headers)
+        )
+
+    def entry(self) -> JournalEntry:
+        user_agent, conditional = None, False
+        for name, value in self.request_headers:
+            if name == b"user-agent" and user_agent is None:
+                user_agent = value.decode("latin-1")
+            elif name == b"if-none-match":
+                conditional = True
+        retry_after = next(
+            (value for name, value in self.response_headers if name == b"retry-after"), b""
+        )
+        return JournalEntry(
+            request_id=self.request_id,
+            at=self.at,
+            method=self.method,
+            path=self.path,
+            query=self.query.decode("latin-1"),
+            status=self.status,
+            duration_ms=self.duration_ms,
+            key=self.key,
+            scenarios=self.scenarios,
+            rules=self.rules,
+            user_agent=user_agent,
+            conditional=conditional,
+            body_sha=self.body_sha,
+            retry_after=int(retry_after) if retry_after.isdigit() else None,
+            request_headers=pack_headers(self.request_headers),
+            request_body=bytes(self.request_body),
+            request_size=self.request_size,
+            response_headers=pack_headers(self.response_headers),
+            response_body=bytes(self.response_body),
+            response_size=self.response_size,
+            job_ids=self.job_ids,
+            delivery_ids=self.delivery_ids,
+            fault=self.fault,
+        )
+
+
 def shown(body: bytes, size: int) -> str:
     """A kept body as text, with the truncation marker when it was cut."""
     text = body.decode("utf-8", errors="replace")
@@ -101,16 +187,19 @@ class Journal:
         self.limit = entries
         self.budget = budget
         self.body_bytes = body_bytes
-        self._items: deque[JournalEntry] = deque()
+        self._items: deque[JournalEntry | Exchange] = deque()
+        self._raw = 0  # exchanges appended since the last read made entries of them
         self._sizes: deque[int] = deque()  # what each entry counts against the budget
         self._bytes = 0
         self.evicted = 0  # entries let go to stay within the bounds, since the last clear
         self.added = 0  # entries ever added, since the last clear
 
-    def append(self, entry: JournalEntry) -> None:
+    def append(self, entry: JournalEntry | Exchange) -> None:
         size = ENTRY_OVERHEAD + entry.evidence_bytes
         items = self._items
         items.append(entry)
+        if type(entry) is Exchange:
+            self._raw += 1
         self._sizes.append(size)
         self._bytes += size
         self.added += 1
@@ -126,14 +215,23 @@ class Journal:
     def __len__(self) -> int:
         return len(self._items)
 
+    def _entries(self) -> deque[JournalEntry]:
+        """Every item an entry: the exchanges appended since the last read are made ones."""
+        if self._raw:
+            self._items = deque(
+                item.entry() if type(item) is Exchange else item for item in self._items
+            )
+            self._raw = 0
+        return self._items  # type: ignore[return-value]  # no Exchange is left in it
+
     def __iter__(self) -> Iterator[JournalEntry]:
-        return iter(self._items)
+        return iter(self._entries())
 
     def __reversed__(self) -> Iterator[JournalEntry]:
-        return reversed(self._items)
+        return reversed(self._entries())
 
     def __getitem__(self, index: int) -> JournalEntry:
-        return self._items[index]
+        return self._entries()[index]
 
     def restore(self, entries: list[JournalEntry], added: int, evicted: int) -> None:
         """The journal becomes `entries` (oldest first; beyond the bounds, the oldest go), with
@@ -149,6 +247,7 @@ class Journal:
 
     def clear(self) -> None:
         self._items.clear()
+        self._raw = 0  # exchanges appended since the last read made entries of them
         self._sizes.clear()
         self._bytes = 0
         self.evicted = 0
