@@ -223,6 +223,29 @@ def test_headers_and_delay_rules_add_to_the_real_answer_and_evaluation_goes_on(
     ]
 
 
+def test_a_rules_own_rate_limit_header_wins_over_the_buckets_and_is_sent_once(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """A rule that adds its own `X-RateLimit-Remaining` to the real answer shows that figure
+    (before its handler or after it alike), once; the other two stay the bucket's."""
+    plain = client.get("/presets", headers=headers)
+    use(
+        client,
+        headers,
+        inline(
+            {"match": {"path": "/presets"}, "respond": {"headers": {"X-RateLimit-Remaining": "3"}}},
+            {"match": {"path": "/jobs"}, "respond": {"phase": "after", "delay": 0.01,
+             "headers": {"X-RateLimit-Remaining": "4"}}},
+        ),
+    )  # fmt: skip
+    for path, shown in (("/presets", "3"), ("/jobs", "4")):
+        answer = client.get(path, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers.get_list("x-ratelimit-remaining") == [shown]
+        assert answer.headers["x-ratelimit-limit"] == plain.headers["x-ratelimit-limit"]
+        assert len(answer.headers.get_list("x-ratelimit-reset")) == 1
+
+
 def test_the_first_rule_with_a_status_answers(client: TestClient, headers: dict[str, str]) -> None:
     use(client, headers, inline(rule({"path": "/jobs"}), {"respond": {"status": 429}}))
     failed = client.get("/jobs", headers=headers)

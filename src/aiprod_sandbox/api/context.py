@@ -10,6 +10,7 @@ from starlette.types import Scope
 
 from ..core.accounts import Account
 from ..core.keys import ApiKey
+from ..core.ratelimit import Decision
 from ..core.sandbox import Sandbox
 from ..core.scenarios import Respond
 from ..settings import Settings
@@ -74,6 +75,9 @@ class RequestContext:
     # the `sandbox` scope: the one thing it may do is a reset with keys (api/control.py).
     reclaiming: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    # The rate limit's decision on an API call, as its X-RateLimit-* headers (middleware.py);
+    # a scripted answer's figures are in `headers` instead, and those win.
+    limit: Decision | None = None
     notes: RequestNotes = field(default_factory=RequestNotes)
     caches: AppCaches = field(default_factory=AppCaches)  # the app's, shared by its requests
 

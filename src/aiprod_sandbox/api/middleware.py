@@ -22,7 +22,7 @@ from ..errors import DropConnection, SandboxError
 from ..settings import Settings
 from .context import SCOPE_KEY, AppCaches, RequestContext
 from .direct import DirectRoutes, Endpoint
-from .responses import error_response
+from .responses import error_response, limit_pairs
 
 log = logging.getLogger("aiprod_sandbox")
 # A browser must take each answer as the type it says (JSON never as HTML).
@@ -70,11 +70,15 @@ class RequestContextMiddleware:
                 status = message["status"]
                 # Appended as raw pairs: MutableHeaders.__setitem__ rescans the list per header.
                 extra = [(b"x-request-id", ctx.ensure_request_id().encode("latin-1")), NOSNIFF]
-                if ctx.headers:
-                    extra += [
+                if ctx.limit is not None:
+                    extra += limit_pairs(ctx.limit)
+                if ctx.headers:  # set by the layers (a scenario's own figures too): they win
+                    noted = [
                         (k.lower().encode("latin-1"), v.encode("latin-1"))
                         for k, v in ctx.headers.items()
                     ]
+                    named = {name for name, _ in noted}
+                    extra = [pair for pair in extra if pair[0] not in named] + noted
                 names = {name for name, _ in extra}
                 headers = [pair for pair in message.get("headers", ()) if pair[0] not in names]
                 headers += extra
@@ -189,7 +193,7 @@ def _caused(
     notes = ctx.notes
     named = scope.get("path_params", {}).get("job_id")
     job_ids = [named] if isinstance(named, str) else []
-    if notes.jobs_mark >= 0:
+    if 0 <= notes.jobs_mark < account.jobs.seq:  # the book numbers every job it takes
         job_ids += account.jobs.created_since(notes.jobs_mark)
     if not job_ids:
         return (), ()

@@ -37,7 +37,7 @@ from . import faults
 from .auth import bearer_token
 from .body import declared_json, parse_object, read_body, validate, validate_query
 from .context import RequestContext, context_of
-from .responses import error_response, rate_limit_headers
+from .responses import error_response
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -229,7 +229,7 @@ async def _check_key(request: Request, ctx: RequestContext, op: Operation) -> Re
         ctx.headers.update(faults.limit_headers(scripted, ctx.headers, account.bucket, now))
         return scripted
     decision = account.bucket.take(now)
-    ctx.headers.update(rate_limit_headers(decision))
+    ctx.limit = decision  # the middleware puts its X-RateLimit-* headers on the answer
     if not decision.allowed:
         raise RateLimited(decision.retry_after)  # the guide's body: "Rate limit exceeded"
     if op.scope is not None and op.scope not in key.scopes:

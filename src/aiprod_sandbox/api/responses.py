@@ -77,6 +77,16 @@ def error_response(exc: SandboxError, request_id: str) -> Response:
     return Response(body, exc.status, headers, media_type=JSON_TYPE)
 
 
+def limit_pairs(decision: Decision) -> list[tuple[bytes, bytes]]:
+    """`rate_limit_headers` as the raw pairs an answer's start message carries: what every
+    API answer gets, made without strings to encode."""
+    return [
+        (b"x-ratelimit-limit", b"%d" % decision.limit),
+        (b"x-ratelimit-remaining", b"%d" % decision.remaining),
+        (b"x-ratelimit-reset", b"%d" % decision.reset),
+    ]
+
+
 def rate_limit_headers(decision: Decision) -> dict[str, str]:
     """The guide's `X-RateLimit-*` headers of a rate-limit decision, on every API answer."""
     return {
