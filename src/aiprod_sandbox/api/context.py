@@ -62,7 +62,7 @@ class AppCaches:
             self.views.popitem(last=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestContext:
     sandbox: Sandbox
     settings: Settings  # the server's (the core has its own part of them: sandbox.config)

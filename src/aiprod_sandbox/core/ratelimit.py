@@ -8,14 +8,16 @@ refused and reports `UNLIMITED` in its headers, so clients that `int()` them kee
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 UNLIMITED = 1_000_000
 _EPSILON = 1e-9  # float slack, so a request sent exactly at Retry-After passes
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
+    """One request's outcome at the bucket, with the figures of its headers. A named tuple:
+    every API request makes one."""
+
     allowed: bool
     limit: int  # requests per minute
     remaining: int  # whole tokens left after this request
