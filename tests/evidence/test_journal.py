@@ -197,12 +197,12 @@ def test_an_exchange_counts_and_reads_back_as_the_entry_it_becomes(
     query: bytes,
     body: bytes,
 ) -> None:
-    """The journal keeps a request raw until it is read: its budget counts it as the entry it
-    becomes, and reading it gives the entry the middleware used to build at once."""
+    """The journal makes a request's entry when it is read: its budget counts the exchange as
+    the entry it becomes, and reading it gives the entry the middleware used to build at once."""
     exchange = Exchange(
         "req_1", 5.0, "POST", "/pipeline/run", query, 202, 1.5, "sk_test_…abcd", (), (),
-        "sha", None, ("job_1",), (), request, bytearray(body), len(body) + 3, response,
-        bytearray(body[:7]), 7,
+        "sha", None, ("job_1",), (), pack_headers(request), body, len(body) + 3,
+        pack_headers(response), body[:7], 7,
     )  # fmt: skip
     journal = Journal(entries=10, budget=10**6, body_bytes=100)
     journal.append(exchange)
@@ -231,7 +231,7 @@ def test_entries_appended_after_a_read_are_made_on_the_next() -> None:
     def exchange(number: int) -> Exchange:
         return Exchange(
             f"req_{number}", float(number), "GET", "/health", b"", 200, 0.1, "k", (), (),
-            None, None, (), (), [(b"user-agent", b"t")], bytearray(), 0, [], bytearray(), 0,
+            None, None, (), (), b"user-agent: t", b"", 0, b"", b"", 0,
         )  # fmt: skip
 
     journal.append(exchange(1))

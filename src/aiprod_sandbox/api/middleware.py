@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.accounts import Account
 from ..core.clock import monotonic
-from ..core.journal import Exchange
+from ..core.journal import Exchange, pack_headers
 from ..core.sandbox import Sandbox
 from ..errors import DropConnection, SandboxError
 from ..settings import Settings
@@ -136,11 +136,11 @@ class RequestContextMiddleware:
                 notes.fault,
                 job_ids,
                 delivery_ids,
-                scope["headers"],
-                seen.request,
+                pack_headers(scope["headers"]),
+                bytes(seen.request),
                 seen.request_size,
-                seen.response_headers,
-                seen.response,
+                pack_headers(seen.response_headers),
+                bytes(seen.response),
                 seen.response_size,
             )
         )

@@ -10,17 +10,16 @@ Bounded per account twice over: at most `entries` entries, and at most `budget` 
 evidence (headers and bodies, each body cut at `body_bytes` with its full size kept). The
 oldest entries go first; `evicted` counts them, so a listing can say that it is not whole.
 
-The HTTP layer appends an `Exchange`: the request as it was seen, raw. It becomes a
-`JournalEntry` (headers packed, bodies copied, text decoded) when the journal is next read,
-so an entry the bound lets go unread never costs that work: most are never read, and every
-API request makes one (`docs/benchmarks.md`, issue 20).
+The HTTP layer appends an `Exchange`: the evidence as the budget counts it (headers packed,
+bodies cut), in a plain tuple. It becomes a `JournalEntry` (its text decoded, the headers an
+entry reads found) when the journal is next read, so an entry the bound lets go unread never
+costs that work: most are never read, and every API request makes one (issue 20).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from itertools import chain
 from typing import NamedTuple
 
 from .clock import iso
@@ -34,13 +33,6 @@ TRUNCATED = "…[truncated: {shown} of {size} bytes]"  # the marker after a cut 
 
 def pack_headers(pairs: Iterable[tuple[bytes, bytes]]) -> Headers:
     return b"\n".join([name + b": " + value for name, value in pairs])
-
-
-def packed_size(pairs: list[tuple[bytes, bytes]]) -> int:
-    """`len(pack_headers(pairs))`, without packing them."""
-    if not pairs:
-        return 0
-    return sum(map(len, chain.from_iterable(pairs))) + 3 * len(pairs) - 1
 
 
 def header_pairs(packed: Headers) -> list[tuple[bytes, bytes]]:
@@ -101,8 +93,8 @@ class JournalEntry(NamedTuple):
 
 class Exchange(NamedTuple):
     """One request as the HTTP layer saw it, before it is made a `JournalEntry`: what is only
-    known then (the time, the status, the jobs it caused) is taken then; the headers and
-    bodies are kept as they came, and packed, copied and decoded by `entry()`."""
+    known then (the time, the status, the jobs it caused) is taken then, the headers packed
+    and the bodies cut (what the budget counts); the rest of the entry is made by `entry()`."""
 
     request_id: str
     at: float
@@ -118,11 +110,11 @@ class Exchange(NamedTuple):
     fault: str | None
     job_ids: tuple[str, ...]
     delivery_ids: tuple[str, ...]
-    request_headers: list[tuple[bytes, bytes]]
-    request_body: bytearray
+    request_headers: Headers
+    request_body: bytes  # at most the journal's body_bytes of it
     request_size: int
-    response_headers: list[tuple[bytes, bytes]]
-    response_body: bytearray
+    response_headers: Headers
+    response_body: bytes
     response_size: int
 
     @property
@@ -131,20 +123,19 @@ class Exchange(NamedTuple):
         return (
             len(self.request_body)
             + len(self.response_body)
-            + packed_size(self.request_headers)
-            + packed_size(self.response_headers)
+            + len(self.request_headers)
+            + len(self.response_headers)
         )
 
     def entry(self) -> JournalEntry:
         user_agent, conditional = None, False
-        for name, value in self.request_headers:
+        for name, value in header_pairs(self.request_headers):
             if name == b"user-agent" and user_agent is None:
                 user_agent = value.decode("latin-1")
             elif name == b"if-none-match":
                 conditional = True
-        retry_after = next(
-            (value for name, value in self.response_headers if name == b"retry-after"), b""
-        )
+        answer = header_pairs(self.response_headers)
+        retry_after = next((value for name, value in answer if name == b"retry-after"), b"")
         return JournalEntry(
             request_id=self.request_id,
             at=self.at,
@@ -160,11 +151,11 @@ class Exchange(NamedTuple):
             conditional=conditional,
             body_sha=self.body_sha,
             retry_after=int(retry_after) if retry_after.isdigit() else None,
-            request_headers=pack_headers(self.request_headers),
-            request_body=bytes(self.request_body),
+            request_headers=self.request_headers,
+            request_body=self.request_body,
             request_size=self.request_size,
-            response_headers=pack_headers(self.response_headers),
-            response_body=bytes(self.response_body),
+            response_headers=self.response_headers,
+            response_body=self.response_body,
             response_size=self.response_size,
             job_ids=self.job_ids,
             delivery_ids=self.delivery_ids,
