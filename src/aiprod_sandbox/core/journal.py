@@ -82,13 +82,7 @@ class JournalEntry(NamedTuple):
 
     @property
     def evidence_bytes(self) -> int:
-        """What the entry holds beyond its fixed part: the measure of the journal's budget."""
-        return (
-            len(self.request_body)
-            + len(self.response_body)
-            + len(self.request_headers)
-            + len(self.response_headers)
-        )
+        return evidence_bytes(self)
 
 
 class Exchange(NamedTuple):
@@ -116,16 +110,6 @@ class Exchange(NamedTuple):
     response_headers: Headers
     response_body: bytes
     response_size: int
-
-    @property
-    def evidence_bytes(self) -> int:
-        """Its entry's, before the entry is made: the budget counts the two alike."""
-        return (
-            len(self.request_body)
-            + len(self.response_body)
-            + len(self.request_headers)
-            + len(self.response_headers)
-        )
 
     def entry(self) -> JournalEntry:
         user_agent, conditional = None, False
@@ -163,6 +147,17 @@ class Exchange(NamedTuple):
         )
 
 
+def evidence_bytes(item: JournalEntry | Exchange) -> int:
+    """What an entry holds beyond its fixed part, the measure of the journal's budget: the
+    same for an exchange as for the entry it becomes."""
+    return (
+        len(item.request_body)
+        + len(item.response_body)
+        + len(item.request_headers)
+        + len(item.response_headers)
+    )
+
+
 def shown(body: bytes, size: int) -> str:
     """A kept body as text, with the truncation marker when it was cut."""
     text = body.decode("utf-8", errors="replace")
@@ -186,7 +181,7 @@ class Journal:
         self.added = 0  # entries ever added, since the last clear
 
     def append(self, entry: JournalEntry | Exchange) -> None:
-        size = ENTRY_OVERHEAD + entry.evidence_bytes
+        size = ENTRY_OVERHEAD + evidence_bytes(entry)
         items = self._items
         items.append(entry)
         if type(entry) is Exchange:
