@@ -200,7 +200,7 @@ def test_an_exchange_counts_and_reads_back_as_the_entry_it_becomes(
     """The journal makes a request's entry when it is read: its budget counts the exchange as
     the entry it becomes, and reading it gives the entry the middleware used to build at once."""
     exchange = Exchange(
-        "req_1", 5.0, "POST", "/pipeline/run", query, 202, 1.5, "sk_test_…abcd", (), (),
+        "req_1", 5.0, "POST", "/pipeline/run", query, 202, 0.0015, "sk_test_…abcd", (), (),
         "sha", None, ("job_1",), (), pack_headers(request), body, len(body) + 3,
         pack_headers(response), body[:7], 7,
     )  # fmt: skip
@@ -217,6 +217,7 @@ def test_an_exchange_counts_and_reads_back_as_the_entry_it_becomes(
     retry = next((v for n, v in response if n == b"retry-after"), b"")
     assert entry.retry_after == (int(retry) if retry.isdigit() else None)
     assert entry.query == query.decode("latin-1") and entry.request_body == body
+    assert entry.duration_ms == 1.5
     assert (entry.request_size, entry.response_body, entry.job_ids) == (
         len(body) + 3,
         body[:7],

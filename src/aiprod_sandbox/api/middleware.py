@@ -128,7 +128,7 @@ class RequestContextMiddleware:
                 path,
                 scope.get("query_string", b""),
                 status,
-                round((monotonic() - ctx.started) * 1000, 3),
+                monotonic() - ctx.started,
                 ctx.key.masked,
                 tuple(account.scenarios.names()) if account.scenarios.any else (),
                 notes.rules,

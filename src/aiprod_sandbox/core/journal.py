@@ -96,7 +96,7 @@ class Exchange(NamedTuple):
     path: str
     query: bytes
     status: int
-    duration_ms: float
+    duration: float  # seconds, unrounded (rounding a float to 3 places is not cheap)
     key: str
     scenarios: tuple[str, ...]
     rules: tuple[str, ...]
@@ -127,7 +127,7 @@ class Exchange(NamedTuple):
             path=self.path,
             query=self.query.decode("latin-1"),
             status=self.status,
-            duration_ms=self.duration_ms,
+            duration_ms=round(self.duration * 1000, 3),
             key=self.key,
             scenarios=self.scenarios,
             rules=self.rules,
