@@ -31,8 +31,11 @@ ENTRY_OVERHEAD = 900  # bytes an entry costs besides its headers and bodies (mea
 TRUNCATED = "…[truncated: {shown} of {size} bytes]"  # the marker after a cut body
 
 
+_NAME_VALUE = b": ".join  # a (name, value) pair as one line, joined in C
+
+
 def pack_headers(pairs: Iterable[tuple[bytes, bytes]]) -> Headers:
-    return b"\n".join([name + b": " + value for name, value in pairs])
+    return b"\n".join(map(_NAME_VALUE, pairs))
 
 
 def header_pairs(packed: Headers) -> list[tuple[bytes, bytes]]:
