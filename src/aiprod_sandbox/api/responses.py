@@ -77,20 +77,24 @@ def error_response(exc: SandboxError, request_id: str) -> Response:
     return Response(body, exc.status, headers, media_type=JSON_TYPE)
 
 
+# The guide's rate-limit headers, as it writes them, and as an answer's start message carries them.
+LIMIT_NAMES = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+_RAW_LIMIT_NAMES = tuple(name.lower().encode("latin-1") for name in LIMIT_NAMES)
+
+
 def limit_pairs(decision: Decision) -> list[tuple[bytes, bytes]]:
-    """`rate_limit_headers` as the raw pairs an answer's start message carries: what every
-    API answer gets, made without strings to encode."""
+    """The guide's `X-RateLimit-*` headers of a rate-limit decision, on every API answer, as
+    raw pairs: made without strings to encode (every API request makes them)."""
+    limit, remaining, reset = _RAW_LIMIT_NAMES
     return [
-        (b"x-ratelimit-limit", b"%d" % decision.limit),
-        (b"x-ratelimit-remaining", b"%d" % decision.remaining),
-        (b"x-ratelimit-reset", b"%d" % decision.reset),
+        (limit, b"%d" % decision.limit),
+        (remaining, b"%d" % decision.remaining),
+        (reset, b"%d" % decision.reset),
     ]
 
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:
-    """The guide's `X-RateLimit-*` headers of a rate-limit decision, on every API answer."""
-    return {
-        "X-RateLimit-Limit": str(decision.limit),
-        "X-RateLimit-Remaining": str(decision.remaining),
-        "X-RateLimit-Reset": str(decision.reset),
-    }
+    """`limit_pairs` by the guide's names, for the layers that adjust them (a scripted answer's
+    figures, `faults.py`)."""
+    values = [value.decode("latin-1") for _, value in limit_pairs(decision)]
+    return dict(zip(LIMIT_NAMES, values, strict=True))
