@@ -177,7 +177,7 @@ class Journal:
         self.budget = budget
         self.body_bytes = body_bytes
         self._items: deque[JournalEntry | Exchange] = deque()
-        self._raw = 0  # exchanges appended since the last read made entries of them
+        self._unmade = False  # an exchange was appended since a read last made entries
         self._sizes: deque[int] = deque()  # what each entry counts against the budget
         self._bytes = 0
         self.evicted = 0  # entries let go to stay within the bounds, since the last clear
@@ -188,7 +188,7 @@ class Journal:
         items = self._items
         items.append(entry)
         if type(entry) is Exchange:
-            self._raw += 1
+            self._unmade = True
         self._sizes.append(size)
         self._bytes += size
         self.added += 1
@@ -206,11 +206,11 @@ class Journal:
 
     def _entries(self) -> deque[JournalEntry]:
         """Every item an entry: the exchanges appended since the last read are made ones."""
-        if self._raw:
+        if self._unmade:
             self._items = deque(
                 item.entry() if type(item) is Exchange else item for item in self._items
             )
-            self._raw = 0
+            self._unmade = False
         return self._items  # type: ignore[return-value]  # no Exchange is left in it
 
     def __iter__(self) -> Iterator[JournalEntry]:
@@ -236,7 +236,7 @@ class Journal:
 
     def clear(self) -> None:
         self._items.clear()
-        self._raw = 0  # exchanges appended since the last read made entries of them
+        self._unmade = False
         self._sizes.clear()
         self._bytes = 0
         self.evicted = 0
