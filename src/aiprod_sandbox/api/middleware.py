@@ -22,11 +22,15 @@ from ..errors import DropConnection, SandboxError
 from ..settings import Settings
 from .context import SCOPE_KEY, AppCaches, RequestContext
 from .direct import DirectRoutes, Endpoint
-from .responses import error_response, limit_pairs
+from .responses import RAW_LIMIT_NAMES, error_response, limit_pairs
 
 log = logging.getLogger("aiprod_sandbox")
 # A browser must take each answer as the type it says (JSON never as HTML).
 NOSNIFF = (b"x-content-type-options", b"nosniff")
+# The names of the headers the middleware sets, which replace any of the same name the answer
+# had: without and with the rate limit's.
+OURS = frozenset((b"x-request-id", NOSNIFF[0]))
+OURS_LIMITED = OURS.union(RAW_LIMIT_NAMES)
 
 
 class RequestContextMiddleware:
@@ -58,7 +62,8 @@ class RequestContextMiddleware:
         async def receive_seen() -> Message:
             message = await receive()
             if message["type"] == "http.request" and (chunk := message.get("body", b"")):
-                seen.request_size += _keep(seen.request, chunk, kept)
+                seen.request = _kept(seen.request, chunk, kept)
+                seen.request_size += len(chunk)
             return message
 
         async def send_with_headers(message: Message) -> None:
@@ -70,8 +75,10 @@ class RequestContextMiddleware:
                 status = message["status"]
                 # Appended as raw pairs: MutableHeaders.__setitem__ rescans the list per header.
                 extra = [(b"x-request-id", ctx.ensure_request_id().encode("latin-1")), NOSNIFF]
+                names = OURS
                 if ctx.limit is not None:
                     extra += limit_pairs(ctx.limit)
+                    names = OURS_LIMITED
                 if ctx.headers:  # set by the layers (a scenario's own figures too): they win
                     noted = [
                         (k.lower().encode("latin-1"), v.encode("latin-1"))
@@ -79,12 +86,13 @@ class RequestContextMiddleware:
                     ]
                     named = {name for name, _ in noted}
                     extra = [pair for pair in extra if pair[0] not in named] + noted
-                names = {name for name, _ in extra}
+                    names = frozenset(name for name, _ in extra)
                 headers = [pair for pair in message.get("headers", ()) if pair[0] not in names]
                 headers += extra
                 message["headers"] = seen.response_headers = headers
             elif message["type"] == "http.response.body" and (chunk := message.get("body", b"")):
-                seen.response_size += _keep(seen.response, chunk, kept)
+                seen.response = _kept(seen.response, chunk, kept)
+                seen.response_size += len(chunk)
             await send(message)
 
         try:
@@ -137,10 +145,10 @@ class RequestContextMiddleware:
                 job_ids,
                 delivery_ids,
                 pack_headers(scope["headers"]),
-                bytes(seen.request),
+                seen.request,
                 seen.request_size,
                 pack_headers(seen.response_headers),
-                bytes(seen.response),
+                seen.response,
                 seen.response_size,
             )
         )
@@ -165,11 +173,15 @@ async def _run_direct(
     await response(scope, receive, send)
 
 
-def _keep(kept: bytearray, chunk: bytes, limit: int) -> int:
-    """Add what fits of `chunk` to `kept` (at most `limit` bytes in all); its size."""
+def _kept(kept: bytes, chunk: bytes, limit: int) -> bytes:
+    """`kept` with what fits of `chunk` after it (at most `limit` bytes in all). A first chunk
+    that fits is kept as it is, not copied: most bodies come in one (a cached job view's is
+    then shared with the cache)."""
+    if not kept:
+        return bytes(chunk[:limit]) if len(chunk) > limit or type(chunk) is not bytes else chunk
     if len(kept) < limit:
-        kept += chunk[: limit - len(kept)]
-    return len(chunk)
+        return kept + bytes(chunk[: limit - len(kept)])
+    return kept
 
 
 class _Seen:
@@ -178,9 +190,9 @@ class _Seen:
     __slots__ = ("request", "request_size", "response", "response_size", "response_headers")
 
     def __init__(self) -> None:
-        self.request = bytearray()
+        self.request = b""
         self.request_size = 0
-        self.response = bytearray()
+        self.response = b""
         self.response_size = 0
         self.response_headers: list[tuple[bytes, bytes]] = []
 

@@ -79,13 +79,13 @@ def error_response(exc: SandboxError, request_id: str) -> Response:
 
 # The guide's rate-limit headers, as it writes them, and as an answer's start message carries them.
 LIMIT_NAMES = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-_RAW_LIMIT_NAMES = tuple(name.lower().encode("latin-1") for name in LIMIT_NAMES)
+RAW_LIMIT_NAMES = tuple(name.lower().encode("latin-1") for name in LIMIT_NAMES)
 
 
 def limit_pairs(decision: Decision) -> list[tuple[bytes, bytes]]:
     """The guide's `X-RateLimit-*` headers of a rate-limit decision, on every API answer, as
     raw pairs: made without strings to encode (every API request makes them)."""
-    limit, remaining, reset = _RAW_LIMIT_NAMES
+    limit, remaining, reset = RAW_LIMIT_NAMES
     return [
         (limit, b"%d" % decision.limit),
         (remaining, b"%d" % decision.remaining),
