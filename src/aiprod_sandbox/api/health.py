@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from .._version import __version__
 from .operation import Call, Operation
-from .responses import json_response
+from .responses import JsonBytes
 
 
 class Health(BaseModel):
@@ -18,11 +18,11 @@ class Health(BaseModel):
     environment: Literal["sandbox"] = "sandbox"
 
 
-_BODY = json_response(Health(version=__version__)).body
+_BODY = Health(version=__version__).model_dump_json().encode()
 
 
 async def health(call: Call) -> Response:
-    return Response(_BODY, media_type="application/json")
+    return JsonBytes(_BODY)
 
 
 OPERATIONS = (

@@ -22,7 +22,7 @@ from ..core.urls import HttpUrl
 from ..errors import UnknownField
 from .operation import Call, Operation
 from .pagination import Page, PageQuery, paginate
-from .responses import JSON_TYPE, json_response
+from .responses import JsonBytes, json_response
 from .urlpolicy import ensure_allowed
 
 Status = StatusName
@@ -157,7 +157,7 @@ def _view(call: Call, job: Job) -> Response:
     if body is None:
         body = job_out(job, account, links, base).model_dump_json().encode()
         caches.keep_view(key, job, body)
-    return Response(body, media_type=JSON_TYPE)
+    return JsonBytes(body)
 
 
 def job_context(call: Call) -> dict[str, Any]:

@@ -45,6 +45,23 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
+_CONTENT_TYPE = (b"content-type", JSON_TYPE.encode("latin-1"))
+
+
+class JsonBytes(Response):
+    """A JSON body already made, with no headers of its own: the answer Starlette's `Response`
+    gives for it (`content-length`, then `content-type`), its headers put straight in place
+    instead of worked out (the hot answers: a job, an accepted job, health)."""
+
+    media_type = JSON_TYPE
+
+    def __init__(self, body: bytes, status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", b"%d" % len(body)), _CONTENT_TYPE]
+
+
 def json_response(
     content: BaseModel | Mapping[str, Any] | list[Any],
     status: int = 200,
@@ -54,6 +71,8 @@ def json_response(
         body = content.model_dump_json().encode()
     else:
         body = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+    if headers is None and status >= 200 and status not in (204, 304):
+        return JsonBytes(body, status)
     return Response(body, status, headers, media_type=JSON_TYPE)
 
 
