@@ -40,7 +40,13 @@ class _Refused(Exception):
     """Raised in a parser callback: httptools stops and uvicorn answers its 400."""
 
 
-class HttpToolsProtocol(Watched, httptools_impl.HttpToolsProtocol):
+_Base = httptools_impl.HttpToolsProtocol
+
+
+class HttpToolsProtocol(Watched, _Base):
+    """The callbacks below run for every request: they call uvicorn's own directly, not
+    through `super()`, and `data_received` counts the bytes `Watched` counts, in one frame."""
+
     def __init__(
         self,
         config: Config,
@@ -59,9 +65,13 @@ class HttpToolsProtocol(Watched, httptools_impl.HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
             return  # refused already: nothing more is parsed, nor kept
+        self.received += len(data)  # as Watched.data_received counts them
         self.delivered = False
-        super().data_received(data)
-        self.undelivered = 0 if self.delivered else self.undelivered + len(data)
+        _Base.data_received(self, data)
+        if self.delivered:
+            self.undelivered = 0
+            return
+        self.undelivered += len(data)
         if self.undelivered > self.max_incomplete and not self.transport.is_closing():
             self.logger.warning(INVALID)
             self.send_400_response(INVALID)
@@ -71,25 +81,30 @@ class HttpToolsProtocol(Watched, httptools_impl.HttpToolsProtocol):
         problem = self._refusal()
         if problem is not None:
             raise _Refused(problem)
-        super().on_headers_complete()
+        _Base.on_headers_complete(self)
 
     def on_body(self, body: bytes) -> None:
         self.delivered = True
-        super().on_body(body)
+        _Base.on_body(self, body)
 
     def on_message_complete(self) -> None:
         self.delivered = True
-        super().on_message_complete()
+        _Base.on_message_complete(self)
 
     def _refusal(self) -> str | None:
         """Why h11 would refuse this head, if it would (and httptools does not)."""
         version = self.parser.get_http_version()
         if version == "0.9":
             return "no HTTP version"
-        hosts = sum(1 for name, _ in self.headers if name == b"host")
+        hosts = 0
+        codings = []
+        for name, value in self.headers:  # one pass: every request comes this way
+            if name == b"host":
+                hosts += 1
+            elif name == b"transfer-encoding":
+                codings.append(value.strip(b" \t").lower())
         if hosts > 1 or (hosts == 0 and version == "1.1"):
             return "an HTTP/1.1 request needs exactly one Host header"
-        codings = [value for name, value in self.headers if name == b"transfer-encoding"]
-        if codings and [coding.strip(b" \t").lower() for coding in codings] != [b"chunked"]:
+        if codings and codings != [b"chunked"]:
             return "only Transfer-Encoding: chunked is supported"
         return None
