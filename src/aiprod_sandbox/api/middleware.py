@@ -127,9 +127,19 @@ class RequestContextMiddleware:
         if account is None or ctx.key is None or path.startswith("/_sandbox/"):
             return  # the journal is of the partner's API traffic, not of control calls
         notes = ctx.notes
-        job_ids, delivery_ids = _caused(account, scope, ctx)
-        account.journal.append(  # made a JournalEntry when the journal is read (journal.py)
-            Exchange(
+        job_ids: tuple[str, ...]
+        delivery_ids: tuple[str, ...] = ()
+        if account.jobs.seq != notes.jobs_mark or account.deliveries.added != notes.deliveries_mark:
+            job_ids, delivery_ids = _caused(account, scope, ctx)
+        else:  # it made nothing: the job it named, if any
+            named = scope.get("path_params", {}).get("job_id")
+            job_ids = (named,) if isinstance(named, str) else ()
+        request_headers = pack_headers(scope["headers"])
+        response_headers = pack_headers(seen.response_headers)
+        request, response = seen.request, seen.response
+        exchange = tuple.__new__(  # Exchange(...) without its __new__ in Python: one per request
+            Exchange,
+            (
                 ctx.ensure_request_id(),
                 account.now(),
                 scope.get("method", ""),
@@ -144,14 +154,16 @@ class RequestContextMiddleware:
                 notes.fault,
                 job_ids,
                 delivery_ids,
-                pack_headers(scope["headers"]),
-                seen.request,
+                request_headers,
+                request,
                 seen.request_size,
-                pack_headers(seen.response_headers),
-                seen.response,
+                response_headers,
+                response,
                 seen.response_size,
-            )
+            ),
         )
+        evidence = len(request) + len(response) + len(request_headers) + len(response_headers)
+        account.journal.append(exchange, evidence)  # an entry when the journal is read
         account.changes.touch()  # written with the account's next commit (the next tick)
 
 

@@ -183,8 +183,9 @@ class Journal:
         self.evicted = 0  # entries let go to stay within the bounds, since the last clear
         self.added = 0  # entries ever added, since the last clear
 
-    def append(self, entry: JournalEntry | Exchange) -> None:
-        size = ENTRY_OVERHEAD + evidence_bytes(entry)
+    def append(self, entry: JournalEntry | Exchange, evidence: int | None = None) -> None:
+        """`evidence`: `evidence_bytes(entry)`, where the caller has the lengths at hand."""
+        size = ENTRY_OVERHEAD + (evidence_bytes(entry) if evidence is None else evidence)
         items = self._items
         items.append(entry)
         if type(entry) is Exchange:

@@ -78,8 +78,9 @@ class ApiKey:
     last_used_at: float | None = None
     revoked_at: float | None = None
 
-    @property
+    @functools.cached_property
     def masked(self) -> str:
+        """Made once: every API request's journal entry and audit use it."""
         return mask_key(self.secret)
 
     @property
