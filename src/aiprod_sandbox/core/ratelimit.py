@@ -49,27 +49,27 @@ class TokenBucket:
         return self._decision(True, now)
 
     def take(self, now: float) -> Decision:
-        if self.unlimited:
-            return self._decision(True, now)
-        self._refill(now)
-        if self.tokens + _EPSILON >= 1.0:
-            self.tokens = max(0.0, self.tokens - 1.0)
-            return self._decision(True, now)
-        return self._decision(False, now)
-
-    def _decision(self, allowed: bool, now: float) -> Decision:
-        if self.unlimited:
+        if self.per_minute is None:
             return Decision(True, UNLIMITED, UNLIMITED, math.ceil(now), 0)
         self._refill(now)
+        allowed = self.tokens + _EPSILON >= 1.0
+        if allowed:
+            self.tokens = max(0.0, self.tokens - 1.0)
+        return self._figures(allowed, now)
+
+    def _decision(self, allowed: bool, now: float) -> Decision:
+        if self.per_minute is None:
+            return Decision(True, UNLIMITED, UNLIMITED, math.ceil(now), 0)
+        self._refill(now)
+        return self._figures(allowed, now)
+
+    def _figures(self, allowed: bool, now: float) -> Decision:
+        """The decision's figures, the bucket refilled to `now` (every API request: the
+        tuple made positionally)."""
         remaining = math.floor(self.tokens + _EPSILON)
         full_in = (self.capacity - self.tokens) / self.rate
         retry = 0
         if not allowed:
             retry = max(1, math.ceil((1.0 - self.tokens) / self.rate - _EPSILON))
-        return Decision(
-            allowed=allowed,
-            limit=self.per_minute or 0,
-            remaining=remaining,
-            reset=math.ceil(now + full_in - _EPSILON),
-            retry_after=retry,
-        )
+        reset = math.ceil(now + full_in - _EPSILON)
+        return Decision(allowed, self.per_minute or 0, remaining, reset, retry)

@@ -21,11 +21,12 @@ class Usage:
     today: int = 0
 
     def count(self, at: float) -> None:
-        minute, day = int(at // 60), int(at // 86400)
-        if minute != self.minute:
+        minute = int(at // 60)
+        if minute != self.minute:  # within one minute the day is the same too
             self.minute, self.this_minute = minute, 0
-        if day != self.day:
-            self.day, self.today = day, 0
+            day = int(at // 86400)
+            if day != self.day:
+                self.day, self.today = day, 0
         self.this_minute += 1
         self.today += 1
 
