@@ -78,9 +78,15 @@ class Call:
         if public:
             return public
         scope = self.request.scope
-        host = next((v for k, v in scope["headers"] if k == b"host"), None)
+        host = None
+        for name, value in scope["headers"]:  # a loop: a generator costs more than the search
+            if name == b"host":
+                host = value
+                break
         server = scope.get("server")
-        cache_key = (scope.get("scheme"), host, scope.get("root_path", ""), tuple(server or ()))
+        if type(server) is not tuple:
+            server = tuple(server or ())
+        cache_key = (scope.get("scheme"), host, scope.get("root_path", ""), server)
         cache = self.ctx.caches.base_urls  # the same host asked for again and again
         found = cache.get(cache_key)
         if found is None:
