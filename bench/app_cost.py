@@ -24,6 +24,11 @@ timings say what that was worth. With `--against`, one round of it is enough.
     .venv/bin/python bench/app_cost.py --profile post
     .venv/bin/python bench/app_cost.py --against HEAD~3 --rounds 5
     .venv/bin/python bench/app_cost.py --instructions --requests 1000 [--against HEAD~1 --rounds 1]
+
+`--loop ENDPOINT --seconds S` only answers that endpoint for S seconds, the app as `serve`
+runs it, for a sampling profiler to watch without cProfile's cost per call:
+
+    py-spy record -r 1000 -f raw -o post.raw -- .venv/bin/python bench/app_cost.py --loop post
 """
 
 from __future__ import annotations
@@ -173,17 +178,32 @@ async def measure(args: argparse.Namespace) -> None:
         task.cancel()
 
 
+async def loop(endpoint: str, seconds: float) -> None:
+    """The sandbox answering `endpoint` for `seconds`, as `serve` runs it (for py-spy)."""
+    app = create_app(Settings(seed=7))
+    lifespan = await started(app)  # kept: a task nobody holds is collected, and its app stops
+    Collector(lambda: 0).install()
+    method, path, body = (await cases(app))[endpoint]
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        for _ in range(1000):
+            await call(app, method, path, body)
+    del lifespan
+    os._exit(0)
+
+
 async def one(spec: str) -> None:
     """`APP:ENDPOINT:N` (under valgrind): the app as `serve` runs it (its collector policy), a
     warm-up of 300 requests, then N; then exit at once, so what is counted after is the same
     for every N."""
     name, endpoint, count = spec.split(":")
     app = bare() if name == "bare" else create_app(Settings(seed=7))
-    await started(app)
+    lifespan = await started(app)  # kept: a task nobody holds is collected, and its app stops
     Collector(lambda: 0).install()
     method, path, body = (await cases(app))[endpoint]
     for _ in range(300 + int(count)):
         await call(app, method, path, body)
+    del lifespan
     os._exit(0)
 
 
@@ -251,6 +271,8 @@ def main() -> int:
     parser.add_argument("--instructions", action="store_true", help="count with callgrind")
     parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--loop", choices=("health", "get", "post"), help="answer it, no figures")
+    parser.add_argument("--seconds", type=float, default=12.0, help="with --loop: how long")
     parser.add_argument("--sort", default="cumulative", help="with --profile: pstats order")
     parser.add_argument(
         "--only", action="append", default=[], help="with --profile: functions matching this"
@@ -258,6 +280,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.one:
         uvloop.run(one(args.one))
+        return 0
+    if args.loop:
+        uvloop.run(loop(args.loop, args.seconds))
         return 0
     if not args.quiet:
         print(machine.headline(machine.describe()), flush=True)
