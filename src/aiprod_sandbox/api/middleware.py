@@ -127,13 +127,7 @@ class RequestContextMiddleware:
         if account is None or ctx.key is None or path.startswith("/_sandbox/"):
             return  # the journal is of the partner's API traffic, not of control calls
         notes = ctx.notes
-        job_ids: tuple[str, ...]
-        delivery_ids: tuple[str, ...] = ()
-        if account.jobs.seq != notes.jobs_mark or account.deliveries.added != notes.deliveries_mark:
-            job_ids, delivery_ids = _caused(account, scope, ctx)
-        else:  # it made nothing: the job it named, if any
-            named = scope.get("path_params", {}).get("job_id")
-            job_ids = (named,) if isinstance(named, str) else ()
+        job_ids, delivery_ids = _caused(account, scope, ctx)
         request_headers = pack_headers(scope["headers"])
         response_headers = pack_headers(seen.response_headers)
         request, response = seen.request, seen.response
@@ -216,6 +210,8 @@ def _caused(
     while it ran (from where the book and the log stood when auth found the account)."""
     notes = ctx.notes
     named = scope.get("path_params", {}).get("job_id")
+    if account.jobs.seq == notes.jobs_mark and account.deliveries.added == notes.deliveries_mark:
+        return ((named,) if isinstance(named, str) else ()), ()  # it made nothing (most reads)
     job_ids = [named] if isinstance(named, str) else []
     if 0 <= notes.jobs_mark < account.jobs.seq:  # the book numbers every job it takes
         job_ids += account.jobs.created_since(notes.jobs_mark)
