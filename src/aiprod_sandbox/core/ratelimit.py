@@ -46,30 +46,26 @@ class TokenBucket:
 
     def peek(self, now: float) -> Decision:
         """The headers' figures now, taking no token."""
-        return self._decision(True, now)
+        return self._settle(now, take=False)
 
     def take(self, now: float) -> Decision:
+        return self._settle(now, take=True)
+
+    def _settle(self, now: float, *, take: bool) -> Decision:
+        """Refill to `now`, take a token if asked and one is there, and say the figures (every
+        API request comes here: the tuple is made positionally)."""
         if self.per_minute is None:
             return Decision(True, UNLIMITED, UNLIMITED, math.ceil(now), 0)
         self._refill(now)
-        allowed = self.tokens + _EPSILON >= 1.0
-        if allowed:
-            self.tokens = max(0.0, self.tokens - 1.0)
-        return self._figures(allowed, now)
-
-    def _decision(self, allowed: bool, now: float) -> Decision:
-        if self.per_minute is None:
-            return Decision(True, UNLIMITED, UNLIMITED, math.ceil(now), 0)
-        self._refill(now)
-        return self._figures(allowed, now)
-
-    def _figures(self, allowed: bool, now: float) -> Decision:
-        """The decision's figures, the bucket refilled to `now` (every API request: the
-        tuple made positionally)."""
+        allowed = True
+        retry = 0
+        if take:
+            allowed = self.tokens + _EPSILON >= 1.0
+            if allowed:
+                self.tokens = max(0.0, self.tokens - 1.0)
+            else:
+                retry = max(1, math.ceil((1.0 - self.tokens) / self.rate - _EPSILON))
         remaining = math.floor(self.tokens + _EPSILON)
         full_in = (self.capacity - self.tokens) / self.rate
-        retry = 0
-        if not allowed:
-            retry = max(1, math.ceil((1.0 - self.tokens) / self.rate - _EPSILON))
         reset = math.ceil(now + full_in - _EPSILON)
-        return Decision(allowed, self.per_minute or 0, remaining, reset, retry)
+        return Decision(allowed, self.per_minute, remaining, reset, retry)
